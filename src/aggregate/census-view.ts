@@ -1,0 +1,312 @@
+// Sessions → the census view. Pure and mergeable: `mergeViews(view(a), view(b))` equals `view(a ++ b)`, so
+// files, byte ranges and worker threads can be counted apart and joined (DESIGN.md §3). Memory is bounded by
+// distinct peers and distinct protocol × cipher rows, never by the number of sessions.
+
+import { isLegacyProtocol, rateHandshake } from '../ciphers/lookup.js';
+import type { Direction, FailureReason, Peer, Protocol, Rating, Session, SessionOutcome } from '../model/types.js';
+
+export interface Totals {
+  sessions: number;
+  tls: number;
+  failed: number;
+  plaintext: number;
+  noCommand: number;
+  incomplete: number;
+  messages: number;
+  tlsMessages: number;
+  plaintextMessages: number;
+}
+
+export interface SpreadRow {
+  protocol: Protocol;
+  iana: string | null;
+  /** Every logged spelling of this suite with its count (Postfix's OpenSSL name, Exim's GnuTLS name, …). */
+  spellings: Map<string, number>;
+  rating: Rating;
+  cipherRating: Rating;
+  protocolRating: Rating;
+  legacy: boolean;
+  count: number;
+  unknownClients: number;
+  /** Distinct peer addresses. */
+  peers: Set<string>;
+  mtas: Set<string>;
+  services: Set<string>;
+  note: string | null;
+}
+
+export interface PeerStats {
+  peer: Peer;
+  firstMs: number | null;
+  lastMs: number | null;
+  sessions: number;
+  messages: number;
+  tls: number;
+  failed: number;
+  plaintext: number;
+  noCommand: number;
+  plaintextMessages: number;
+  /** `protocol|cipher-as-logged` → handshakes. */
+  suites: Map<string, number>;
+  reasons: Map<FailureReason, number>;
+  lastFailureDetail: string | null;
+  mtas: Set<string>;
+  services: Set<string>;
+}
+
+export interface DirectionView {
+  totals: Totals;
+  /** Keyed by `protocol|iana-name` (or the logged name when the suite is not in the table). */
+  spread: Map<string, SpreadRow>;
+  /** Keyed by peer address. */
+  peers: Map<string, PeerStats>;
+}
+
+export type HourCounts = Map<string, number>;
+
+export interface CensusView {
+  inbound: DirectionView;
+  outbound: DirectionView;
+  firstMs: number | null;
+  lastMs: number | null;
+  mtas: Set<string>;
+  services: Set<string>;
+  /** Start of hour (ms) → `direction|protocol`, `direction|failed`, `direction|plaintext` → sessions. */
+  hourly: Map<number, HourCounts>;
+}
+
+export function emptyTotals(): Totals {
+  return {
+    sessions: 0,
+    tls: 0,
+    failed: 0,
+    plaintext: 0,
+    noCommand: 0,
+    incomplete: 0,
+    messages: 0,
+    tlsMessages: 0,
+    plaintextMessages: 0,
+  };
+}
+
+function emptyDirection(): DirectionView {
+  return { totals: emptyTotals(), spread: new Map(), peers: new Map() };
+}
+
+export function emptyView(): CensusView {
+  return {
+    inbound: emptyDirection(),
+    outbound: emptyDirection(),
+    firstMs: null,
+    lastMs: null,
+    mtas: new Set(),
+    services: new Set(),
+    hourly: new Map(),
+  };
+}
+
+const OUTCOME_FIELD: Record<SessionOutcome, keyof Totals> = {
+  tls: 'tls',
+  failed: 'failed',
+  plaintext: 'plaintext',
+  'no-command': 'noCommand',
+  incomplete: 'incomplete',
+};
+
+const HOUR_MS = 3_600_000;
+
+export function addSession(view: CensusView, s: Session): void {
+  const dir = directionOf(view, s.direction);
+  const t = dir.totals;
+  t.sessions++;
+  t[OUTCOME_FIELD[s.outcome]]++;
+  t.messages += s.messages;
+  if (s.outcome === 'tls') t.tlsMessages += s.messages;
+  if (s.outcome === 'plaintext') t.plaintextMessages += s.messages;
+  view.mtas.add(s.mta);
+  view.services.add(s.service);
+  if (s.startMs !== null) {
+    if (view.firstMs === null || s.startMs < view.firstMs) view.firstMs = s.startMs;
+    if (view.lastMs === null || s.startMs > view.lastMs) view.lastMs = s.startMs;
+    const hour = Math.floor(s.startMs / HOUR_MS) * HOUR_MS;
+    let counts = view.hourly.get(hour);
+    if (!counts) {
+      counts = new Map();
+      view.hourly.set(hour, counts);
+    }
+    const label = s.outcome === 'tls' ? (s.handshake?.protocol ?? 'unknown') : s.outcome;
+    const k = `${s.direction}|${label}`;
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  if (s.handshake) addHandshake(dir, s);
+  if (s.peer) addPeer(dir, s, s.peer);
+}
+
+function directionOf(view: CensusView, d: Direction): DirectionView {
+  return d === 'inbound' ? view.inbound : view.outbound;
+}
+
+function addHandshake(dir: DirectionView, s: Session): void {
+  const h = s.handshake!;
+  const rated = rateHandshake(h.protocol, h.cipher);
+  const key = `${h.protocol}|${rated.iana ?? h.cipher}`;
+  let row = dir.spread.get(key);
+  if (!row) {
+    row = {
+      protocol: h.protocol,
+      iana: rated.iana,
+      spellings: new Map(),
+      rating: rated.rating,
+      cipherRating: rated.cipherRating,
+      protocolRating: rated.protocolRating,
+      legacy: isLegacyProtocol(h.protocol),
+      count: 0,
+      unknownClients: 0,
+      peers: new Set(),
+      mtas: new Set(),
+      services: new Set(),
+      note: h.note ?? null,
+    };
+    dir.spread.set(key, row);
+  }
+  row.count++;
+  row.spellings.set(h.cipher, (row.spellings.get(h.cipher) ?? 0) + 1);
+  if (!s.peer || s.peer.host === null) row.unknownClients++;
+  if (s.peer) row.peers.add(s.peer.ip);
+  row.mtas.add(s.mta);
+  row.services.add(s.service);
+}
+
+function addPeer(dir: DirectionView, s: Session, peer: Peer): void {
+  let p = dir.peers.get(peer.ip);
+  if (!p) {
+    p = {
+      peer: { host: peer.host, ip: peer.ip },
+      firstMs: null,
+      lastMs: null,
+      sessions: 0,
+      messages: 0,
+      tls: 0,
+      failed: 0,
+      plaintext: 0,
+      noCommand: 0,
+      plaintextMessages: 0,
+      suites: new Map(),
+      reasons: new Map(),
+      lastFailureDetail: null,
+      mtas: new Set(),
+      services: new Set(),
+    };
+    dir.peers.set(peer.ip, p);
+  } else if (p.peer.host === null && peer.host !== null) {
+    p.peer = { host: peer.host, ip: peer.ip };
+  }
+  p.sessions++;
+  p.messages += s.messages;
+  if (s.startMs !== null) {
+    if (p.firstMs === null || s.startMs < p.firstMs) p.firstMs = s.startMs;
+    if (p.lastMs === null || s.startMs > p.lastMs) p.lastMs = s.startMs;
+  }
+  if (s.outcome === 'tls' && s.handshake) {
+    p.tls++;
+    const k = `${s.handshake.protocol}|${s.handshake.cipher}`;
+    p.suites.set(k, (p.suites.get(k) ?? 0) + 1);
+  } else if (s.outcome === 'failed') {
+    p.failed++;
+    const reason = s.failure?.reason ?? 'other';
+    p.reasons.set(reason, (p.reasons.get(reason) ?? 0) + 1);
+    if (s.failure) p.lastFailureDetail = s.failure.detail;
+  } else if (s.outcome === 'plaintext') {
+    p.plaintext++;
+    p.plaintextMessages += s.messages;
+  } else if (s.outcome === 'no-command') p.noCommand++;
+  p.mtas.add(s.mta);
+  p.services.add(s.service);
+}
+
+// ---------------------------------------------------------------------------------------------- merge
+
+function addCounts<K>(into: Map<K, number>, from: Map<K, number>): void {
+  for (const [k, n] of from) into.set(k, (into.get(k) ?? 0) + n);
+}
+
+function addAll<T>(into: Set<T>, from: Set<T>): void {
+  for (const x of from) into.add(x);
+}
+
+function minTime(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b);
+}
+
+function maxTime(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.max(a, b);
+}
+
+function mergeDirection(into: DirectionView, from: DirectionView): void {
+  const t = into.totals;
+  for (const k of Object.keys(t) as (keyof Totals)[]) t[k] += from.totals[k];
+  for (const [key, r] of from.spread) {
+    const mine = into.spread.get(key);
+    if (!mine) {
+      into.spread.set(key, {
+        ...r,
+        spellings: new Map(r.spellings),
+        peers: new Set(r.peers),
+        mtas: new Set(r.mtas),
+        services: new Set(r.services),
+      });
+      continue;
+    }
+    mine.count += r.count;
+    mine.unknownClients += r.unknownClients;
+    addCounts(mine.spellings, r.spellings);
+    addAll(mine.peers, r.peers);
+    addAll(mine.mtas, r.mtas);
+    addAll(mine.services, r.services);
+  }
+  for (const [ip, p] of from.peers) {
+    const mine = into.peers.get(ip);
+    if (!mine) {
+      into.peers.set(ip, {
+        ...p,
+        peer: { ...p.peer },
+        suites: new Map(p.suites),
+        reasons: new Map(p.reasons),
+        mtas: new Set(p.mtas),
+        services: new Set(p.services),
+      });
+      continue;
+    }
+    if (mine.peer.host === null && p.peer.host !== null) mine.peer = { ...p.peer };
+    mine.firstMs = minTime(mine.firstMs, p.firstMs);
+    mine.lastMs = maxTime(mine.lastMs, p.lastMs);
+    mine.sessions += p.sessions;
+    mine.messages += p.messages;
+    mine.tls += p.tls;
+    mine.failed += p.failed;
+    mine.plaintext += p.plaintext;
+    mine.noCommand += p.noCommand;
+    mine.plaintextMessages += p.plaintextMessages;
+    addCounts(mine.suites, p.suites);
+    addCounts(mine.reasons, p.reasons);
+    if (p.lastFailureDetail !== null) mine.lastFailureDetail = p.lastFailureDetail;
+    addAll(mine.mtas, p.mtas);
+    addAll(mine.services, p.services);
+  }
+}
+
+/** Adds `from` into `into` (mutating `into`) and returns it. */
+export function mergeViews(into: CensusView, from: CensusView): CensusView {
+  mergeDirection(into.inbound, from.inbound);
+  mergeDirection(into.outbound, from.outbound);
+  into.firstMs = minTime(into.firstMs, from.firstMs);
+  into.lastMs = maxTime(into.lastMs, from.lastMs);
+  addAll(into.mtas, from.mtas);
+  addAll(into.services, from.services);
+  for (const [hour, counts] of from.hourly) {
+    const mine = into.hourly.get(hour);
+    if (mine) addCounts(mine, counts);
+    else into.hourly.set(hour, new Map(counts));
+  }
+  return into;
+}

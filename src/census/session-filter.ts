@@ -1,0 +1,29 @@
+// Which sessions a report counts: time window, direction, services, and --exclude-unknown (the seed
+// one-liner's `grep -v 'unknown\['`: clients without a verified name).
+
+import type { Direction, Session } from '../model/types.js';
+
+export interface SessionFilter {
+  sinceMs?: number | null;
+  untilMs?: number | null;
+  direction?: Direction | 'both';
+  excludeUnknown?: boolean;
+  /** Service names as logged after the syslog name: `smtpd`, `submission/smtpd`, `smtp`, `imap`, … */
+  services?: readonly string[] | null;
+}
+
+export function compileFilter(f: SessionFilter): (s: Session) => boolean {
+  const since = f.sinceMs ?? null;
+  const until = f.untilMs ?? null;
+  const direction = f.direction ?? 'both';
+  const services = f.services && f.services.length > 0 ? new Set(f.services) : null;
+  const excludeUnknown = f.excludeUnknown ?? false;
+  return (s) => {
+    if (direction !== 'both' && s.direction !== direction) return false;
+    if (services && !services.has(s.service)) return false;
+    if (excludeUnknown && (s.peer === null || s.peer.host === null)) return false;
+    if (since !== null && (s.startMs === null || s.startMs < since)) return false;
+    if (until !== null && (s.startMs === null || s.startMs >= until)) return false;
+    return true;
+  };
+}

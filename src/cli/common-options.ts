@@ -1,0 +1,137 @@
+// Flags shared by the commands that read logs (DESIGN.md §1), and their validation: every bad value gives
+// one line saying what is wrong and how to fix it.
+
+import { type Command, Option } from 'commander';
+import type { CensusOptions } from '../census/census.js';
+import type { SessionFilter } from '../census/session-filter.js';
+import { DIALECTS } from '../dialects/registry.js';
+import { CensusError } from '../model/errors.js';
+import { type InputSpec, resolveInputs } from '../sources/resolve-inputs.js';
+
+export interface CommonFlags {
+  since?: string;
+  until?: string;
+  direction: string;
+  excludeUnknown?: boolean;
+  service?: string;
+  mta: string;
+  year?: string;
+  timezone?: string;
+  quiet?: boolean;
+  color?: boolean;
+  showUnparsed?: boolean;
+}
+
+export function addCommonOptions(cmd: Command): Command {
+  return cmd
+    .argument(
+      '[log...]',
+      'log files, globs, directories of rotated logs, or - for stdin (default: the system mail log)',
+    )
+    .option('--since <when>', 'only sessions at or after: 1h, 7d, 2w, 2026-11-01, 2026-11-01T08:00')
+    .option('--until <when>', 'only sessions before (same forms as --since)')
+    .addOption(
+      new Option('--direction <dir>', 'inbound, outbound or both')
+        .choices(['in', 'out', 'both', 'inbound', 'outbound'])
+        .default('both'),
+    )
+    .option(
+      '--exclude-unknown',
+      'leave out clients without a verified name (unknown[ip]), as the classic one-liner did',
+    )
+    .option(
+      '--service <list>',
+      'only these services, comma-separated: smtpd, submission/smtpd, smtps/smtpd, smtp, tlsproxy, …',
+    )
+    .option(
+      '--mta <list>',
+      `which log dialects to read: auto or a comma-separated list of ${DIALECTS.map((d) => d.id).join(', ')}`,
+      'auto',
+    )
+    .option('--year <year>', 'year of the first line, for timestamps without one (default: from the file date)')
+    .option('--timezone <zone>', 'zone of timestamps without one: local (default), UTC, +02:00, Europe/Berlin')
+    .option('--show-unparsed', 'list samples of lines that looked relevant but did not parse, with file:line')
+    .option('-q, --quiet', 'no progress or warnings on stderr')
+    .option('--no-color', 'no colour even on a terminal (NO_COLOR is honoured too)');
+}
+
+/** `1h`, `7d`, `2w`, `30m` (before now) or an ISO date/time (local time when it has no zone). */
+export function parseWhen(flag: string, text: string, nowMs: number): number {
+  const rel = /^(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)$/i.exec(text.trim());
+  if (rel) {
+    const unit = rel[2]!.toLowerCase();
+    const ms = { s: 1e3, m: 6e4, min: 6e4, h: 3.6e6, d: 8.64e7, w: 6.048e8 }[unit] ?? 0;
+    return nowMs - Number(rel[1]) * ms;
+  }
+  const date = /^(\d{4})-(\d\d)-(\d\d)$/.exec(text.trim());
+  if (date) return new Date(Number(date[1]), Number(date[2]) - 1, Number(date[3])).getTime();
+  if (/^\d{4}-\d\d-\d\d[T ]\d\d:\d\d/.test(text.trim())) {
+    const t = Date.parse(text.trim().replace(' ', 'T'));
+    if (!Number.isNaN(t)) return t;
+  }
+  throw new CensusError('bad-time', `${flag} ${JSON.stringify(text)} is not a time`, {
+    hint: `use a duration before now (30m, 1h, 7d, 2w) or a date (2026-11-01, 2026-11-01T08:00)`,
+  });
+}
+
+export interface ResolvedCommon {
+  inputs: InputSpec[];
+  census: CensusOptions;
+  window: { sinceMs: number | null; untilMs: number | null };
+  color: boolean;
+  quiet: boolean;
+  showUnparsed: boolean;
+}
+
+export function resolveCommon(logs: string[], flags: CommonFlags, nowMs = Date.now()): ResolvedCommon {
+  const sinceMs = flags.since !== undefined ? parseWhen('--since', flags.since, nowMs) : null;
+  const untilMs = flags.until !== undefined ? parseWhen('--until', flags.until, nowMs) : null;
+  if (sinceMs !== null && untilMs !== null && untilMs <= sinceMs) {
+    throw new CensusError('bad-window', '--until is not after --since', { hint: 'swap the two, or widen the window' });
+  }
+  let year: number | null = null;
+  if (flags.year !== undefined) {
+    if (!/^\d{4}$/.test(flags.year)) {
+      throw new CensusError('bad-year', `--year ${JSON.stringify(flags.year)} is not a year`, {
+        hint: 'give four digits, e.g. --year 2026',
+      });
+    }
+    year = Number(flags.year);
+  }
+  const direction = flags.direction.startsWith('in')
+    ? 'inbound'
+    : flags.direction.startsWith('out')
+      ? 'outbound'
+      : 'both';
+  const filter: SessionFilter = {
+    sinceMs,
+    untilMs,
+    direction,
+    excludeUnknown: flags.excludeUnknown ?? false,
+    services: flags.service ? splitList(flags.service) : null,
+  };
+  const census: CensusOptions = {
+    filter,
+    mta: splitList(flags.mta),
+    year,
+    maxSamples: flags.showUnparsed ? 50 : 20,
+  };
+  if (flags.timezone !== undefined) census.timezone = flags.timezone;
+  const quiet = flags.quiet ?? false;
+  const color = (flags.color ?? true) && !process.env.NO_COLOR && process.stdout.isTTY === true;
+  return {
+    inputs: resolveInputs(logs),
+    census,
+    window: { sinceMs, untilMs },
+    color,
+    quiet,
+    showUnparsed: flags.showUnparsed ?? false,
+  };
+}
+
+function splitList(s: string): string[] {
+  return s
+    .split(/[,\s]+/)
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+}

@@ -1,0 +1,66 @@
+// The CLI's only contact with the process: stdout, stderr, the exit code, progress on a TTY.
+
+import type { CensusOptions } from '../census/census.js';
+import type { ExitCode } from '../model/errors.js';
+import type { InputSpec } from '../sources/resolve-inputs.js';
+
+export interface Io {
+  out(text: string): void;
+  err(line: string): void;
+  setExit(code: ExitCode): void;
+  /** Clear a progress line, if one was drawn. */
+  endProgress(): void;
+  /** Progress callbacks for census(), or nothing when stderr is not a TTY or --quiet. */
+  progressFor(inputs: readonly InputSpec[], quiet: boolean): Pick<CensusOptions, 'onProgress'>;
+}
+
+export function processIo(): Io & { exitCode: ExitCode } {
+  const io = {
+    exitCode: 0 as ExitCode,
+    out(text: string) {
+      process.stdout.write(text);
+    },
+    err(line: string) {
+      process.stderr.write(`${line}\n`);
+    },
+    setExit(code: ExitCode) {
+      io.exitCode = code;
+    },
+    drawn: false,
+    endProgress() {
+      if (io.drawn) process.stderr.write('\r\x1b[K');
+      io.drawn = false;
+    },
+    progressFor(inputs: readonly InputSpec[], quiet: boolean): Pick<CensusOptions, 'onProgress'> {
+      if (quiet || !process.stderr.isTTY) return {};
+      const total = inputs.reduce((n, i) => n + (i.sizeBytes ?? 0), 0);
+      const started = Date.now();
+      let done = 0;
+      let current: InputSpec | null = null;
+      let currentBytes = 0;
+      let lastDraw = 0;
+      return {
+        onProgress(input, bytes) {
+          if (input !== current) {
+            done += currentBytes;
+            current = input;
+          }
+          currentBytes = bytes;
+          const now = Date.now();
+          if (now - lastDraw < 250) return;
+          lastDraw = now;
+          const read = done + currentBytes;
+          const secs = (now - started) / 1000;
+          const rate = secs > 0 ? read / secs : 0;
+          const eta = rate > 0 && total > read ? ` · ETA ${Math.ceil((total - read) / rate)} s` : '';
+          const pctText = total > 0 ? ` (${((read / total) * 100).toFixed(0)}%)` : '';
+          io.drawn = true;
+          process.stderr.write(
+            `\r\x1b[K${(read / 1e6).toFixed(0)} MB${pctText} · ${(rate / 1e6).toFixed(0)} MB/s${eta}`,
+          );
+        },
+      };
+    },
+  };
+  return io;
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// tlscensus command line. The only place that prints or exits (DESIGN.md §2): expected errors print
+// `error: …` and `hint: …` and exit with their code; only a bug prints a stack trace.
+
+import { Command, CommanderError } from 'commander';
+import { CensusError, EXIT } from '../model/errors.js';
+import { forTerminal } from '../render/sanitize.js';
+import { processIo } from './io.js';
+import { registerReport } from './report-command.js';
+import { VERSION } from './version.js';
+
+export async function main(argv: string[]): Promise<number> {
+  const io = processIo();
+  const program = new Command('tlscensus')
+    .description('What TLS your mail server really negotiates, from the logs it already writes.')
+    .version(VERSION)
+    .showHelpAfterError('(run tlscensus --help for usage)')
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text) });
+  registerReport(program, io);
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    io.endProgress();
+    if (e instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0.
+      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (e instanceof CensusError) {
+      io.err(`error: ${forTerminal(e.message)}`);
+      if (e.hint) io.err(`hint: ${forTerminal(e.hint)}`);
+      return e.exitCode;
+    }
+    io.err(`tlscensus: internal error (please report it with the command you ran):`);
+    io.err(e instanceof Error ? (e.stack ?? e.message) : String(e));
+    return EXIT.internal;
+  }
+  io.endProgress();
+  return io.exitCode;
+}
+
+// EPIPE (e.g. `tlscensus … | head`) is not an error worth a stack trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(EXIT.ok);
+  throw e;
+});
+
+main(process.argv).then((code) => {
+  process.exitCode = code;
+});

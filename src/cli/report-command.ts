@@ -1,0 +1,55 @@
+// `tlscensus report [LOG...]` (the default command): the census, in any format.
+
+import { type Command, Option } from 'commander';
+import { census } from '../census/census.js';
+import { CensusError, EXIT, type ExitCode } from '../model/errors.js';
+import { REPORT_FORMATS } from '../render/render-report.js';
+import { buildReport } from '../render/report-model.js';
+import { forTerminal } from '../render/sanitize.js';
+import { addCommonOptions, type CommonFlags, resolveCommon } from './common-options.js';
+import type { Io } from './io.js';
+
+interface ReportFlags extends CommonFlags {
+  format: string;
+  top: string;
+}
+
+export function registerReport(program: Command, io: Io): void {
+  const cmd = program
+    .command('report', { isDefault: true })
+    .description('the census: protocol × cipher spread in and out, failures, plaintext peers, coverage');
+  addCommonOptions(cmd)
+    .addOption(
+      new Option('-f, --format <format>', 'output format').choices(Object.keys(REPORT_FORMATS)).default('table'),
+    )
+    .option('--top <n>', 'rows per failure/plaintext list in table and md output', '20')
+    .action(async (logs: string[], flags: ReportFlags) => {
+      io.setExit(await runReport(logs, flags, io));
+    });
+}
+
+export async function runReport(logs: string[], flags: ReportFlags, io: Io): Promise<ExitCode> {
+  const common = resolveCommon(logs, flags);
+  const top = Number(flags.top);
+  if (!Number.isInteger(top) || top < 1) {
+    throw new CensusError('bad-top', `--top ${JSON.stringify(flags.top)} is not a positive whole number`, {
+      hint: 'e.g. --top 50',
+    });
+  }
+  const result = await census(common.inputs, { ...common.census, ...io.progressFor(common.inputs, common.quiet) });
+  const report = buildReport(result.view, result.diagnostics, common.window);
+  const render = REPORT_FORMATS[flags.format]!;
+  io.out(render(report, { color: common.color, top }));
+  if (!common.quiet) {
+    for (const issue of result.diagnostics.issues) io.err(`warning: ${forTerminal(issue.message)}`);
+    if (common.showUnparsed) {
+      for (const s of result.diagnostics.samples)
+        io.err(`unparsed ${forTerminal(s.source)}:${s.line}: ${forTerminal(s.text)}`);
+    } else if (result.diagnostics.coverage.malformed > 0) {
+      io.err(
+        `note: ${result.diagnostics.coverage.malformed} line(s) looked relevant but did not parse; --show-unparsed lists them`,
+      );
+    }
+  }
+  return result.diagnostics.issues.length > 0 ? EXIT.incomplete : EXIT.ok;
+}

@@ -1,0 +1,231 @@
+// Observations → Sessions. Generic over dialects: a dialect chooses the key (Postfix: host+program+pid,
+// tlsproxy: +client address; Exim/Sendmail: pid; OpenSMTPD/Exchange: session id) and the correlator keeps
+// one open connection per key. Memory is bounded by open connections: a session closes on its disconnect,
+// when its key is reused, or when it has been idle longer than the TTL.
+
+import type { Failure, FailureReason, Handshake, Observation, Peer, Session, SessionOutcome } from '../model/types.js';
+
+interface OpenSession {
+  session: Session;
+  lastMs: number | null;
+  lastQueueId: string | null;
+  /** A library error seen before its failure line; applied when the failure arrives. */
+  pendingDetail: Failure | null;
+  /** The failure's reason came from a bare return code (`-1`) and may be refined by a detail line. */
+  reasonProvisional: boolean;
+}
+
+export interface CorrelatorOptions {
+  /** Close sessions idle for longer than this (log time). Default 1 hour. */
+  idleTtlMs?: number;
+}
+
+const DEFAULT_TTL_MS = 60 * 60 * 1000;
+const SWEEP_EVERY = 4096;
+
+export class Correlator {
+  private readonly open = new Map<string, OpenSession>();
+  private readonly ttlMs: number;
+  private seen = 0;
+  private latestMs = 0;
+
+  constructor(
+    private readonly emit: (session: Session) => void,
+    options: CorrelatorOptions = {},
+  ) {
+    this.ttlMs = options.idleTtlMs ?? DEFAULT_TTL_MS;
+  }
+
+  get openCount(): number {
+    return this.open.size;
+  }
+
+  observe(o: Observation): void {
+    if (o.timeMs !== null && o.timeMs > this.latestMs) this.latestMs = o.timeMs;
+    if (++this.seen % SWEEP_EVERY === 0) this.sweep();
+    switch (o.kind) {
+      case 'connect':
+        this.close(o.key);
+        this.start(o, o.peer);
+        return;
+      case 'handshake': {
+        let s = this.open.get(o.key);
+        // Outbound, every handshake is a new connection of the same client process.
+        if (s && (s.session.handshake || s.session.failure || (o.direction === 'outbound' && s.session.messages > 0))) {
+          this.close(o.key);
+          s = undefined;
+        }
+        s ??= this.start(o, o.peer);
+        const h: Handshake = { protocol: o.protocol, cipher: o.cipher, bits: o.bits, trust: o.trust };
+        if (o.note !== undefined) h.note = o.note;
+        s.session.handshake = h;
+        this.touch(s, o.peer, o.timeMs);
+        return;
+      }
+      case 'failure': {
+        let s = this.open.get(o.key);
+        if (s?.session.failure && s.session.messages === 0 && !s.session.handshake) {
+          // The same failure told again (`Cannot start TLS` after `SSL_connect error`): refine, don't count twice.
+          this.refine(s, o.reason, o.detail, o.reason === 'other');
+          this.touch(s, o.peer, o.timeMs);
+          return;
+        }
+        if (s && (s.session.handshake || s.session.failure || (o.direction === 'outbound' && s.session.messages > 0))) {
+          this.close(o.key);
+          s = undefined;
+        }
+        s ??= this.start(o, o.peer);
+        s.session.failure = { reason: o.reason, detail: o.detail };
+        s.reasonProvisional = o.reason === 'other';
+        if (s.pendingDetail) {
+          this.refine(s, s.pendingDetail.reason, s.pendingDetail.detail, false);
+          s.pendingDetail = null;
+        }
+        this.touch(s, o.peer, o.timeMs);
+        return;
+      }
+      case 'failure-detail': {
+        const s = this.open.get(o.key);
+        if (!s) return;
+        if (s.session.failure) this.refine(s, o.reason, o.detail, false);
+        else s.pendingDetail ??= { reason: o.reason, detail: o.detail };
+        return;
+      }
+      case 'starttls-lost': {
+        const s = this.open.get(o.key) ?? this.start(o, o.peer);
+        if (!s.session.handshake && !s.session.failure) {
+          s.session.failure = { reason: 'lost-connection', detail: 'lost connection after STARTTLS' };
+        }
+        this.touch(s, o.peer, o.timeMs);
+        return;
+      }
+      case 'disconnect': {
+        const s = this.open.get(o.key) ?? this.start(o, o.peer);
+        this.touch(s, o.peer, o.timeMs);
+        const sess = s.session;
+        if (sess.handshake) sess.outcome = 'tls';
+        else if (sess.failure) sess.outcome = 'failed';
+        else if (o.starttls === 'failed') {
+          sess.failure = { reason: 'other', detail: 'STARTTLS failed (no detail logged)' };
+          sess.outcome = 'failed';
+        } else if (o.starttls === 'ok') {
+          // TLS happened but its summary was not logged (`*_tls_loglevel = 0`).
+          sess.handshake = { protocol: 'unknown', cipher: '(not logged)', bits: null, trust: null };
+          sess.outcome = 'tls';
+        } else if (o.plaintext) sess.outcome = 'plaintext';
+        else if (o.commands === 0) sess.outcome = 'no-command';
+        else sess.outcome = 'plaintext';
+        this.finish(o.key, s);
+        return;
+      }
+      case 'message': {
+        const s = this.open.get(o.key) ?? this.start(o, o.peer);
+        this.countMessage(s, o.queueId);
+        this.touch(s, o.peer, o.timeMs);
+        return;
+      }
+      case 'delivery': {
+        let s = this.open.get(o.key);
+        if (s && (s.session.failure || !samePeer(s.session.peer, o.peer))) {
+          this.close(o.key);
+          s = undefined;
+        }
+        s ??= this.start(o, o.peer);
+        this.countMessage(s, o.queueId);
+        this.touch(s, o.peer, o.timeMs);
+        return;
+      }
+    }
+  }
+
+  /** Close every open session: the input has ended. */
+  flush(): void {
+    for (const key of [...this.open.keys()]) this.close(key);
+  }
+
+  private start(o: Observation, peer: Peer | null): OpenSession {
+    const s: OpenSession = {
+      session: {
+        mta: o.mta,
+        service: o.service,
+        direction: o.direction,
+        peer,
+        startMs: o.timeMs,
+        endMs: o.timeMs,
+        outcome: 'incomplete',
+        handshake: null,
+        failure: null,
+        messages: 0,
+      },
+      lastMs: o.timeMs,
+      lastQueueId: null,
+      pendingDetail: null,
+      reasonProvisional: false,
+    };
+    this.open.set(o.key, s);
+    return s;
+  }
+
+  private touch(s: OpenSession, peer: Peer | null, timeMs: number | null): void {
+    if (peer) {
+      const cur = s.session.peer;
+      if (!cur) s.session.peer = peer;
+      else if (cur.host === null && peer.host !== null && cur.ip === peer.ip) s.session.peer = peer;
+    }
+    if (timeMs !== null) {
+      s.lastMs = timeMs;
+      s.session.endMs = timeMs;
+    }
+  }
+
+  private refine(s: OpenSession, reason: FailureReason, detail: string, provisional: boolean): void {
+    const f = s.session.failure;
+    if (!f) return;
+    if (s.reasonProvisional && reason !== 'other') {
+      s.session.failure = { reason, detail };
+      s.reasonProvisional = provisional;
+    } else if (f.reason === 'other' && reason !== 'other') {
+      s.session.failure = { reason, detail };
+    }
+  }
+
+  private countMessage(s: OpenSession, queueId: string | null): void {
+    if (queueId !== null && queueId === s.lastQueueId) return;
+    s.lastQueueId = queueId;
+    s.session.messages++;
+  }
+
+  private close(key: string): void {
+    const s = this.open.get(key);
+    if (!s) return;
+    const sess = s.session;
+    sess.outcome = decideOutcome(sess);
+    this.finish(key, s);
+  }
+
+  private finish(key: string, s: OpenSession): void {
+    this.open.delete(key);
+    this.emit(s.session);
+  }
+
+  private sweep(): void {
+    const horizon = this.latestMs - this.ttlMs;
+    for (const [key, s] of this.open) {
+      if (s.lastMs !== null && s.lastMs < horizon) this.close(key);
+    }
+  }
+}
+
+/** The outcome of a session that ended without a disconnect line (key reused, idle, or end of log). */
+function decideOutcome(s: Session): SessionOutcome {
+  if (s.outcome !== 'incomplete') return s.outcome;
+  if (s.handshake) return 'tls';
+  if (s.failure) return 'failed';
+  // Outbound connections have no disconnect line: a delivery without TLS was plaintext.
+  if (s.direction === 'outbound' && s.messages > 0) return 'plaintext';
+  return 'incomplete';
+}
+
+function samePeer(a: Peer | null, b: Peer): boolean {
+  return a !== null && a.ip === b.ip;
+}

@@ -1,0 +1,29 @@
+// What a dialect is (DESIGN.md §4): one file per MTA that claims program names, says cheaply which
+// lines may matter, and interprets an Envelope into Observations. `interpret` never throws.
+
+import type { Envelope, Observation } from '../model/types.js';
+
+/** `interpret` result for a line that looked relevant but did not parse. */
+export const MALFORMED = 'malformed' as const;
+
+/**
+ * Interprets one line. Returns observations (the line is an `event`), an empty array or null (claimed
+ * but not TLS-relevant: `unrecognized`), or MALFORMED. May keep state across the lines of one input.
+ */
+export type Interpreter = (env: Envelope) => Observation[] | null | typeof MALFORMED;
+
+export interface Dialect {
+  /** The id used everywhere: file name, fixture name, `--mta` value, JSON `mta` field, metric label. */
+  readonly id: string;
+  /** Human name for reports. */
+  readonly name: string;
+  /** Does this dialect own lines written by this program tag (e.g. `postfix/submission/smtpd`)? */
+  claims(program: string): boolean;
+  /**
+   * ASCII substrings of which at least one occurs in every line `interpret` can turn into an event.
+   * Lines with none are `unrecognized` without being decoded (the hot-path prefilter, DESIGN.md §3).
+   */
+  readonly keywords: readonly string[];
+  /** A fresh interpreter (state, if any, is per input). */
+  createInterpreter(): Interpreter;
+}

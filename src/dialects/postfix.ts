@@ -1,0 +1,212 @@
+// Postfix (log-formats.md §2). Programs: `<syslog_name>/<daemon>` — `postfix/smtpd`,
+// `postfix/submission/smtpd`, `postfix-out/smtp` … — where smtpd is inbound, smtp/lmtp outbound, tlsproxy
+// inbound TLS for postscreen. Every format below cites its source in vdukhovni/postfix:
+//   handshake  tls_misc.c tls_log_summary(): `<Trust> TLS connection established from|to <namaddr>[ to <sni>]:
+//              <proto> with cipher <cipher> (<use>/<alg> bits)[ key-exchange …]`; no trust word before 2.5
+//   failures   tls_server.c/tls_client.c: `SSL_accept error from <namaddr>: <x>`, `SSL_connect error to …`;
+//              tls_misc.c tls_print_errors(): `warning: TLS library problem: [<pid>:]<ERR_error_string>:…`
+//   sessions   smtpd.c: `connect from`, `disconnect from <namaddr>[ <cmd>=<ok>[/<total>] … commands=…]`
+//              (counters since 3.0), `[NOQUEUE: |<QID>: ]lost connection after STARTTLS from …` (prefix 3.10+)
+//   messages   smtpd.c `<QID>: client=<namaddr>`; smtp/lmtp `<QID>: to=<…>, relay=<namaddr>, … status=…`
+//   outbound   smtp_proto.c: `Cannot start TLS: handshake failure`, `TLS is required, but was not offered by host …`
+
+import { normaliseProtocol } from '../ciphers/lookup.js';
+import type { Direction, Envelope, Observation, Peer } from '../model/types.js';
+import { type Dialect, type Interpreter, MALFORMED } from './dialect.js';
+import { classifyTlsError } from './tls-error-reason.js';
+
+const HANDSHAKE =
+  /^(?:(Anonymous|Untrusted|Trusted|Verified) )?TLS connection (established|reused) (from|to) ([^\s[]*\[[^\]\s]*\](?::\d+)?)(?: to \S+)?: (\S+) with cipher (\S+)(?: \((\d+\/\d+) bits\))?/;
+const SSL_ERROR = /^SSL_(accept|connect) error (?:from|to) ([^\s[]*\[[^\]\s]*\](?::\d+)?): ?(.*)$/;
+const LIBRARY_PROBLEM = /^warning: TLS library problem: (?:\d+:)?(.*)$/;
+const COUNTERS = / commands=(\d+)(?:\/(\d+))?/;
+const STARTTLS_COUNTER = / starttls=(\d+)(?:\/(\d+))?/;
+const QID_PREFIX = /^(?:NOQUEUE|[0-9A-Za-z]{5,20}): /;
+const CLIENT = /^([0-9A-Za-z]{5,20}): client=([^\s[,]*\[[^\]\s]*\])/;
+const DELIVERY =
+  /^([0-9A-Za-z]{5,20}): to=<[^>]*>,(?: orig_to=<[^>]*>,)? relay=([^\s,]*), .*? status=(\w+)(?: \((.*)\))?$/;
+const NAMADDR = /^([^\s[]*)\[([^\]\s]*)\](?::(\d+))?/;
+const IP_LIKE = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*|[#*x.]+)$/;
+
+/** `host[ip]`, `host[ip]:port`, `[ip]:port` → Peer; `unknown` and an empty name have no verified host. */
+export function parseNamaddr(text: string): (Peer & { port: number | null }) | null {
+  const m = NAMADDR.exec(text);
+  if (!m) return null;
+  const host = m[1]!;
+  return {
+    host: host === '' || host === 'unknown' ? null : host,
+    ip: m[2]!,
+    port: m[3] ? Number(m[3]) : null,
+  };
+}
+
+function describeProgram(program: string): { service: string; daemon: string } {
+  const slash = program.indexOf('/');
+  const service = slash < 0 ? program : program.slice(slash + 1);
+  const daemon = program.slice(program.lastIndexOf('/') + 1);
+  return { service, daemon };
+}
+
+export const postfix: Dialect = {
+  id: 'postfix',
+  name: 'Postfix',
+  claims: (program) => program.startsWith('postfix'),
+  keywords: ['TLS', 'SSL_', 'connect from', 'CONNECT', 'client=', 'status=', 'lost connection after STARTTLS'],
+  createInterpreter(): Interpreter {
+    return interpretPostfix;
+  },
+};
+
+function interpretPostfix(env: Envelope): Observation[] | null | typeof MALFORMED {
+  const { service, daemon } = describeProgram(env.program);
+  if (daemon === 'smtpd') return interpretSmtpd(env, service);
+  if (daemon === 'smtp' || daemon === 'lmtp') return interpretSmtp(env, service);
+  if (daemon === 'tlsproxy') return interpretTlsproxy(env, service);
+  return null;
+}
+
+function base(env: Envelope, service: string, direction: Direction, key: string) {
+  return { mta: 'postfix', service, direction, key, timeMs: env.timeMs };
+}
+
+function processKey(env: Envelope): string {
+  return `${env.host ?? ''}|${env.program}|${env.pid ?? ''}`;
+}
+
+function handshakeOf(m: RegExpExecArray, b: ReturnType<typeof base>): Observation[] | typeof MALFORMED {
+  if (m[2] === 'reused') return []; // a cached connection through tlsproxy: no new handshake (smtp_session.c)
+  const peer = parseNamaddr(m[4]!);
+  if (!peer) return MALFORMED;
+  return [
+    {
+      ...b,
+      kind: 'handshake',
+      peer: { host: peer.host, ip: peer.ip },
+      protocol: normaliseProtocol(m[5]!),
+      cipher: m[6]!,
+      bits: m[7] ?? null,
+      trust: m[1] ?? null,
+    },
+  ];
+}
+
+function interpretSmtpd(env: Envelope, service: string): Observation[] | null | typeof MALFORMED {
+  const msg = env.message;
+  const b = base(env, service, 'inbound', processKey(env));
+  if (msg.startsWith('connect from ')) {
+    const peer = parseNamaddr(msg.slice(13));
+    return peer ? [{ ...b, kind: 'connect', peer: { host: peer.host, ip: peer.ip } }] : MALFORMED;
+  }
+  if (msg.startsWith('disconnect from ')) {
+    const peer = parseNamaddr(msg.slice(16));
+    if (!peer) return MALFORMED;
+    const commands = COUNTERS.exec(msg);
+    const starttls = STARTTLS_COUNTER.exec(msg);
+    let state: 'ok' | 'failed' | 'absent' | 'unknown' = 'unknown';
+    if (starttls) {
+      const ok = Number(starttls[1]);
+      const total = starttls[2] === undefined ? ok : Number(starttls[2]);
+      state = ok > 0 ? 'ok' : total > 0 ? 'failed' : 'absent';
+    } else if (commands) state = 'absent';
+    const total = commands ? Number(commands[2] ?? commands[1]) : null;
+    return [{ ...b, kind: 'disconnect', peer: { host: peer.host, ip: peer.ip }, starttls: state, commands: total }];
+  }
+  if (msg.includes('TLS connection ')) {
+    const m = HANDSHAKE.exec(msg);
+    return m ? handshakeOf(m, b) : msg.startsWith('setting up TLS') ? [] : MALFORMED;
+  }
+  if (msg.startsWith('SSL_accept error')) return sslError(msg, b);
+  if (msg.startsWith('warning: TLS library problem')) return libraryProblem(msg, b);
+  const body = msg.replace(QID_PREFIX, '');
+  if (body.startsWith('lost connection after STARTTLS from ')) {
+    const peer = parseNamaddr(body.slice(36));
+    return [{ ...b, kind: 'starttls-lost', peer: peer ? { host: peer.host, ip: peer.ip } : null }];
+  }
+  const client = CLIENT.exec(msg);
+  if (client) {
+    const peer = parseNamaddr(client[2]!);
+    return [{ ...b, kind: 'message', peer: peer ? { host: peer.host, ip: peer.ip } : null, queueId: client[1]! }];
+  }
+  return null;
+}
+
+function sslError(msg: string, b: ReturnType<typeof base>): Observation[] | typeof MALFORMED {
+  const m = SSL_ERROR.exec(msg);
+  if (!m) return MALFORMED;
+  const peer = parseNamaddr(m[2]!);
+  const detail = m[3] ?? '';
+  // `-1`/`0`: OpenSSL queued errors that follow as `TLS library problem` lines and refine the reason.
+  const reason = /^-?\d+$/.test(detail) ? 'other' : classifyTlsError(detail);
+  return [{ ...b, kind: 'failure', peer: peer ? { host: peer.host, ip: peer.ip } : null, reason, detail }];
+}
+
+function libraryProblem(msg: string, b: ReturnType<typeof base>): Observation[] | typeof MALFORMED {
+  const m = LIBRARY_PROBLEM.exec(msg);
+  if (!m) return MALFORMED;
+  const detail = m[1]!;
+  return [{ ...b, kind: 'failure-detail', reason: classifyTlsError(detail), detail }];
+}
+
+function interpretSmtp(env: Envelope, service: string): Observation[] | null | typeof MALFORMED {
+  const msg = env.message;
+  const b = base(env, service, 'outbound', processKey(env));
+  if (msg.includes('TLS connection ')) {
+    const m = HANDSHAKE.exec(msg);
+    return m ? handshakeOf(m, b) : msg.startsWith('setting up TLS') ? [] : MALFORMED;
+  }
+  if (msg.startsWith('SSL_connect error')) return sslError(msg, b);
+  if (msg.startsWith('warning: TLS library problem')) return libraryProblem(msg, b);
+  const body = msg.replace(QID_PREFIX, '');
+  if (body.startsWith('Cannot start TLS')) {
+    return [{ ...b, kind: 'failure', peer: null, reason: 'other', detail: body }];
+  }
+  if (!msg.includes('status=')) return null;
+  const d = DELIVERY.exec(msg);
+  if (!d) return null;
+  const relay = parseNamaddr(d[2]!);
+  // relay=none, local transports, and LMTP over a unix socket (`host[private/dovecot-lmtp]`) are not
+  // network connections: no TLS to count.
+  if (!relay || !IP_LIKE.test(relay.ip)) return null;
+  const text = d[4] ?? '';
+  const peer = { host: relay.host, ip: relay.ip };
+  if (/^TLS is required, but was not offered/.test(text)) {
+    return [{ ...b, kind: 'failure', peer, reason: 'not-offered', detail: text }];
+  }
+  if (/^TLS is required, but host .* refused to start TLS/.test(text)) {
+    return [{ ...b, kind: 'failure', peer, reason: classifyTlsError(text), detail: text }];
+  }
+  if (/^Cannot start TLS/.test(text)) return [{ ...b, kind: 'failure', peer, reason: 'other', detail: text }];
+  // The connection never got as far as SMTP: no session to count.
+  if (/^connect to /.test(text)) return null;
+  return [{ ...b, kind: 'delivery', peer, queueId: d[1]!, status: d[3]! }];
+}
+
+function interpretTlsproxy(env: Envelope, service: string): Observation[] | null | typeof MALFORMED {
+  const msg = env.message;
+  // tlsproxy serves many connections at once: the client's address:port tells them apart.
+  if (msg.startsWith('CONNECT from ') || msg.startsWith('DISCONNECT ')) {
+    const at = msg.startsWith('CONNECT') ? 13 : 11;
+    const peer = parseNamaddr(msg.slice(at));
+    if (!peer) return MALFORMED;
+    const b = base(env, service, 'inbound', `${processKey(env)}|${peer.ip}|${peer.port ?? ''}`);
+    const p = { host: null, ip: peer.ip };
+    return msg.startsWith('CONNECT')
+      ? [{ ...b, kind: 'connect', peer: p }]
+      : [{ ...b, kind: 'disconnect', peer: p, starttls: 'unknown', commands: 0 }];
+  }
+  const hs = HANDSHAKE.exec(msg);
+  if (hs) {
+    const peer = parseNamaddr(hs[4]!);
+    if (!peer) return MALFORMED;
+    const direction: Direction = hs[3] === 'to' ? 'outbound' : 'inbound';
+    return handshakeOf(hs, base(env, service, direction, `${processKey(env)}|${peer.ip}|${peer.port ?? ''}`));
+  }
+  if (msg.startsWith('SSL_accept error')) {
+    const m = SSL_ERROR.exec(msg);
+    const peer = m ? parseNamaddr(m[2]!) : null;
+    if (!peer) return MALFORMED;
+    return sslError(msg, base(env, service, 'inbound', `${processKey(env)}|${peer.ip}|${peer.port ?? ''}`));
+  }
+  if (msg.includes('TLS connection ')) return MALFORMED;
+  return null;
+}

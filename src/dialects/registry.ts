@@ -1,0 +1,10 @@
+// The list of dialects: adding an MTA is one file in this folder, one fixture, and one line here (DESIGN.md §4).
+
+import type { Dialect } from './dialect.js';
+import { postfix } from './postfix.js';
+
+export const DIALECTS: readonly Dialect[] = [postfix];
+
+export function dialectIds(): string[] {
+  return DIALECTS.map((d) => d.id);
+}

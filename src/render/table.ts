@@ -1,0 +1,152 @@
+// The terminal report. It leads with what the seed one-liner printed (count, protocol, cipher) and adds
+// share, rating and peers; legacy rows stand out; then failures, plaintext peers, and the coverage line.
+// Colour only when asked (the CLI decides: a TTY and no NO_COLOR).
+
+import type { Peer, Rating } from '../model/types.js';
+import type { DirectionReport, ReportData, SpreadEntry } from './report-model.js';
+import { forTerminal } from './sanitize.js';
+
+export interface TableOptions {
+  color: boolean;
+  /** Rows shown per failure/plaintext list; the rest are summarised. */
+  top: number;
+}
+
+const ANSI = {
+  red: '\x1b[31m',
+  yellow: '\x1b[33m',
+  green: '\x1b[32m',
+  bold: '\x1b[1m',
+  dim: '\x1b[2m',
+  reset: '\x1b[0m',
+};
+
+const nf = new Intl.NumberFormat('en-US');
+export const num = (n: number) => nf.format(n);
+export const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+export function peerLabel(p: Peer): string {
+  return `${p.host ?? 'unknown'}[${p.ip}]`;
+}
+
+export function renderTable(r: ReportData, opts: TableOptions): string {
+  const c = (code: keyof typeof ANSI, s: string) => (opts.color ? `${ANSI[code]}${s}${ANSI.reset}` : s);
+  const out: string[] = [];
+  const span = r.window.first
+    ? `${r.window.first.slice(0, 16).replace('T', ' ')} → ${(r.window.last ?? '').slice(0, 16).replace('T', ' ')} UTC`
+    : 'no sessions';
+  out.push(c('bold', `tlscensus · ${span}${r.mtas.length ? ` · ${r.mtas.join(', ')}` : ''}`));
+  for (const issue of r.sources.filter((s) => s.issue)) out.push(c('yellow', `warning: ${forTerminal(issue.issue!)}`));
+  out.push('');
+  renderDirection(out, 'INBOUND', r.inbound, opts, c);
+  renderDirection(out, 'OUTBOUND', r.outbound, opts, c);
+  out.push(coverageLine(r));
+  return `${out.join('\n')}\n`;
+}
+
+type Colorize = (code: keyof typeof ANSI, s: string) => string;
+
+function ratingColor(rating: Rating): keyof typeof ANSI {
+  return rating === 'insecure' ? 'red' : rating === 'weak' ? 'yellow' : rating === 'unknown' ? 'dim' : 'green';
+}
+
+function renderDirection(out: string[], title: string, d: DirectionReport, opts: TableOptions, c: Colorize): void {
+  const t = d.totals;
+  const tlsShare =
+    t.sessions - t.noCommand - t.incomplete > 0 ? ` (${pct(t.tls / (t.sessions - t.noCommand - t.incomplete))})` : '';
+  out.push(
+    c(
+      'bold',
+      `${title}  ${num(t.sessions)} sessions · ${num(t.tls)} TLS${tlsShare} · ${num(t.failed)} failed · ${num(t.plaintext)} plaintext · ${num(t.noCommand)} no command · ${num(t.messages)} messages`,
+    ),
+  );
+  if (d.spread.length === 0) out.push('  no completed TLS handshakes');
+  else out.push(...spreadTable(d.spread, c));
+  if (d.failures.length > 0) {
+    const total = d.failures.reduce((n, f) => n + f.count, 0);
+    out.push(
+      '',
+      `  Failed handshakes: ${num(total)} from ${num(d.failures.length)} peer${d.failures.length === 1 ? '' : 's'}`,
+    );
+    const rows = d.failures.slice(0, opts.top).map((f) => [
+      num(f.count),
+      forTerminal(peerLabel(f.peer)),
+      Object.entries(f.reasons)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', '),
+    ]);
+    out.push(...columns(['count', 'peer', 'reasons'], rows, [true, false, false]).map((l) => `  ${l}`));
+    if (d.failures.length > opts.top)
+      out.push(`    … and ${num(d.failures.length - opts.top)} more (--format json lists all)`);
+  }
+  if (d.plaintext.length > 0) {
+    const sessions = d.plaintext.reduce((n, p) => n + p.sessions, 0);
+    const messages = d.plaintext.reduce((n, p) => n + p.messages, 0);
+    out.push(
+      '',
+      `  Plaintext (no TLS): ${num(sessions)} session${sessions === 1 ? '' : 's'}, ${num(messages)} message${messages === 1 ? '' : 's'} from ${num(d.plaintext.length)} peer${d.plaintext.length === 1 ? '' : 's'}`,
+    );
+    const rows = d.plaintext
+      .slice(0, opts.top)
+      .map((p) => [
+        num(p.sessions),
+        num(p.messages),
+        forTerminal(peerLabel(p.peer)) + (p.alsoFailedTls ? c('yellow', '  (also failed TLS)') : ''),
+      ]);
+    out.push(...columns(['sessions', 'messages', 'peer'], rows, [true, true, false]).map((l) => `  ${l}`));
+    if (d.plaintext.length > opts.top)
+      out.push(`    … and ${num(d.plaintext.length - opts.top)} more (--format json lists all)`);
+  }
+  out.push('');
+}
+
+function spreadTable(rows: readonly SpreadEntry[], c: Colorize): string[] {
+  const body = rows.map((r) => [
+    num(r.count),
+    r.protocol,
+    forTerminal(r.cipher),
+    pct(r.share),
+    r.rating,
+    r.legacy ? 'legacy' : '',
+    num(r.peers),
+    num(r.unknownClients),
+  ]);
+  const lines = columns(['count', 'protocol', 'cipher', 'share', 'rating', '', 'peers', 'unknown'], body, [
+    true,
+    false,
+    false,
+    true,
+    false,
+    false,
+    true,
+    true,
+  ]);
+  return lines.map((line, i) => {
+    if (i === 0) return `  ${line}`;
+    const row = rows[i - 1]!;
+    const colored = row.rating === 'secure' || row.rating === 'recommended' ? line : c(ratingColor(row.rating), line);
+    return `${row.legacy || row.rating === 'insecure' ? '! ' : '  '}${colored}`;
+  });
+}
+
+/** Aligns cells into columns; `right[i]` right-aligns column i. Widths count code points. */
+export function columns(header: string[], rows: string[][], right: boolean[]): string[] {
+  const visible = (s: string) => [...s.replace(/\x1b\[[0-9;]*m/g, '')].length;
+  const widths = header.map((h, i) => Math.max(visible(h), ...rows.map((r) => visible(r[i] ?? ''))));
+  const fmt = (cells: string[]) =>
+    cells
+      .map((cell, i) => {
+        const pad = ' '.repeat(Math.max(0, widths[i]! - visible(cell)));
+        return right[i] ? pad + cell : i === cells.length - 1 ? cell : cell + pad;
+      })
+      .join('  ')
+      .trimEnd();
+  return [fmt(header), ...rows.map(fmt)];
+}
+
+export function coverageLine(r: ReportData): string {
+  const cov = r.coverage;
+  const sessions = r.inbound.totals.sessions + r.outbound.totals.sessions;
+  const tls = r.inbound.totals.tls + r.outbound.totals.tls;
+  return `coverage: ${num(cov.lines)} lines · ${num(cov.events)} events · ${num(cov.unrecognized)} unrecognized · ${num(cov.foreign)} foreign · ${num(cov.malformed)} malformed · ${num(sessions)} sessions · ${num(tls)} TLS`;
+}

@@ -1,0 +1,184 @@
+// Turns the LOG arguments of the command line into an ordered list of inputs: files, globs,
+// directories of rotated logs (oldest first), `-` for stdin, or the system's usual mail log.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { CensusError, EXIT } from '../model/errors.js';
+
+export interface InputSpec {
+  /** A path, or `-` for standard input. */
+  path: string;
+  /** File modification time (ms), used to infer the year of RFC 3164 timestamps; null for stdin. */
+  mtimeMs: number | null;
+  sizeBytes: number | null;
+}
+
+/** Where mail logs usually live (Debian/Ubuntu, RHEL/FreeBSD, Arch with syslog-ng). */
+export const DEFAULT_LOG_PATHS = ['/var/log/mail.log', '/var/log/maillog', '/var/log/mail/mail.log'];
+
+export function resolveInputs(args: readonly string[], defaults: readonly string[] = DEFAULT_LOG_PATHS): InputSpec[] {
+  if (args.length === 0) return [resolveDefault(defaults)];
+  const out: InputSpec[] = [];
+  for (const arg of args) {
+    if (arg === '-') {
+      out.push({ path: '-', mtimeMs: null, sizeBytes: null });
+      continue;
+    }
+    const matches = hasGlob(arg) ? expandGlob(arg) : [arg];
+    if (matches.length === 0) {
+      throw new CensusError('no-match', `no file matches ${arg}`, {
+        hint: 'check the pattern; quote it so the shell does not expand it first',
+        exitCode: EXIT.noInput,
+      });
+    }
+    const files: string[] = [];
+    for (const m of matches) {
+      const st = statOrThrow(m);
+      if (st.isDirectory()) {
+        for (const name of fs.readdirSync(m)) {
+          const p = path.join(m, name);
+          if (fs.statSync(p, { throwIfNoEntry: false })?.isFile()) files.push(p);
+        }
+      } else {
+        files.push(m);
+      }
+    }
+    for (const f of orderRotationSet(files)) {
+      const st = statOrThrow(f);
+      out.push({ path: f, mtimeMs: st.mtimeMs, sizeBytes: st.size });
+    }
+  }
+  return out;
+}
+
+function resolveDefault(defaults: readonly string[]): InputSpec {
+  for (const p of defaults) {
+    try {
+      fs.accessSync(p, fs.constants.R_OK);
+      const st = fs.statSync(p);
+      if (st.isFile()) return { path: p, mtimeMs: st.mtimeMs, sizeBytes: st.size };
+    } catch {
+      // not there or not readable: try the next one
+    }
+  }
+  throw new CensusError('no-default-log', `no mail log given and none readable at ${defaults.join(', ')}`, {
+    hint: 'name the log: tlscensus report /path/to/maillog (or - for stdin, e.g. journalctl -u postfix -o json | tlscensus report -)',
+    exitCode: EXIT.noInput,
+  });
+}
+
+function statOrThrow(p: string): fs.Stats {
+  try {
+    return fs.statSync(p);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES') {
+      throw new CensusError('unreadable', `cannot read ${p}: permission denied`, {
+        hint: 'run as a member of the group that owns the logs (often adm), or with sudo',
+        exitCode: EXIT.noInput,
+      });
+    }
+    throw new CensusError('not-found', `no such file or directory: ${p}`, {
+      hint: 'check the path; with no argument tlscensus tries the usual mail log locations',
+      exitCode: EXIT.noInput,
+    });
+  }
+}
+
+function hasGlob(s: string): boolean {
+  return /[*?[]/.test(s);
+}
+
+/** Minimal glob: `*`, `?` and `[...]` within path segments (Node 20 has no fs.glob). */
+export function expandGlob(pattern: string): string[] {
+  const absolute = path.isAbsolute(pattern);
+  const segments = pattern.split('/').filter((s, i) => s !== '' || i === 0);
+  let bases = [absolute ? '/' : '.'];
+  for (const seg of segments) {
+    if (seg === '') continue;
+    const next: string[] = [];
+    for (const base of bases) {
+      if (!hasGlob(seg)) {
+        const p = path.join(base, seg);
+        if (fs.existsSync(p)) next.push(p);
+        continue;
+      }
+      const re = globSegmentToRegExp(seg);
+      let names: string[] = [];
+      try {
+        names = fs.readdirSync(base);
+      } catch {
+        continue;
+      }
+      for (const name of names.sort()) {
+        if (name.startsWith('.') && !seg.startsWith('.')) continue;
+        if (re.test(name)) next.push(path.join(base, name));
+      }
+    }
+    bases = next;
+  }
+  return bases.map((p) => (absolute ? p : path.normalize(p)));
+}
+
+function globSegmentToRegExp(seg: string): RegExp {
+  let re = '';
+  for (let i = 0; i < seg.length; i++) {
+    const c = seg[i]!;
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '[') {
+      const close = seg.indexOf(']', i + 1);
+      if (close < 0) re += '\\[';
+      else {
+        let cls = seg.slice(i + 1, close);
+        if (cls.startsWith('!')) cls = `^${cls.slice(1)}`;
+        re += `[${cls.replace(/\\/g, '\\\\')}]`;
+        i = close;
+      }
+    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+interface RotationKey {
+  base: string;
+  /** Larger = older. `maillog.3.gz` → 3, `maillog` → 0; date suffixes sort by date, oldest first. */
+  age: number;
+  date: string;
+}
+
+/** logrotate names: `maillog.N[.gz]` (numbered, N older) and `maillog-YYYYMMDD[.gz]` (dateext). */
+function rotationKey(file: string): RotationKey {
+  let name = file.replace(/\.(gz|bz2|xz|zst)$/, '');
+  let age = 0;
+  let date = '';
+  const num = /^(.*)\.(\d{1,4})$/.exec(name);
+  if (num) {
+    name = num[1]!;
+    age = Number(num[2]);
+  } else {
+    const dated = /^(.*)-(\d{8}|\d{10})$/.exec(name);
+    if (dated) {
+      name = dated[1]!;
+      date = dated[2]!;
+      age = 1;
+    }
+  }
+  return { base: name, age, date };
+}
+
+/** Order files so that each rotation set is read oldest first: maillog.3.gz, maillog.2.gz, maillog.1, maillog. */
+export function orderRotationSet(files: readonly string[]): string[] {
+  const keyed = files.map((f) => ({ f, k: rotationKey(f) }));
+  keyed.sort((a, b) => {
+    if (a.k.base !== b.k.base) return a.k.base < b.k.base ? -1 : 1;
+    if (a.k.date !== b.k.date) {
+      if (a.k.date === '') return 1;
+      if (b.k.date === '') return -1;
+      return a.k.date < b.k.date ? -1 : 1;
+    }
+    if (a.k.age !== b.k.age) return b.k.age - a.k.age;
+    return a.f < b.f ? -1 : a.f > b.f ? 1 : 0;
+  });
+  return keyed.map((x) => x.f);
+}
