@@ -3,7 +3,15 @@
 // distinct peers and distinct protocol × cipher rows, never by the number of sessions.
 
 import { isLegacyProtocol, rateHandshake } from '../ciphers/lookup.js';
-import type { Direction, FailureReason, Peer, Protocol, Rating, Session, SessionOutcome } from '../model/types.js';
+import {
+  type FailureReason,
+  isMailboxService,
+  type Peer,
+  type Protocol,
+  type Rating,
+  type Session,
+  type SessionOutcome,
+} from '../model/types.js';
 
 export interface Totals {
   sessions: number;
@@ -67,6 +75,8 @@ export type HourCounts = Map<string, number>;
 export interface CensusView {
   inbound: DirectionView;
   outbound: DirectionView;
+  /** IMAP/POP3 logins (Dovecot): inbound, but never mixed into the SMTP figures. */
+  mailbox: DirectionView;
   firstMs: number | null;
   lastMs: number | null;
   mtas: Set<string>;
@@ -97,6 +107,7 @@ export function emptyView(): CensusView {
   return {
     inbound: emptyDirection(),
     outbound: emptyDirection(),
+    mailbox: emptyDirection(),
     firstMs: null,
     lastMs: null,
     mtas: new Set(),
@@ -116,7 +127,7 @@ const OUTCOME_FIELD: Record<SessionOutcome, keyof Totals> = {
 const HOUR_MS = 3_600_000;
 
 export function addSession(view: CensusView, s: Session): void {
-  const dir = directionOf(view, s.direction);
+  const dir = sectionOf(view, s);
   const t = dir.totals;
   t.sessions++;
   t[OUTCOME_FIELD[s.outcome]]++;
@@ -142,13 +153,15 @@ export function addSession(view: CensusView, s: Session): void {
   if (s.peer) addPeer(dir, s, s.peer);
 }
 
-function directionOf(view: CensusView, d: Direction): DirectionView {
-  return d === 'inbound' ? view.inbound : view.outbound;
+function sectionOf(view: CensusView, s: Session): DirectionView {
+  if (isMailboxService(s.service)) return view.mailbox;
+  return s.direction === 'inbound' ? view.inbound : view.outbound;
 }
 
 function addHandshake(dir: DirectionView, s: Session): void {
   const h = s.handshake!;
-  const rated = rateHandshake(h.protocol, h.cipher);
+  // A dialect that knows the suite better than the logged name (Exchange) names it by its IANA name.
+  const rated = rateHandshake(h.protocol, typeof h.iana === 'string' ? h.iana : h.cipher);
   const key = `${h.protocol}|${rated.iana ?? h.cipher}`;
   let row = dir.spread.get(key);
   if (!row) {
@@ -299,6 +312,7 @@ function mergeDirection(into: DirectionView, from: DirectionView): void {
 export function mergeViews(into: CensusView, from: CensusView): CensusView {
   mergeDirection(into.inbound, from.inbound);
   mergeDirection(into.outbound, from.outbound);
+  mergeDirection(into.mailbox, from.mailbox);
   into.firstMs = minTime(into.firstMs, from.firstMs);
   into.lastMs = maxTime(into.lastMs, from.lastMs);
   addAll(into.mtas, from.mtas);

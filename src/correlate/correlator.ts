@@ -58,6 +58,7 @@ export class Correlator {
         s ??= this.start(o, o.peer);
         const h: Handshake = { protocol: o.protocol, cipher: o.cipher, bits: o.bits, trust: o.trust };
         if (o.note !== undefined) h.note = o.note;
+        if (o.iana !== undefined) h.iana = o.iana;
         s.session.handshake = h;
         this.touch(s, o.peer, o.timeMs);
         return;

@@ -83,8 +83,13 @@ export interface HandshakeObservation extends ObservationBase {
   bits: string | null;
   /** Postfix trust word (Anonymous, Untrusted, Trusted, Verified) or an equivalent, when logged. */
   trust: string | null;
-  /** Why the protocol is `unknown`, when it is (e.g. Sendmail's `TLSv1/SSLv3`). */
+  /** Why the protocol is `unknown`, when it is (e.g. Sendmail's `TLSv1/SSLv3`), or why the suite is uncertain. */
   note?: string;
+  /**
+   * The IANA suite, when the dialect knows it better than a name lookup can (Exchange logs algorithms, not a
+   * suite: the dialect picks the lowest-rated candidate and says so in `note`). Absent: looked up from `cipher`.
+   */
+  iana?: string | null;
 }
 
 /** A failed TLS handshake. `reason` may be refined by a later `failure-detail` of the same key. */
@@ -155,6 +160,15 @@ export interface Handshake {
   bits: string | null;
   trust: string | null;
   note?: string;
+  iana?: string | null;
+}
+
+/**
+ * Services that are not SMTP: mailbox access (Dovecot IMAP/POP3). Their sessions are counted in a section of
+ * their own so that they never inflate SMTP figures.
+ */
+export function isMailboxService(service: string): boolean {
+  return /^(imap|pop3|imaps|pop3s|managesieve)$/.test(service);
 }
 
 export interface Failure {

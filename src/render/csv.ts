@@ -30,6 +30,7 @@ export function renderCsv(r: ReportData): string {
   for (const [direction, d] of [
     ['inbound', r.inbound],
     ['outbound', r.outbound],
+    ['mailbox', r.mailbox],
   ] as const) {
     addDirection(rows, direction, d);
   }

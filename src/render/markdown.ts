@@ -11,6 +11,7 @@ export function renderMarkdown(r: ReportData, top: number): string {
   for (const s of r.sources.filter((x) => x.issue)) out.push(`> **warning:** ${forMarkdown(s.issue!)}`, '');
   section(out, 'Inbound', r.inbound, top);
   section(out, 'Outbound', r.outbound, top);
+  if (r.mailbox.totals.sessions > 0) section(out, 'IMAP/POP3', r.mailbox, top);
   out.push(`_${coverageLine(r)}_`, '');
   return out.join('\n');
 }

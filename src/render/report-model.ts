@@ -65,6 +65,8 @@ export interface ReportData {
   services: string[];
   inbound: DirectionReport;
   outbound: DirectionReport;
+  /** IMAP/POP3 (Dovecot) logins: the same shape, kept apart from SMTP. */
+  mailbox: DirectionReport;
   coverage: Coverage;
   sources: { path: string; bytes: number; issue: string | null }[];
   malformedSamples: { source: string; line: number; text: string }[];
@@ -90,6 +92,7 @@ export function buildReport(view: CensusView, diagnostics: Diagnostics, window: 
     services: [...view.services].sort(),
     inbound: buildDirection(view.inbound),
     outbound: buildDirection(view.outbound),
+    mailbox: buildDirection(view.mailbox),
     coverage: { ...diagnostics.coverage },
     sources: diagnostics.sources.map((s) => ({ path: s.path, bytes: s.bytes, issue: s.issue?.message ?? null })),
     malformedSamples: diagnostics.samples.map((s) => ({ source: s.source, line: s.line, text: s.text })),

@@ -40,6 +40,7 @@ export function renderTable(r: ReportData, opts: TableOptions): string {
   out.push('');
   renderDirection(out, 'INBOUND', r.inbound, opts, c);
   renderDirection(out, 'OUTBOUND', r.outbound, opts, c);
+  if (r.mailbox.totals.sessions > 0) renderDirection(out, 'IMAP/POP3', r.mailbox, opts, c);
   out.push(coverageLine(r));
   return `${out.join('\n')}\n`;
 }

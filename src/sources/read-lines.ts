@@ -69,10 +69,17 @@ export async function readLines(input: InputSpec, sink: LineSink, options: ReadO
   }
   let bytes = 0;
   let issue: SourceIssue | null = null;
+  // Errors of the sink (the census itself) are not read errors: they propagate unchanged.
+  let sinkError: unknown = null;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       bytes += chunk.length;
-      splitter.push(chunk);
+      try {
+        splitter.push(chunk);
+      } catch (e) {
+        sinkError = e;
+        break;
+      }
       options.progress?.((raw as fs.ReadStream).bytesRead ?? bytes);
     }
   } catch (e) {
@@ -80,6 +87,7 @@ export async function readLines(input: InputSpec, sink: LineSink, options: ReadO
   } finally {
     if (gzip) raw.destroy();
   }
+  if (sinkError !== null) throw sinkError;
   splitter.end();
   return { path: input.path, bytes, issue };
 }
