@@ -16,16 +16,17 @@ import { type Dialect, type Interpreter, MALFORMED } from './dialect.js';
 import { classifyTlsError } from './tls-error-reason.js';
 
 const HANDSHAKE =
-  /^(?:(Anonymous|Untrusted|Trusted|Verified) )?TLS connection (established|reused) (from|to) ([^\s[]*\[[^\]\s]*\](?::\d+)?)(?: to \S+)?: (\S+) with cipher (\S+)(?: \((\d+\/\d+) bits\))?/;
-const SSL_ERROR = /^SSL_(accept|connect) error (?:from|to) ([^\s[]*\[[^\]\s]*\](?::\d+)?): ?(.*)$/;
+  /^(?:(Anonymous|Untrusted|Trusted|Verified) )?TLS connection (established|reused) (from|to) (\S*?\[[^[\]\s]*\](?::\d+)?)(?: to \S+)?: (\S+) with cipher (\S+)(?: \((\d+\/\d+) bits\))?/;
+const SSL_ERROR = /^SSL_(accept|connect) error (?:from|to) (\S*?\[[^[\]\s]*\](?::\d+)?): ?(.*)$/;
 const LIBRARY_PROBLEM = /^warning: TLS library problem: (?:\d+:)?(.*)$/;
 const COUNTERS = / commands=(\d+)(?:\/(\d+))?/;
 const STARTTLS_COUNTER = / starttls=(\d+)(?:\/(\d+))?/;
 const QID_PREFIX = /^(?:NOQUEUE|[0-9A-Za-z]{5,20}): /;
-const CLIENT = /^([0-9A-Za-z]{5,20}): client=([^\s[,]*\[[^\]\s]*\])/;
+const CLIENT = /^([0-9A-Za-z]{5,20}): client=(\S*?\[[^[\]\s]*\])/;
 const DELIVERY =
   /^([0-9A-Za-z]{5,20}): to=<[^>]*>,(?: orig_to=<[^>]*>,)? relay=([^\s,]*), .*? status=(\w+)(?: \((.*)\))?$/;
-const NAMADDR = /^([^\s[]*)\[([^\]\s]*)\](?::(\d+))?/;
+// The address is the last bracketed part: a (hostile or odd) name may itself contain `[`.
+const NAMADDR = /^(\S*?)\[([^[\]\s]*)\](?::(\d+))?/;
 const IP_LIKE = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*|[#*x.]+)$/;
 
 /** `host[ip]`, `host[ip]:port`, `[ip]:port` → Peer; `unknown` and an empty name have no verified host. */

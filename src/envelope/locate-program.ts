@@ -51,5 +51,10 @@ function tagName(buf: Buffer, from: number, colon: number): string | null {
     stop = lb;
   }
   if (stop <= from) return null;
+  // Names with brackets or colons are not tags to parseEnvelope either: let the slow path decide.
+  for (let i = from; i < stop; i++) {
+    const b = buf[i];
+    if (b === LBRACKET || b === 93 || b === COLON) return null;
+  }
   return buf.toString('latin1', from, stop);
 }

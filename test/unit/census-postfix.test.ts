@@ -1,0 +1,204 @@
+// The Postfix census against logs whose truth is known independently of this code: the generated corpus
+// was written by a real Postfix while scripted clients drove known sessions (truth.json says what was driven).
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { type CensusOptions, census } from '../../src/census/census.js';
+import { lookupCipher } from '../../src/ciphers/lookup.js';
+import { buildReport, type DirectionReport, type ReportData } from '../../src/render/report-model.js';
+import { resolveInputs } from '../../src/sources/resolve-inputs.js';
+import { fixturePath } from '../helpers/paths.js';
+
+async function report(paths: string[], options: CensusOptions = {}): Promise<ReportData> {
+  const r = await census(resolveInputs(paths), { year: 2026, timezone: 'UTC', ...options });
+  return buildReport(r.view, r.diagnostics, { sinceMs: null, untilMs: null });
+}
+
+interface TruthCounts {
+  sessions: number;
+  tls: number;
+  plaintext: number;
+  tls_failed: number;
+  starttls_abandoned: number;
+  by_protocol_cipher: Record<string, number>;
+}
+
+function byProtocolCipher(d: DirectionReport): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const row of d.spread) out[`${row.protocol} ${row.cipher}`] = row.count;
+  return out;
+}
+
+describe('Postfix census: generated real-daemon corpus', () => {
+  const truth = JSON.parse(fs.readFileSync(fixturePath('corpus/postfix/truth.json'), 'utf8')) as {
+    counts: { in: TruthCounts; out: TruthCounts };
+  };
+
+  for (const [dir, key] of [
+    ['inbound', 'in'],
+    ['outbound', 'out'],
+  ] as const) {
+    it(`${dir}: sessions, TLS, failed, plaintext and the spread equal what was driven`, async () => {
+      const r = await report([fixturePath('corpus/postfix/maillog')]);
+      const t = truth.counts[key];
+      const d = r[dir];
+      assert.equal(d.totals.sessions, t.sessions);
+      assert.equal(d.totals.tls, t.tls);
+      // A client that sends STARTTLS and then hangs up (`starttls_abandoned`) is a failed handshake to us,
+      // with the reason `lost-connection`.
+      assert.equal(d.totals.failed, t.tls_failed + t.starttls_abandoned);
+      assert.equal(d.totals.plaintext, t.plaintext);
+      assert.deepEqual(byProtocolCipher(d), t.by_protocol_cipher);
+      for (const row of d.spread) assert.equal(row.iana, lookupCipher(row.cipher)?.iana ?? null);
+    });
+  }
+
+  it('classifies each failure the way the driven client provoked it', async () => {
+    const r = await report([fixturePath('corpus/postfix/maillog')]);
+    assert.deepEqual(r.inbound.failures[0]?.reasons, {
+      'unsupported-protocol': 2,
+      'no-shared-cipher': 3,
+      'wrong-version-number': 1,
+      alert: 1,
+      'lost-connection': 1,
+    });
+    assert.deepEqual(r.outbound.failures[0]?.reasons, { 'unsupported-protocol': 1 });
+    // r03: the failed outbound STARTTLS is followed by a plaintext retry: the peer is also a plaintext peer.
+    assert.equal(r.outbound.plaintext[0]?.alsoFailedTls, true);
+  });
+
+  it('counts the messages each session carried', async () => {
+    const r = await report([fixturePath('corpus/postfix/maillog')]);
+    // 12 TLS sessions with DATA (s01-s10, s20, s21) + 2 relayed in over TLS; s19 hung up after the handshake.
+    assert.equal(r.inbound.totals.tlsMessages, 14);
+    assert.equal(r.inbound.totals.plaintextMessages, 8);
+  });
+
+  it('gives every line exactly one outcome', async () => {
+    const r = await report([fixturePath('corpus/postfix/maillog')]);
+    const c = r.coverage;
+    const lines = fs.readFileSync(fixturePath('corpus/postfix/maillog'), 'utf8').split('\n').length - 1;
+    assert.equal(c.lines, lines);
+    assert.equal(c.events + c.unrecognized + c.malformed + c.foreign, c.lines);
+    assert.equal(c.malformed, 0);
+  });
+});
+
+describe('Postfix census: real public lines', () => {
+  it('reads journald JSON from a file, detected by content', async () => {
+    const r = await report([fixturePath('corpus/real/postfix-journal.jsonl')]);
+    // Four comment lines, one postfix/smtpd NOQUEUE reject (no TLS fact) and one non-mail entry whose
+    // MESSAGE is a byte array.
+    assert.equal(r.coverage.lines, 6);
+    assert.equal(r.coverage.foreign, 5);
+    assert.equal(r.coverage.unrecognized, 1);
+    assert.equal(r.coverage.malformed, 0);
+  });
+
+  it('reads the real corpus without a malformed line and finds its TLS facts', async () => {
+    const r = await report([fixturePath('corpus/real/postfix.log')]);
+    assert.equal(r.coverage.malformed, 0);
+    const protocols = new Set(r.inbound.spread.map((s) => s.protocol));
+    assert.ok(protocols.has('TLSv1.3') && protocols.has('TLSv1'));
+    // tlsproxy's `[ip]:port` has no verified name: an unknown client.
+    const tdes = r.inbound.spread.find((s) => s.cipher === 'DES-CBC3-SHA');
+    assert.equal(tdes?.unknownClients, 1);
+    assert.equal(tdes?.rating, 'weak');
+  });
+});
+
+describe('Postfix census: sessions', () => {
+  function write(lines: string[]): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-census-'));
+    const p = path.join(dir, 'maillog');
+    fs.writeFileSync(p, `${lines.join('\n')}\n`);
+    return p;
+  }
+
+  it('counts a connection that sent no command apart from TLS and plaintext', async () => {
+    const p = write([
+      'Nov 20 10:00:00 mx postfix/smtpd[1]: connect from unknown[192.0.2.7]',
+      'Nov 20 10:00:05 mx postfix/smtpd[1]: lost connection after CONNECT from unknown[192.0.2.7]',
+      'Nov 20 10:00:05 mx postfix/smtpd[1]: disconnect from unknown[192.0.2.7] commands=0/0',
+    ]);
+    const r = await report([p]);
+    assert.deepEqual(
+      [r.inbound.totals.sessions, r.inbound.totals.noCommand, r.inbound.totals.plaintext, r.inbound.totals.tls],
+      [1, 1, 0, 0],
+    );
+  });
+
+  it('treats a 2.x connect/disconnect pair without a TLS line as plaintext', async () => {
+    const p = write([
+      'Oct  1 12:22:56 u86 postfix/smtpd[12395]: connect from unknown[192.168.9.1]',
+      'Oct  1 12:22:56 u86 postfix/smtpd[12395]: 81CBA28781: client=unknown[192.168.9.1]',
+      'Oct  1 12:22:56 u86 postfix/smtpd[12395]: disconnect from unknown[192.168.9.1]',
+    ]);
+    const r = await report([p]);
+    assert.equal(r.inbound.totals.plaintext, 1);
+    assert.deepEqual(r.inbound.plaintext[0], {
+      peer: { host: null, ip: '192.168.9.1' },
+      sessions: 1,
+      messages: 1,
+      alsoFailedTls: false,
+    });
+  });
+
+  it('keeps a pid reused by later sessions apart, and a session across rotated files together', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-rot-'));
+    fs.writeFileSync(
+      path.join(dir, 'maillog.1'),
+      [
+        'Nov 20 10:00:00 mx postfix/smtpd[7]: connect from a.example[192.0.2.1]',
+        'Nov 20 10:00:01 mx postfix/smtpd[7]: Anonymous TLS connection established from a.example[192.0.2.1]: TLSv1 with cipher AES128-SHA (128/128 bits)',
+        '',
+      ].join('\n'),
+    );
+    fs.writeFileSync(
+      path.join(dir, 'maillog'),
+      [
+        'Nov 20 10:00:02 mx postfix/smtpd[7]: 4F1A22C0A1: client=a.example[192.0.2.1]',
+        'Nov 20 10:00:03 mx postfix/smtpd[7]: disconnect from a.example[192.0.2.1] ehlo=2 starttls=1 mail=1 rcpt=1 data=1 quit=1 commands=7',
+        'Nov 20 10:00:04 mx postfix/smtpd[7]: connect from b.example[192.0.2.2]',
+        'Nov 20 10:00:05 mx postfix/smtpd[7]: disconnect from b.example[192.0.2.2] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5',
+        '',
+      ].join('\n'),
+    );
+    const r = await report([dir]);
+    assert.equal(r.inbound.totals.sessions, 2);
+    assert.equal(r.inbound.totals.tlsMessages, 1);
+    assert.equal(r.inbound.spread[0]?.legacy, true);
+    assert.equal(r.inbound.plaintext[0]?.peer.ip, '192.0.2.2');
+  });
+
+  it('filters by time window, direction, service and unknown clients', async () => {
+    const p = write([
+      'Nov 20 10:00:00 mx postfix/smtpd[1]: Anonymous TLS connection established from unknown[192.0.2.1]: TLSv1.2 with cipher AES128-SHA (128/128 bits)',
+      'Nov 20 11:00:00 mx postfix/submission/smtpd[2]: Anonymous TLS connection established from a.example[192.0.2.2]: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)',
+      'Nov 20 12:00:00 mx postfix/smtp[3]: Verified TLS connection established to mx.example[192.0.2.3]:25: TLSv1.2 with cipher ECDHE-RSA-AES256-GCM-SHA384 (256/256 bits)',
+    ]);
+    const counts = async (o: CensusOptions) => {
+      const r = await report([p], o);
+      return [r.inbound.totals.tls, r.outbound.totals.tls];
+    };
+    assert.deepEqual(await counts({}), [2, 1]);
+    assert.deepEqual(await counts({ filter: { excludeUnknown: true } }), [1, 1]);
+    assert.deepEqual(await counts({ filter: { direction: 'inbound' } }), [2, 0]);
+    assert.deepEqual(await counts({ filter: { services: ['submission/smtpd'] } }), [1, 0]);
+    assert.deepEqual(
+      await counts({ filter: { sinceMs: Date.UTC(2026, 10, 20, 10, 30), untilMs: Date.UTC(2026, 10, 20, 11, 30) } }),
+      [1, 0],
+    );
+  });
+
+  it('stops early and names the programs when nothing is a mail log', async () => {
+    const p = write([
+      'Nov 20 10:00:00 host sshd[1]: Accepted publickey for root',
+      'Nov 20 10:00:01 host CRON[2]: (root) CMD (true)',
+    ]);
+    await assert.rejects(census(resolveInputs([p])), /programs seen: .*sshd/);
+  });
+});

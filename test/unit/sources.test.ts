@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import zlib from 'node:zlib';
+import { CensusError } from '../../src/model/errors.js';
+import { LineSplitter, readLines } from '../../src/sources/read-lines.js';
+import { expandGlob, orderRotationSet, resolveInputs } from '../../src/sources/resolve-inputs.js';
+
+function tmpdir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-test-'));
+}
+
+function collect(maxLine = 64 * 1024) {
+  const lines: string[] = [];
+  let overlong = 0;
+  const splitter = new LineSplitter(
+    { line: (b, s, e) => lines.push(b.toString('utf8', s, e)), overlong: () => overlong++ },
+    maxLine,
+  );
+  return { lines, splitter, overlong: () => overlong };
+}
+
+describe('LineSplitter', () => {
+  it('splits across chunk borders, strips CR, keeps a last line without newline', () => {
+    const c = collect();
+    for (const part of ['a\r\nbb', 'b\ncc', 'c', '\n\nlast']) c.splitter.push(Buffer.from(part));
+    c.splitter.end();
+    assert.deepEqual(c.lines, ['a', 'bbb', 'ccc', '', 'last']);
+  });
+
+  it('counts an over-long line once without buffering it', () => {
+    const c = collect(10);
+    c.splitter.push(Buffer.from('short\n'));
+    c.splitter.push(Buffer.from('x'.repeat(8)));
+    c.splitter.push(Buffer.from('y'.repeat(100)));
+    c.splitter.push(Buffer.from('z\nnext\n'));
+    c.splitter.push(Buffer.from(`${'w'.repeat(50)}\nend`));
+    c.splitter.end();
+    assert.deepEqual(c.lines, ['short', 'next', 'end']);
+    assert.equal(c.overlong(), 2);
+  });
+
+  it('keeps invalid UTF-8 as replacement characters', () => {
+    const c = collect();
+    c.splitter.push(Buffer.from([0x61, 0xff, 0xfe, 0x62, 0x0a]));
+    assert.deepEqual(c.lines, ['a\ufffd\ufffdb']);
+  });
+});
+
+describe('readLines', () => {
+  it('streams .gz detected by its magic bytes, whatever the name', async () => {
+    const dir = tmpdir();
+    const p = path.join(dir, 'maillog.1');
+    fs.writeFileSync(p, zlib.gzipSync('one\ntwo\n'));
+    const got: string[] = [];
+    const r = await readLines(
+      { path: p, mtimeMs: 0, sizeBytes: 0 },
+      { line: (b, s, e) => got.push(b.toString('utf8', s, e)), overlong: () => {} },
+    );
+    assert.deepEqual(got, ['one', 'two']);
+    assert.equal(r.issue, null);
+  });
+
+  it('reports a truncated .gz with its offset and keeps the lines before it', async () => {
+    const dir = tmpdir();
+    const p = path.join(dir, 'maillog.2.gz');
+    const text = Array.from({ length: 20000 }, (_, i) => `line ${i} ${'x'.repeat(i % 50)}`).join('\n');
+    const gz = zlib.gzipSync(text);
+    fs.writeFileSync(p, gz.subarray(0, Math.floor(gz.length / 2)));
+    let n = 0;
+    const r = await readLines({ path: p, mtimeMs: 0, sizeBytes: 0 }, { line: () => n++, overlong: () => {} });
+    assert.equal(r.issue?.kind, 'truncated-gzip');
+    assert.match(r.issue?.message ?? '', /truncated at compressed byte \d+/);
+    assert.ok(n > 1000, `lines before the cut are kept (${n})`);
+  });
+});
+
+describe('resolveInputs', () => {
+  it('orders a rotation set oldest first', () => {
+    assert.deepEqual(orderRotationSet(['maillog', 'maillog.1', 'maillog.3.gz', 'maillog.2.gz', 'maillog.10.gz']), [
+      'maillog.10.gz',
+      'maillog.3.gz',
+      'maillog.2.gz',
+      'maillog.1',
+      'maillog',
+    ]);
+    assert.deepEqual(orderRotationSet(['mail.log', 'mail.log-20261120.gz', 'mail.log-20261113']), [
+      'mail.log-20261113',
+      'mail.log-20261120.gz',
+      'mail.log',
+    ]);
+  });
+
+  it('expands globs and directories into rotation order', () => {
+    const dir = tmpdir();
+    for (const f of ['maillog', 'maillog.1', 'maillog.2.gz', 'other.txt']) fs.writeFileSync(path.join(dir, f), '');
+    assert.deepEqual(
+      expandGlob(path.join(dir, 'maillog*')).map((p) => path.basename(p)),
+      ['maillog', 'maillog.1', 'maillog.2.gz'],
+    );
+    const fromGlob = resolveInputs([path.join(dir, 'maillog*')]).map((i) => path.basename(i.path));
+    assert.deepEqual(fromGlob, ['maillog.2.gz', 'maillog.1', 'maillog']);
+    const fromDir = resolveInputs([dir]).map((i) => path.basename(i.path));
+    assert.deepEqual(fromDir, ['maillog.2.gz', 'maillog.1', 'maillog', 'other.txt']);
+  });
+
+  it('without arguments tries the usual places and names them when none is there', () => {
+    const dir = tmpdir();
+    const there = path.join(dir, 'maillog');
+    fs.writeFileSync(there, 'x\n');
+    assert.equal(resolveInputs([], [path.join(dir, 'mail.log'), there])[0]?.path, there);
+    assert.throws(
+      () => resolveInputs([], ['/nonexistent/mail.log', '/nonexistent/maillog']),
+      (e: unknown) =>
+        e instanceof CensusError &&
+        /\/nonexistent\/mail\.log, \/nonexistent\/maillog/.test(e.message) &&
+        e.hint !== null,
+    );
+  });
+
+  it('says which argument matched nothing', () => {
+    assert.throws(() => resolveInputs(['/nonexistent/x*']), /no file matches/);
+    assert.throws(() => resolveInputs(['/nonexistent/file']), /no such file/);
+  });
+});
