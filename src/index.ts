@@ -1,0 +1,37 @@
+// tlscensus as a library: each stage of the flow is usable on its own (DESIGN.md §2).
+//
+//   import { census, resolveInputs, buildReport } from 'tlscensus';
+//   const { view, diagnostics } = await census(resolveInputs(['/var/log/mail.log']), { filter: { direction: 'inbound' } });
+//   const report = buildReport(view, diagnostics, { sinceMs: null, untilMs: null });
+
+export {
+  addSession,
+  type CensusView,
+  type DirectionView,
+  emptyView,
+  mergeViews,
+  type PeerStats,
+  type SpreadRow,
+  type Totals,
+} from './aggregate/census-view.js';
+export { type CensusOptions, type CensusResult, census, type Diagnostics } from './census/census.js';
+export { CensusEngine } from './census/engine.js';
+export { compileFilter, type SessionFilter } from './census/session-filter.js';
+export {
+  type CipherSuite,
+  isLegacyProtocol,
+  lookupCipher,
+  lookupCipherFor,
+  normaliseProtocol,
+  rateHandshake,
+} from './ciphers/lookup.js';
+export { Correlator } from './correlate/correlator.js';
+export type { Dialect, Interpreter } from './dialects/dialect.js';
+export { DIALECTS } from './dialects/registry.js';
+export { parseEnvelope } from './envelope/parse-envelope.js';
+export { CensusError, EXIT } from './model/errors.js';
+export type * from './model/types.js';
+export { REPORT_FORMATS } from './render/render-report.js';
+export { buildReport, REPORT_SCHEMA, type ReportData } from './render/report-model.js';
+export { readLines } from './sources/read-lines.js';
+export { type InputSpec, resolveInputs } from './sources/resolve-inputs.js';

@@ -1,0 +1,84 @@
+// The command line as a user meets it: exit codes, one-line errors with a hint and no stack trace, stdin,
+// the default command, and a truncated .gz that still gives a report.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import zlib from 'node:zlib';
+import { fixturePath, ROOT } from '../helpers/paths.js';
+
+const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const MAILLOG = fixturePath('corpus/postfix/maillog');
+
+function run(args: string[], input?: string | Buffer) {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    input,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '' },
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function assertOneLineError(err: string, pattern: RegExp) {
+  const lines = err.trim().split('\n');
+  assert.match(lines[0] ?? '', pattern);
+  assert.ok(!/\n\s+at /.test(err), `no stack trace: ${err}`);
+}
+
+describe('cli', () => {
+  it('runs report as the default command', () => {
+    const r = run([MAILLOG, '--format', 'json']);
+    assert.equal(r.code, 0);
+    const j = JSON.parse(r.out) as { schema: string; inbound: { totals: { sessions: number } } };
+    assert.equal(j.schema, 'tlscensus/report@1');
+    assert.equal(j.inbound.totals.sessions, 31);
+  });
+
+  it('reads stdin with -', () => {
+    const r = run(['report', '-', '--format', 'json', '--year', '2026'], fs.readFileSync(MAILLOG));
+    assert.equal(r.code, 0);
+    assert.equal((JSON.parse(r.out) as { outbound: { totals: { tls: number } } }).outbound.totals.tls, 2);
+  });
+
+  it('ends the table with the coverage line and prints no colour when not on a terminal', () => {
+    const r = run([MAILLOG]);
+    assert.equal(r.code, 0);
+    assert.match(r.out.trim().split('\n').at(-1) ?? '', /^coverage: 225 lines · .* 0 malformed/);
+    assert.ok(!r.out.includes('\x1b['));
+  });
+
+  it('explains a bad flag value in one line, with a hint, exit 2', () => {
+    const r = run([MAILLOG, '--since', 'yesterday']);
+    assert.equal(r.code, 2);
+    assertOneLineError(r.err, /^error: --since "yesterday" is not a time/);
+    assert.match(r.err, /^hint: /m);
+    const f = run([MAILLOG, '--format', 'pdf']);
+    assert.equal(f.code, 2);
+    assertOneLineError(f.err, /^error: option .*--format.* argument 'pdf' is invalid/);
+  });
+
+  it('names a missing file, exit 4', () => {
+    const r = run(['report', '/nonexistent/maillog']);
+    assert.equal(r.code, 4);
+    assertOneLineError(r.err, /^error: no such file or directory: \/nonexistent\/maillog/);
+  });
+
+  it('prints the report of a truncated .gz with a warning and exit 3', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-cli-'));
+    const gz = zlib.gzipSync(fs.readFileSync(MAILLOG));
+    const p = path.join(dir, 'maillog.1.gz');
+    fs.writeFileSync(p, gz.subarray(0, gz.length - 200));
+    const r = run([p, '--year', '2026']);
+    assert.equal(r.code, 3);
+    assert.match(r.out, /^INBOUND/m);
+    assert.match(r.err, /warning: .*maillog\.1\.gz: gzip data ends early \(truncated at compressed byte \d+/);
+  });
+
+  it('answers --help and --version with exit 0', () => {
+    assert.equal(run(['--help']).code, 0);
+    assert.match(run(['--version']).out, /^\d+\.\d+\.\d+/);
+  });
+});
