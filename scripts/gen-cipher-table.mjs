@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// Generates src/ciphers/suites.generated.ts from the shared cipher data (../shared/data/cipher-suites.csv,
-// format in ../shared/data/README.md §1). The TypeScript table is checked in so the build needs no data
+// Generates src/ciphers/suites.generated.ts from the cipher data (data/cipher-suites.csv, a copy of
+// ../shared/data/cipher-suites.csv; format in data/cipher-suites.README.md §1). The TypeScript table is checked in so the build needs no data
 // directory; test/unit/ciphers-generated.test.ts re-runs this script and fails if the two drift apart.
 //
 // usage: npm run gen:ciphers
-//        node scripts/gen-cipher-table.mjs [CSV] [OUT]    (defaults: ../shared/data/cipher-suites.csv,
+//        node scripts/gen-cipher-table.mjs [CSV] [OUT]    (defaults: data/cipher-suites.csv,
 //                                                        src/ciphers/suites.generated.ts; relative to cwd)
 // Plain Node, no dependencies. The output depends only on the CSV bytes, never on the time or the machine.
 
@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const csvPath = path.resolve(process.argv[2] ?? path.join(projectRoot, '..', 'shared', 'data', 'cipher-suites.csv'));
+const csvPath = path.resolve(process.argv[2] ?? path.join(projectRoot, 'data', 'cipher-suites.csv'));
 const outPath = path.resolve(process.argv[3] ?? path.join(projectRoot, 'src', 'ciphers', 'suites.generated.ts'));
 
 const COLUMNS = [
@@ -147,7 +147,7 @@ const source = path.relative(projectRoot, csvPath).split(path.sep).join('/');
 const sha256 = createHash('sha256').update(csvBytes).digest('hex');
 const output = `// GENERATED FILE - DO NOT EDIT. Regenerate with \`npm run gen:ciphers\` (scripts/gen-cipher-table.mjs).
 // Source: ${source} (${suites.length} rows, sha256 ${sha256}).
-// Column meanings and provenance: ../shared/data/README.md §1; ratings: §2; Mozilla profiles: §5.
+// Column meanings and provenance: data/cipher-suites.README.md §1; ratings: §2; Mozilla profiles: §5.
 
 /** Lowest protocol version the suite can be negotiated with (OpenSSL's convention, data/README.md §7). */
 export type MinProtocol = 'SSLv3' | 'TLSv1' | 'TLSv1.2' | 'TLSv1.3';

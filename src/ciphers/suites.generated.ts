@@ -1,6 +1,6 @@
 // GENERATED FILE - DO NOT EDIT. Regenerate with `npm run gen:ciphers` (scripts/gen-cipher-table.mjs).
-// Source: ../shared/data/cipher-suites.csv (365 rows, sha256 92bd868a966c5caa98769beaa13d850264c90f008fa6d277dac9c7c09aed0521).
-// Column meanings and provenance: ../shared/data/README.md §1; ratings: §2; Mozilla profiles: §5.
+// Source: data/cipher-suites.csv (365 rows, sha256 92bd868a966c5caa98769beaa13d850264c90f008fa6d277dac9c7c09aed0521).
+// Column meanings and provenance: data/cipher-suites.README.md §1; ratings: §2; Mozilla profiles: §5.
 
 /** Lowest protocol version the suite can be negotiated with (OpenSSL's convention, data/README.md §7). */
 export type MinProtocol = 'SSLv3' | 'TLSv1' | 'TLSv1.2' | 'TLSv1.3';

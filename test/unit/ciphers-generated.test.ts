@@ -1,5 +1,5 @@
 // The checked-in cipher table must be exactly what the generator makes from the shared CSV, so the table can
-// never drift from ../shared/data/cipher-suites.csv. Fix a failure with `npm run gen:ciphers`.
+// never drift from data/cipher-suites.csv (a copy of ../shared/data/cipher-suites.csv). Fix a failure with `npm run gen:ciphers`.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -12,7 +12,7 @@ import { CIPHER_SUITES } from '../../src/ciphers/suites.generated.js';
 
 // Compiled to dist/test/unit/, three levels below the project root.
 const projectRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const csvPath = path.join(projectRoot, '..', 'shared', 'data', 'cipher-suites.csv');
+const csvPath = path.join(projectRoot, 'data', 'cipher-suites.csv');
 const generator = path.join(projectRoot, 'scripts', 'gen-cipher-table.mjs');
 const checkedIn = path.join(projectRoot, 'src', 'ciphers', 'suites.generated.ts');
 
