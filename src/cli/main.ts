@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { CensusError, EXIT } from '../model/errors.js';
 import { forTerminal } from '../render/sanitize.js';
 import { processIo } from './io.js';
+import { registerPeers } from './peers-command.js';
 import { registerReport } from './report-command.js';
 import { VERSION } from './version.js';
 
@@ -18,6 +19,7 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) });
   registerReport(program, io);
+  registerPeers(program, io);
   try {
     await program.parseAsync(argv);
   } catch (e) {

@@ -1,0 +1,239 @@
+// `tlscensus peers` output: one row per peer (or per domain with --by domain), in table, json, csv or md.
+// JSON schema `tlscensus/peers@1` (README). Log-derived text is escaped per medium.
+
+import type { GroupRow, PeerRow, SuiteUse } from '../aggregate/peer-rows.js';
+import type { Coverage } from '../model/types.js';
+import { forCsv, forMarkdown, forTerminal } from './sanitize.js';
+import { columns, num, peerLabel } from './table.js';
+
+export const PEERS_SCHEMA = 'tlscensus/peers@1';
+
+export interface PeersData {
+  schema: typeof PEERS_SCHEMA;
+  by: 'peer' | 'domain';
+  peers?: ReturnType<typeof peerJson>[];
+  groups?: ReturnType<typeof groupJson>[];
+  coverage: Coverage;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const suiteText = (s: SuiteUse | null) => (s ? `${s.protocol} ${s.cipher}` : '');
+
+export function peerJson(r: PeerRow) {
+  return {
+    direction: r.section,
+    peer: r.peer,
+    domain: r.domain,
+    network: r.network,
+    firstSeen: iso(r.firstMs),
+    lastSeen: iso(r.lastMs),
+    sessions: r.sessions,
+    messages: r.messages,
+    tls: r.tls,
+    plaintext: r.plaintext,
+    failed: r.failed,
+    noCommand: r.noCommand,
+    plaintextMessages: r.plaintextMessages,
+    protocols: r.protocols,
+    suites: r.suites,
+    best: r.best,
+    worst: r.worst,
+    rating: r.rating,
+    legacy: r.legacy,
+    reasons: r.reasons,
+    mta: r.mtas,
+    service: r.services,
+  };
+}
+
+export function groupJson(g: GroupRow) {
+  return {
+    direction: g.section,
+    group: g.group,
+    domain: g.domain,
+    peers: g.peers,
+    addresses: g.addresses,
+    sessions: g.sessions,
+    messages: g.messages,
+    tls: g.tls,
+    plaintext: g.plaintext,
+    failed: g.failed,
+    protocols: g.protocols,
+    best: g.best,
+    worst: g.worst,
+    rating: g.rating,
+    legacy: g.legacy,
+  };
+}
+
+export function peersData(rows: PeerRow[] | null, groups: GroupRow[] | null, coverage: Coverage): PeersData {
+  const d: PeersData = { schema: PEERS_SCHEMA, by: groups ? 'domain' : 'peer', coverage };
+  if (groups) d.groups = groups.map(groupJson);
+  else d.peers = (rows ?? []).map(peerJson);
+  return d;
+}
+
+const PEER_HEADER = ['dir', 'peer', 'domain', 'sessions', 'msgs', 'tls', 'plain', 'failed', 'best', 'worst', 'rating'];
+const GROUP_HEADER = [
+  'dir',
+  'domain / network',
+  'peers',
+  'sessions',
+  'msgs',
+  'tls',
+  'plain',
+  'failed',
+  'best',
+  'worst',
+  'rating',
+];
+const RIGHT_PEER = [false, false, false, true, true, true, true, true, false, false, false];
+const RIGHT_GROUP = [false, false, true, true, true, true, true, true, false, false, false];
+
+const shortDir = (s: string) => (s === 'inbound' ? 'in' : s === 'outbound' ? 'out' : 'mbox');
+
+function peerCells(r: PeerRow, esc: (s: string) => string): string[] {
+  return [
+    shortDir(r.section),
+    esc(peerLabel(r.peer)),
+    esc(r.domain ?? ''),
+    num(r.sessions),
+    num(r.messages),
+    num(r.tls),
+    num(r.plaintext),
+    num(r.failed),
+    esc(suiteText(r.best)),
+    esc(suiteText(r.worst)),
+    r.legacy ? `${r.rating} (legacy)` : r.rating,
+  ];
+}
+
+function groupCells(g: GroupRow, esc: (s: string) => string): string[] {
+  return [
+    shortDir(g.section),
+    esc(g.group),
+    num(g.peers),
+    num(g.sessions),
+    num(g.messages),
+    num(g.tls),
+    num(g.plaintext),
+    num(g.failed),
+    esc(suiteText(g.best)),
+    esc(suiteText(g.worst)),
+    g.legacy ? `${g.rating} (legacy)` : g.rating,
+  ];
+}
+
+export function renderPeers(
+  format: string,
+  rows: PeerRow[] | null,
+  groups: GroupRow[] | null,
+  coverage: Coverage,
+): string {
+  const covLine = `coverage: ${num(coverage.lines)} lines · ${num(coverage.events)} events · ${num(coverage.unrecognized)} unrecognized · ${num(coverage.foreign)} foreign · ${num(coverage.malformed)} malformed`;
+  switch (format) {
+    case 'json':
+      return `${JSON.stringify(peersData(rows, groups, coverage), null, 2)}\n`;
+    case 'csv': {
+      const header = groups
+        ? [
+            'direction',
+            'group',
+            'domain',
+            'peers',
+            'sessions',
+            'messages',
+            'tls',
+            'plaintext',
+            'failed',
+            'best',
+            'worst',
+            'rating',
+            'legacy',
+          ]
+        : [
+            'direction',
+            'host',
+            'ip',
+            'domain',
+            'network',
+            'first_seen',
+            'last_seen',
+            'sessions',
+            'messages',
+            'tls',
+            'plaintext',
+            'failed',
+            'best',
+            'worst',
+            'rating',
+            'legacy',
+          ];
+      const body = groups
+        ? groups.map((g) => [
+            g.section,
+            g.group,
+            g.domain,
+            g.peers,
+            g.sessions,
+            g.messages,
+            g.tls,
+            g.plaintext,
+            g.failed,
+            suiteText(g.best),
+            suiteText(g.worst),
+            g.rating,
+            g.legacy,
+          ])
+        : (rows ?? []).map((r) => [
+            r.section,
+            r.peer.host,
+            r.peer.ip,
+            r.domain,
+            r.network,
+            iso(r.firstMs),
+            iso(r.lastMs),
+            r.sessions,
+            r.messages,
+            r.tls,
+            r.plaintext,
+            r.failed,
+            suiteText(r.best),
+            suiteText(r.worst),
+            r.rating,
+            r.legacy,
+          ]);
+      return `${[header.join(','), ...body.map((cells) => cells.map((c) => forCsv(c)).join(','))].join('\r\n')}\r\n`;
+    }
+    case 'md': {
+      const header = groups ? GROUP_HEADER : PEER_HEADER;
+      const cells = groups
+        ? groups.map((g) => groupCells(g, forMarkdown))
+        : (rows ?? []).map((r) => peerCells(r, forMarkdown));
+      const align = (groups ? RIGHT_GROUP : RIGHT_PEER).map((r) => (r ? '---:' : '---'));
+      return [
+        `| ${header.join(' | ')} |`,
+        `|${align.join('|')}|`,
+        ...cells.map((c) => `| ${c.join(' | ')} |`),
+        '',
+        `_${covLine}_`,
+        '',
+      ].join('\n');
+    }
+    default: {
+      const lines = groups
+        ? columns(
+            GROUP_HEADER,
+            groups.map((g) => groupCells(g, forTerminal)),
+            RIGHT_GROUP,
+          )
+        : columns(
+            PEER_HEADER,
+            (rows ?? []).map((r) => peerCells(r, forTerminal)),
+            RIGHT_PEER,
+          );
+      const empty = (groups ?? rows ?? []).length === 0 ? ['(no peer matches)'] : [];
+      return `${[...lines, ...empty, '', covLine].join('\n')}\n`;
+    }
+  }
+}

@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { addSession, emptyView } from '../../src/aggregate/census-view.js';
+import { domainOf, groupByDomain, networkOf, peerRows } from '../../src/aggregate/peer-rows.js';
+import type { Session } from '../../src/model/types.js';
+import { renderPeers } from '../../src/render/peers-output.js';
+
+function tls(
+  ip: string,
+  host: string | null,
+  protocol: 'SSLv3' | 'TLSv1' | 'TLSv1.2' | 'TLSv1.3',
+  cipher: string,
+  messages = 1,
+): Session {
+  return {
+    mta: 'postfix',
+    service: 'smtpd',
+    direction: 'inbound',
+    peer: { host, ip },
+    startMs: Date.UTC(2026, 10, 20, 10),
+    endMs: null,
+    outcome: 'tls',
+    handshake: { protocol, cipher, bits: null, trust: null },
+    failure: null,
+    messages,
+  };
+}
+
+describe('peers', () => {
+  it('knows networks and registrable domains (Public Suffix List)', () => {
+    assert.equal(networkOf('192.0.2.77'), '192.0.2.0/24');
+    assert.equal(networkOf('2001:db8:1:2:3::7'), '2001:db8:1:2::/64');
+    assert.equal(networkOf('2001:558:fe21:2a::6'), '2001:558:fe21:2a::/64');
+    assert.equal(networkOf('unknown'), 'unknown');
+    assert.equal(domainOf('mail-lf1-f52.google.com'), 'google.com');
+    assert.equal(domainOf('mx.a.example.co.uk'), 'example.co.uk');
+    assert.equal(domainOf(null), null);
+  });
+
+  it('gives each peer its best and worst handshake and groups them by domain', () => {
+    const v = emptyView();
+    addSession(v, tls('192.0.2.1', 'mx1.old.example', 'SSLv3', 'DHE-RSA-AES256-SHA'));
+    addSession(v, tls('192.0.2.1', 'mx1.old.example', 'TLSv1.2', 'ECDHE-RSA-AES256-GCM-SHA384', 2));
+    addSession(v, tls('192.0.2.2', 'mx2.old.example', 'TLSv1', 'AES128-SHA'));
+    addSession(v, tls('198.51.100.9', 'mx.new.example', 'TLSv1.3', 'TLS_AES_256_GCM_SHA384'));
+    const rows = peerRows(v);
+    const p1 = rows.find((r) => r.peer.ip === '192.0.2.1');
+    assert.equal(p1?.best?.protocol, 'TLSv1.2');
+    assert.equal(p1?.worst?.protocol, 'SSLv3');
+    assert.equal(p1?.rating, 'insecure');
+    assert.equal(p1?.messages, 3);
+    assert.deepEqual(
+      peerRows(v, { legacy: true }).map((r) => r.peer.ip),
+      ['192.0.2.1', '192.0.2.2'],
+    );
+    const groups = groupByDomain(peerRows(v, { legacy: true }));
+    assert.equal(groups.length, 1);
+    assert.equal(groups[0]?.group, 'old.example');
+    assert.equal(groups[0]?.peers, 2);
+    assert.equal(groups[0]?.worst?.protocol, 'SSLv3');
+    assert.deepEqual(
+      peerRows(v, { domain: 'new.example' }).map((r) => r.peer.ip),
+      ['198.51.100.9'],
+    );
+  });
+
+  it('renders JSON with schema tlscensus/peers@1 and escapes names', () => {
+    const v = emptyView();
+    addSession(v, tls('192.0.2.1', '=cmd|x\u001b[2J', 'TLSv1', 'AES128-SHA'));
+    const cov = { lines: 1, events: 1, unrecognized: 0, malformed: 0, foreign: 0 };
+    const json = JSON.parse(renderPeers('json', peerRows(v), null, cov)) as { schema: string; peers: unknown[] };
+    assert.equal(json.schema, 'tlscensus/peers@1');
+    assert.equal(json.peers.length, 1);
+    assert.ok(!renderPeers('table', peerRows(v), null, cov).includes('\u001b'));
+    assert.match(renderPeers('csv', peerRows(v), null, cov), /,'=cmd\|x\\x1b\[2J,/);
+  });
+});
