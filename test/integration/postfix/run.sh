@@ -40,7 +40,7 @@ say() { printf '[postfix-it] %s\n' "$*" >&2; }
 die() { say "ERROR: $*"; exit 2; }
 
 [[ $(id -u) == 0 ]] || die "must run as root (starts Postfix, edits /etc/hosts)"
-for c in postfix postqueue postconf openssl node runuser; do
+for c in postfix postqueue postconf openssl node runuser flock; do
   command -v "$c" >/dev/null || die "'$c' not found; install the packages in $HERE/apt-packages (test/integration/lib/apt-install.sh)"
 done
 
@@ -96,6 +96,17 @@ port_block_free() {
     Promise.all([0, 1, 2, 3].map((i) => one(base + i))).then((r) => process.exit(r.every(Boolean) ? 0 : 1));
   ' "$1"
 }
+# Concurrent runs (two checkouts, two engineers) must not pick the same ports: choosing a block and starting
+# Postfix on it is one critical section. (Checking alone is not enough: a run that checked while another was
+# still generating its key would start a second master on the same ports -- seen on this kernel.)
+exec 9>/tmp/tlscensus-it-postfix.lock
+flock -w 180 9 || die "waited 180 s for /tmp/tlscensus-it-postfix.lock (another run starting Postfix?)"
+# A run killed with SIGKILL leaves its Postfix running: stop instances whose run is gone (directories are kept).
+for d in /tmp/tlscensus-it-postfix.*; do
+  pid=${d##*.}
+  [[ -d "$d" && "$pid" =~ ^[0-9]+$ ]] || continue
+  kill -0 "$pid" 2>/dev/null || bash "$HERE/postfix-instance.sh" stop "$d" 9>&-
+done
 BASE_PORT=""
 for ((p = FIRST_PORT; p < FIRST_PORT + 100; p += 10)); do
   if port_block_free "$p"; then BASE_PORT=$p; break; fi
@@ -103,7 +114,8 @@ for ((p = FIRST_PORT; p < FIRST_PORT + 100; p += 10)); do
 done
 [[ -n "$BASE_PORT" ]] || die "no free block of 4 ports in 127.0.0.1:$FIRST_PORT-$((FIRST_PORT + 99))"
 
-bash "$HERE/postfix-instance.sh" start "$WORKDIR" "$BASE_PORT"
+bash "$HERE/postfix-instance.sh" start "$WORKDIR" "$BASE_PORT" 9>&-   # the daemons must not inherit the lock
+exec 9>&-   # release the lock: our ports are now visibly in use
 
 # ------------------------------------------------------------------ sessions ----
 mkdir -p "$OUT"
