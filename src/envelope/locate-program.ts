@@ -2,7 +2,7 @@
 // the line or running a regex. It must agree with parseEnvelope's `program` on every line it answers
 // (a property test checks this); it returns null when the shape is unusual, and the caller then decodes.
 
-import { CSV_PROGRAM, HEADER_PROGRAM } from './parse-envelope.js';
+import { CSV_PROGRAM } from './parse-envelope.js';
 
 const SPACE = 32;
 const COLON = 58;
@@ -29,7 +29,7 @@ export function locateProgram(buf: Buffer, start: number, end: number): string |
     if (after >= 48 && after <= 57) return null; // docker --timestamps prefix: decode the slow way
     return hostThenTag(buf, sp + 1, end);
   }
-  if (c === 35 /* # */) return HEADER_PROGRAM;
+  if (c === 35 /* # */) return null; // rare: let parseEnvelope tell a log header from a comment
   return null;
 }
 

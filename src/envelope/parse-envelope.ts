@@ -21,6 +21,8 @@ const EXIM = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(\.\d{3})?(?: ([+-]\d{4
 /** Program names given to lines that have no syslog tag: `#` header lines and CSV records (Exchange). */
 export const HEADER_PROGRAM = '#header';
 export const CSV_PROGRAM = '#csv';
+/** W3C-style log headers (Exchange protocol logs, log-formats.md §7); other `#` lines are comments. */
+export const HEADER_LINE = /^#(?:Software|Version|Log-type|Date|Fields): /;
 const CSV_RECORD = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?Z,/;
 const TAG = /^([^\s[\]:]+)(?:\[(\d+)\])?:$/;
 const DOCKER_PREFIX = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z (?=[A-Z0-9{<])/;
@@ -33,7 +35,9 @@ export function parseEnvelope(line: string, ctx: EnvelopeContext): Envelope | nu
   }
   const first = text.charCodeAt(0);
   if (first === 123 /* { */) return parseJournalJson(text);
-  if (first === 35 /* # */) return { timeMs: null, host: null, program: HEADER_PROGRAM, pid: null, message: text };
+  if (first === 35 /* # */) {
+    return HEADER_LINE.test(text) ? { timeMs: null, host: null, program: HEADER_PROGRAM, pid: null, message: text } : null;
+  }
   if (first >= 48 && first <= 57) {
     const docker = DOCKER_PREFIX.exec(text);
     if (docker && docker[0].length < text.length) {

@@ -35,10 +35,17 @@ export function resolveInputs(args: readonly string[], defaults: readonly string
     for (const m of matches) {
       const st = statOrThrow(m);
       if (st.isDirectory()) {
-        for (const name of fs.readdirSync(m)) {
-          const p = path.join(m, name);
-          if (fs.statSync(p, { throwIfNoEntry: false })?.isFile()) files.push(p);
+        const inDir = fs
+          .readdirSync(m)
+          .map((name) => path.join(m, name))
+          .filter((p) => fs.statSync(p, { throwIfNoEntry: false })?.isFile());
+        if (inDir.length === 0) {
+          throw new CensusError('empty-directory', `directory ${m} holds no files`, {
+            hint: 'name the log files, or the directory that holds the rotated logs',
+            exitCode: EXIT.noInput,
+          });
         }
+        files.push(...inDir);
       } else {
         files.push(m);
       }

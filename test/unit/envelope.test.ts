@@ -91,6 +91,12 @@ describe('parseEnvelope', () => {
     assert.equal(d?.program, 'postfix/smtpd');
   });
 
+  it('tells W3C log headers (Exchange) from comment lines', () => {
+    assert.equal(parseEnvelope('#Fields: date-time,connector-id,session-id', utc())?.program, '#header');
+    assert.equal(parseEnvelope('# a comment', utc()), null);
+    assert.equal(parseEnvelope('#!binary', utc()), null);
+  });
+
   it('returns null for garbage, never throws', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 200 }), (s) => {

@@ -120,6 +120,10 @@ describe('resolveInputs', () => {
     );
   });
 
+  it('refuses a directory without files', () => {
+    assert.throws(() => resolveInputs([tmpdir()]), /holds no files/);
+  });
+
   it('says which argument matched nothing', () => {
     assert.throws(() => resolveInputs(['/nonexistent/x*']), /no file matches/);
     assert.throws(() => resolveInputs(['/nonexistent/file']), /no such file/);
