@@ -36,7 +36,9 @@ export function parseEnvelope(line: string, ctx: EnvelopeContext): Envelope | nu
   const first = text.charCodeAt(0);
   if (first === 123 /* { */) return parseJournalJson(text);
   if (first === 35 /* # */) {
-    return HEADER_LINE.test(text) ? { timeMs: null, host: null, program: HEADER_PROGRAM, pid: null, message: text } : null;
+    return HEADER_LINE.test(text)
+      ? { timeMs: null, host: null, program: HEADER_PROGRAM, pid: null, message: text }
+      : null;
   }
   if (first >= 48 && first <= 57) {
     const docker = DOCKER_PREFIX.exec(text);
