@@ -29,13 +29,16 @@ const DELIVERY =
 const NAMADDR = /^(\S*?)\[([^[\]\s]*)\](?::(\d+))?/;
 const IP_LIKE = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*|[#*x.]+)$/;
 
-/** `host[ip]`, `host[ip]:port`, `[ip]:port` → Peer; `unknown` and an empty name have no verified host. */
+/**
+ * `host[ip]`, `host[ip]:port`, `[ip]:port` → Peer. `unknown`, an empty name and a name that is the address
+ * itself (the smtp client's `127.0.0.1[127.0.0.1]` for a `[ip]` next hop) are not verified names.
+ */
 export function parseNamaddr(text: string): (Peer & { port: number | null }) | null {
   const m = NAMADDR.exec(text);
   if (!m) return null;
   const host = m[1]!;
   return {
-    host: host === '' || host === 'unknown' ? null : host,
+    host: host === '' || host === 'unknown' || host === m[2] ? null : host,
     ip: m[2]!,
     port: m[3] ? Number(m[3]) : null,
   };
