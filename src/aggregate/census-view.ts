@@ -6,6 +6,7 @@ import { isLegacyProtocol, rateHandshake } from '../ciphers/lookup.js';
 import {
   type FailureReason,
   isMailboxService,
+  isUnknownClient,
   type Peer,
   type Protocol,
   type Rating,
@@ -19,6 +20,8 @@ export interface Totals {
   failed: number;
   plaintext: number;
   noCommand: number;
+  /** No TLS on a connection the server logged as trusted (Dovecot `secured`); apart from plaintext. */
+  trusted: number;
   incomplete: number;
   messages: number;
   tlsMessages: number;
@@ -92,6 +95,7 @@ export function emptyTotals(): Totals {
     failed: 0,
     plaintext: 0,
     noCommand: 0,
+    trusted: 0,
     incomplete: 0,
     messages: 0,
     tlsMessages: 0,
@@ -121,6 +125,7 @@ const OUTCOME_FIELD: Record<SessionOutcome, keyof Totals> = {
   failed: 'failed',
   plaintext: 'plaintext',
   'no-command': 'noCommand',
+  trusted: 'trusted',
   incomplete: 'incomplete',
 };
 
@@ -184,7 +189,7 @@ function addHandshake(dir: DirectionView, s: Session): void {
   }
   row.count++;
   row.spellings.set(h.cipher, (row.spellings.get(h.cipher) ?? 0) + 1);
-  if (!s.peer || s.peer.host === null) row.unknownClients++;
+  if (isUnknownClient(s.peer)) row.unknownClients++;
   if (s.peer) row.peers.add(s.peer.ip);
   row.mtas.add(s.mta);
   row.services.add(s.service);
@@ -194,7 +199,7 @@ function addPeer(dir: DirectionView, s: Session, peer: Peer): void {
   let p = dir.peers.get(peer.ip);
   if (!p) {
     p = {
-      peer: { host: peer.host, ip: peer.ip },
+      peer: copyPeer(peer),
       firstMs: null,
       lastMs: null,
       sessions: 0,
@@ -212,7 +217,7 @@ function addPeer(dir: DirectionView, s: Session, peer: Peer): void {
     };
     dir.peers.set(peer.ip, p);
   } else if (p.peer.host === null && peer.host !== null) {
-    p.peer = { host: peer.host, ip: peer.ip };
+    p.peer = copyPeer(peer);
   }
   p.sessions++;
   p.messages += s.messages;
@@ -235,6 +240,12 @@ function addPeer(dir: DirectionView, s: Session, peer: Peer): void {
   } else if (s.outcome === 'no-command') p.noCommand++;
   p.mtas.add(s.mta);
   p.services.add(s.service);
+}
+
+function copyPeer(peer: Peer): Peer {
+  return peer.nameLogged === false
+    ? { host: peer.host, ip: peer.ip, nameLogged: false }
+    : { host: peer.host, ip: peer.ip };
 }
 
 // ---------------------------------------------------------------------------------------------- merge

@@ -1,7 +1,7 @@
 // Which sessions a report counts: time window, direction, services, and --exclude-unknown (the seed
 // one-liner's `grep -v 'unknown\['`: clients without a verified name).
 
-import type { Direction, Session } from '../model/types.js';
+import { type Direction, isUnknownClient, type Session } from '../model/types.js';
 
 export interface SessionFilter {
   sinceMs?: number | null;
@@ -21,7 +21,7 @@ export function compileFilter(f: SessionFilter): (s: Session) => boolean {
   return (s) => {
     if (direction !== 'both' && s.direction !== direction) return false;
     if (services && !services.has(s.service)) return false;
-    if (excludeUnknown && (s.peer === null || s.peer.host === null)) return false;
+    if (excludeUnknown && isUnknownClient(s.peer)) return false;
     if (since !== null && (s.startMs === null || s.startMs < since)) return false;
     if (until !== null && (s.startMs === null || s.startMs >= until)) return false;
     return true;

@@ -113,7 +113,8 @@ export class Correlator {
           // TLS happened but its summary was not logged (`*_tls_loglevel = 0`).
           sess.handshake = { protocol: 'unknown', cipher: '(not logged)', bits: null, trust: null };
           sess.outcome = 'tls';
-        } else if (o.plaintext) sess.outcome = 'plaintext';
+        } else if (o.trusted) sess.outcome = 'trusted';
+        else if (o.plaintext) sess.outcome = 'plaintext';
         else if (o.commands === 0) sess.outcome = 'no-command';
         else sess.outcome = 'plaintext';
         this.finish(o.key, s);

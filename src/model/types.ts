@@ -40,6 +40,19 @@ export type LineOutcome = 'event' | 'unrecognized' | 'malformed' | 'foreign';
 export interface Peer {
   host: string | null;
   ip: string;
+  /**
+   * `false` when the MTA never logs peer names at all (Exchange protocol logs, Dovecot's `rip=`): `host` is then
+   * null by design, which is not an unknown client in Postfix's sense (see isUnknownClient).
+   */
+  nameLogged?: false;
+}
+
+/**
+ * A client without a verified name (Postfix `unknown[ip]`, OpenSMTPD `host=<unknown>`), the seed one-liner's
+ * `unknown[` filter. A peer whose MTA never logs names (`nameLogged: false`) is not unknown, only unnamed.
+ */
+export function isUnknownClient(peer: Peer | null): boolean {
+  return peer === null || (peer.host === null && peer.nameLogged !== false);
 }
 
 /** One log line with its transport framing removed (syslog, ISO, maillog_file, journald, Exim file). */
@@ -123,6 +136,11 @@ export interface DisconnectObservation extends ObservationBase {
   commands: number | null;
   /** The session was plaintext even if nothing else says so (e.g. Exim `P=esmtp`). */
   plaintext?: boolean;
+  /**
+   * No TLS, on a connection the server itself treats as secure (Dovecot `secured`: loopback or
+   * login_trusted_networks): counted as `trusted`, apart from plaintext.
+   */
+  trusted?: boolean;
 }
 
 /** A message carried by the connection (`client=` in Postfix, `<=` in Exim, `to=` deliveries outbound). */
@@ -182,9 +200,11 @@ export interface Failure {
  * - `failed`: a handshake was attempted and failed (including STARTTLS then silence);
  * - `plaintext`: commands (or mail) were exchanged without TLS;
  * - `no-command`: the client sent nothing at all (scanners; `commands=0/0`) — neither TLS nor plaintext;
+ * - `trusted`: no TLS, but the server logged the connection as trusted/secured (Dovecot `secured`: loopback or
+ *   login_trusted_networks, e.g. webmail on the same host) — unencrypted, yet not a plaintext client to chase;
  * - `incomplete`: the log ended (or the key was reused) before anything decided it.
  */
-export type SessionOutcome = 'tls' | 'failed' | 'plaintext' | 'no-command' | 'incomplete';
+export type SessionOutcome = 'tls' | 'failed' | 'plaintext' | 'no-command' | 'trusted' | 'incomplete';
 
 export interface Session {
   mta: string;

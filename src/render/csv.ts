@@ -52,7 +52,7 @@ function addDirection(rows: Row[], direction: string, d: DirectionReport): void 
     count: t.sessions,
     sessions: t.sessions,
     messages: t.messages,
-    reasons: `tls=${t.tls} failed=${t.failed} plaintext=${t.plaintext} no_command=${t.noCommand} incomplete=${t.incomplete}`,
+    reasons: `tls=${t.tls} failed=${t.failed} plaintext=${t.plaintext} no_command=${t.noCommand} incomplete=${t.incomplete}${t.trusted ? ` trusted=${t.trusted}` : ''}`,
   });
   for (const s of d.spread) {
     rows.push({

@@ -2,7 +2,7 @@
 
 import type { DirectionReport, ReportData } from './report-model.js';
 import { forMarkdown } from './sanitize.js';
-import { coverageLine, num, pct, peerLabel } from './table.js';
+import { coverageLine, mailboxTitle, num, pct, peerLabel, trustedNote } from './table.js';
 
 export function renderMarkdown(r: ReportData, top: number): string {
   const out: string[] = ['# TLS census', ''];
@@ -11,7 +11,7 @@ export function renderMarkdown(r: ReportData, top: number): string {
   for (const s of r.sources.filter((x) => x.issue)) out.push(`> **warning:** ${forMarkdown(s.issue!)}`, '');
   section(out, 'Inbound', r.inbound, top);
   section(out, 'Outbound', r.outbound, top);
-  if (r.mailbox.totals.sessions > 0) section(out, 'IMAP/POP3', r.mailbox, top);
+  if (r.mailbox.totals.sessions > 0) section(out, mailboxTitle(r), r.mailbox, top);
   out.push(`_${coverageLine(r)}_`, '');
   return out.join('\n');
 }
@@ -21,7 +21,7 @@ function section(out: string[], title: string, d: DirectionReport, top: number):
   out.push(
     `## ${title}`,
     '',
-    `${num(t.sessions)} sessions · ${num(t.tls)} TLS · ${num(t.failed)} failed · ${num(t.plaintext)} plaintext · ${num(t.noCommand)} no command · ${num(t.messages)} messages`,
+    `${num(t.sessions)} sessions · ${num(t.tls)} TLS · ${num(t.failed)} failed · ${num(t.plaintext)} plaintext${trustedNote(t.trusted ?? 0)} · ${num(t.noCommand)} no command · ${num(t.messages)} messages`,
     '',
   );
   if (d.spread.length > 0) {

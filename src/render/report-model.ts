@@ -51,8 +51,14 @@ export interface PlaintextEntry {
   alsoFailedTls: boolean;
 }
 
+/**
+ * The direction's totals. `trusted` (Dovecot `secured`: no TLS on a connection the server trusts) is present only
+ * when non-zero, so reports of MTAs that never log it keep their exact report@1 shape.
+ */
+export type ReportTotals = Omit<Totals, 'trusted'> & { trusted?: number };
+
 export interface DirectionReport {
-  totals: Totals;
+  totals: ReportTotals;
   spread: SpreadEntry[];
   failures: FailureEntry[];
   plaintext: PlaintextEntry[];
@@ -111,7 +117,9 @@ function buildDirection(d: DirectionView): DirectionReport {
     .filter((p) => p.plaintext > 0)
     .map(plaintextEntry)
     .sort((a, b) => b.sessions - a.sessions || b.messages - a.messages || comparePeers(a.peer, b.peer));
-  return { totals: { ...d.totals }, spread, failures, plaintext };
+  const { trusted, ...rest } = d.totals;
+  const totals: ReportTotals = trusted > 0 ? { ...rest, trusted } : rest;
+  return { totals, spread, failures, plaintext };
 }
 
 function spreadEntry(r: SpreadRow, handshakes: number): SpreadEntry {

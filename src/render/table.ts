@@ -2,7 +2,7 @@
 // share, rating and peers; legacy rows stand out; then failures, plaintext peers, and the coverage line.
 // Colour only when asked (the CLI decides: a TTY and no NO_COLOR).
 
-import type { Peer, Rating } from '../model/types.js';
+import { isMailboxService, type Peer, type Rating } from '../model/types.js';
 import type { DirectionReport, ReportData, SpreadEntry } from './report-model.js';
 import { forTerminal } from './sanitize.js';
 
@@ -26,7 +26,8 @@ export const num = (n: number) => nf.format(n);
 export const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
 export function peerLabel(p: Peer): string {
-  return `${p.host ?? 'unknown'}[${p.ip}]`;
+  // An MTA that never logs names (Exchange, Dovecot) has unnamed peers, not `unknown` ones.
+  return `${p.host ?? (p.nameLogged === false ? '' : 'unknown')}[${p.ip}]`;
 }
 
 export function renderTable(r: ReportData, opts: TableOptions): string {
@@ -40,12 +41,18 @@ export function renderTable(r: ReportData, opts: TableOptions): string {
   out.push('');
   renderDirection(out, 'INBOUND', r.inbound, opts, c);
   renderDirection(out, 'OUTBOUND', r.outbound, opts, c);
-  if (r.mailbox.totals.sessions > 0) renderDirection(out, 'IMAP/POP3', r.mailbox, opts, c);
+  if (r.mailbox.totals.sessions > 0) renderDirection(out, mailboxTitle(r), r.mailbox, opts, c);
   out.push(coverageLine(r));
   return `${out.join('\n')}\n`;
 }
 
 type Colorize = (code: keyof typeof ANSI, s: string) => string;
+
+/** `IMAP/POP3 (imap, pop3)`: the mailbox section names the services it counts. */
+export function mailboxTitle(r: ReportData): string {
+  const services = r.services.filter(isMailboxService);
+  return `IMAP/POP3${services.length > 0 ? ` (${services.join(', ')})` : ''}`;
+}
 
 function ratingColor(rating: Rating): keyof typeof ANSI {
   return rating === 'insecure' ? 'red' : rating === 'weak' ? 'yellow' : rating === 'unknown' ? 'dim' : 'green';
@@ -53,16 +60,17 @@ function ratingColor(rating: Rating): keyof typeof ANSI {
 
 function renderDirection(out: string[], title: string, d: DirectionReport, opts: TableOptions, c: Colorize): void {
   const t = d.totals;
-  const tlsShare =
-    t.sessions - t.noCommand - t.incomplete > 0 ? ` (${pct(t.tls / (t.sessions - t.noCommand - t.incomplete))})` : '';
+  const trusted = t.trusted ?? 0;
+  const eligible = t.sessions - t.noCommand - t.incomplete - trusted;
+  const tlsShare = eligible > 0 ? ` (${pct(t.tls / eligible)})` : '';
   out.push(
     c(
       'bold',
-      `${title}  ${num(t.sessions)} sessions · ${num(t.tls)} TLS${tlsShare} · ${num(t.failed)} failed · ${num(t.plaintext)} plaintext · ${num(t.noCommand)} no command · ${num(t.messages)} messages`,
+      `${title}  ${num(t.sessions)} sessions · ${num(t.tls)} TLS${tlsShare} · ${num(t.failed)} failed · ${num(t.plaintext)} plaintext${trustedNote(trusted)} · ${num(t.noCommand)} no command · ${num(t.messages)} messages`,
     ),
   );
   if (d.spread.length === 0) out.push('  no completed TLS handshakes');
-  else out.push(...spreadTable(d.spread, c));
+  else out.push(...spreadTable(d.spread, c), ...spreadNotes(d.spread));
   if (d.failures.length > 0) {
     const total = d.failures.reduce((n, f) => n + f.count, 0);
     out.push(
@@ -99,6 +107,18 @@ function renderDirection(out: string[], title: string, d: DirectionReport, opts:
       out.push(`    … and ${num(d.plaintext.length - opts.top)} more (--format json lists all)`);
   }
   out.push('');
+}
+
+/** ` · 3 trusted (no TLS, server-trusted)`, only when there are any (Dovecot `secured` logins). */
+export function trustedNote(trusted: number): string {
+  return trusted > 0 ? ` · ${num(trusted)} trusted (no TLS, server-trusted)` : '';
+}
+
+/** Why a row's protocol or suite is uncertain (Dovecot without %k, Exchange's algorithms), under the table. */
+function spreadNotes(rows: readonly SpreadEntry[]): string[] {
+  return rows
+    .filter((r) => r.note)
+    .map((r) => `  note: ${r.protocol} ${forTerminal(r.cipher)}: ${forTerminal(r.note!)}`);
 }
 
 function spreadTable(rows: readonly SpreadEntry[], c: Colorize): string[] {
@@ -147,7 +167,7 @@ export function columns(header: string[], rows: string[][], right: boolean[]): s
 
 export function coverageLine(r: ReportData): string {
   const cov = r.coverage;
-  const sessions = r.inbound.totals.sessions + r.outbound.totals.sessions;
-  const tls = r.inbound.totals.tls + r.outbound.totals.tls;
+  const sessions = r.inbound.totals.sessions + r.outbound.totals.sessions + r.mailbox.totals.sessions;
+  const tls = r.inbound.totals.tls + r.outbound.totals.tls + r.mailbox.totals.tls;
   return `coverage: ${num(cov.lines)} lines · ${num(cov.events)} events · ${num(cov.unrecognized)} unrecognized · ${num(cov.foreign)} foreign · ${num(cov.malformed)} malformed · ${num(sessions)} sessions · ${num(tls)} TLS`;
 }
