@@ -1,0 +1,166 @@
+// Dovecot login processes (log-formats.md §6): imap-login, pop3-login, submission-login, managesieve-login.
+// One login-process line ends each client connection, so each such line is one connection (keyed by its
+// `session=<…>` or, without one, by its position). The line is `login_log_format` = `%$: %s` (2.2/2.3) or
+// `%{message}: %{elements}` (2.4), where the elements (dovecot/core src/login-common/login-settings.c) default to
+// `user=<%u> method=%m rip=%r lip=%l mpid=%e %c session=<%{session}>`; empty ones are dropped and the rest joined
+// with `, `. `%c` / `%{secured}` (src/login-common/client-common.c) reads:
+//   `TLS`                       handshake completed (`TLS: <last SSL error>` when the connection then broke);
+//   `TLS handshaking[: <err>]`  the handshake did not complete: a failure;
+//   `secured`                   no TLS, but a trusted connection (loopback or login_trusted_networks);
+//   (absent)                    plaintext.
+// `%k` / `%{ssl_security}` (src/lib-ssl-iostream/iostream-openssl.c) adds `<proto> with cipher <name> (<a>/<b> bits)`;
+// it is not in the default format, so a default Dovecot logs `TLS` with no protocol or cipher.
+// Envelopes: syslog `dovecot: imap-login: …` / `dovecot[pid]: imap-login: …` (program `dovecot`), or Dovecot's
+// own log_path file `imap-login: Info: …` (program `imap-login`). The peer is `rip=`; Dovecot logs no names.
+// Services: imap, pop3 and managesieve are mailbox services (reported apart from SMTP); submission-login is
+// Dovecot's SMTP submission proxy, reported as inbound SMTP service `submission`. LMTP and the post-login
+// processes (`imap(user)<pid><session>: …`) log nothing about TLS and are not counted.
+
+import { normaliseProtocol } from '../ciphers/lookup.js';
+import type { Envelope, FailureReason, Observation, Peer } from '../model/types.js';
+import { type Dialect, type Interpreter, MALFORMED } from './dialect.js';
+import { classifyTlsError } from './tls-error-reason.js';
+
+const LOGIN_PROCESS = /^([a-z][a-z0-9]*)-login$/;
+const SYSLOG_PREFIX = /^([a-z][a-z0-9]*)-login: /;
+const LEVEL = /^(?:Info|Warning|Error|Fatal|Panic|Debug): /;
+/** Where the elements begin: the first `: ` followed by an element Dovecot writes before `%c`. */
+const ELEMENTS_START = /: (?=(?:user=<|method=|rip=|lip=|mpid=|lport=|rport=|session=<)[^,]*(?:, |$))/;
+const SSL_SECURITY = /^(\S+) with cipher (\S+) \((\d+\/\d+) bits\)/;
+const POST_LOGIN = /^(?:imap|pop3|lmtp|submission|managesieve|doveadm)\(/;
+
+const NOT_LOGGED = '(not logged)';
+/** `%k` when a haproxy in front terminated TLS (client-common.c): Dovecot never saw the handshake. */
+const PROXIED = '(proxied)';
+const NO_SSL_SECURITY_NOTE =
+  'Dovecot logged TLS without protocol and cipher: add %k (2.4: %{ssl_security}) to login_log_format_elements';
+
+const PROXIED_NOTE = 'TLS was terminated by a proxy in front of Dovecot (haproxy): protocol and cipher are not known';
+
+export const dovecot: Dialect = {
+  id: 'dovecot',
+  name: 'Dovecot',
+  claims: (program) => program === 'dovecot' || LOGIN_PROCESS.test(program) || POST_LOGIN.test(program),
+  keywords: ['rip='],
+  createInterpreter(): Interpreter {
+    let lineNo = 0;
+    return (env) => interpretDovecot(env, ++lineNo);
+  },
+};
+
+function interpretDovecot(env: Envelope, lineNo: number): Observation[] | null | typeof MALFORMED {
+  let text = env.message;
+  let process: string | undefined = LOGIN_PROCESS.exec(env.program)?.[1];
+  if (process === undefined) {
+    if (env.program !== 'dovecot') return null;
+    const prefix = SYSLOG_PREFIX.exec(text);
+    if (!prefix) return null;
+    process = prefix[1]!;
+    text = text.slice(prefix[0].length);
+  }
+  text = text.replace(LEVEL, '');
+  const start = ELEMENTS_START.exec(text);
+  if (!start) return text.includes('rip=') ? MALFORMED : null;
+  const message = text.slice(0, start.index);
+  const elements = text.slice(start.index + 2).split(', ');
+  const login = parseElements(elements);
+  if (login.rip === null) return text.includes('rip=') ? MALFORMED : null;
+  const service = process === 'submission' ? 'submission' : process;
+  const key = `dovecot|${env.host ?? ''}|${service}|${login.session ?? `#${lineNo}`}`;
+  const b = { mta: 'dovecot', service, direction: 'inbound' as const, key, timeMs: env.timeMs };
+  const peer: Peer = { host: null, ip: login.rip, nameLogged: false };
+  const succeeded = /^Login\b/.test(message);
+
+  if (login.tls === 'handshaking') {
+    const failure = handshakeFailure(login.tlsError, message);
+    return [
+      { ...b, kind: 'failure', peer, ...failure },
+      { ...b, kind: 'disconnect', peer, starttls: 'failed', commands: null },
+    ];
+  }
+  if (login.tls === 'done') {
+    const security = login.security === null ? null : SSL_SECURITY.exec(login.security);
+    const h: Observation = security
+      ? {
+          ...b,
+          kind: 'handshake',
+          peer,
+          protocol: normaliseProtocol(security[1]!),
+          cipher: security[2]!,
+          bits: security[3]!,
+          trust: null,
+        }
+      : {
+          ...b,
+          kind: 'handshake',
+          peer,
+          protocol: 'unknown',
+          cipher: login.security === PROXIED ? PROXIED : NOT_LOGGED,
+          bits: null,
+          trust: null,
+          note: login.security === PROXIED ? PROXIED_NOTE : NO_SSL_SECURITY_NOTE,
+        };
+    return [h, { ...b, kind: 'disconnect', peer, starttls: 'ok', commands: null }];
+  }
+  if (login.secured) return [{ ...b, kind: 'disconnect', peer, starttls: 'absent', commands: null, trusted: true }];
+  // No TLS element. A login, or any authentication attempt, sent credentials in the clear: plaintext. A client
+  // that disconnected without ever trying to authenticate exchanged nothing of value: no command, like a
+  // Postfix `commands=0` scanner.
+  const silent = !succeeded && /\(no auth attempts\b|\(disconnected before auth was ready\b/.test(message);
+  return [
+    {
+      ...b,
+      kind: 'disconnect',
+      peer,
+      starttls: 'absent',
+      commands: silent ? 0 : null,
+      ...(silent ? {} : { plaintext: true }),
+    },
+  ];
+}
+
+interface LoginElements {
+  rip: string | null;
+  session: string | null;
+  /** `done` = `TLS` or `TLS: <err>`; `handshaking` = `TLS handshaking[: <err>]`. */
+  tls: 'done' | 'handshaking' | null;
+  tlsError: string | null;
+  secured: boolean;
+  /** The `%k` element, when logged. */
+  security: string | null;
+}
+
+function parseElements(elements: readonly string[]): LoginElements {
+  const out: LoginElements = { rip: null, session: null, tls: null, tlsError: null, secured: false, security: null };
+  for (const e of elements) {
+    if (e.startsWith('rip=')) out.rip = e.slice(4);
+    else if (e.startsWith('session=<')) out.session = e.slice(9).replace(/>$/, '');
+    else if (e === 'secured') out.secured = true;
+    else if (e === 'TLS' || e.startsWith('TLS: ')) {
+      out.tls = 'done';
+      out.tlsError = e.length > 5 ? e.slice(5) : null;
+    } else if (e === 'TLS handshaking' || e.startsWith('TLS handshaking: ')) {
+      out.tls = 'handshaking';
+      out.tlsError = e.length > 17 ? e.slice(17) : null;
+    } else if (SSL_SECURITY.test(e) || e === PROXIED) out.security = e;
+  }
+  return out;
+}
+
+/**
+ * Why `TLS handshaking` ended. Dovecot 2.3.19 with OpenSSL 3 logs a failed STARTTLS handshake only as
+ * `SSL_accept() syscall failed: Invalid argument`, hiding the OpenSSL reason (realmta README §4), so that text is
+ * `other`, not a lost connection. A bare `TLS handshaking`, `… : Connection closed` or `… : Disconnected` is a
+ * client that hung up during (or before) the handshake.
+ */
+function handshakeFailure(error: string | null, message: string): { reason: FailureReason; detail: string } {
+  const detail =
+    error ??
+    (/\((?:disconnected during TLS handshake|tls_handshake_not_finished)\)/.test(message)
+      ? 'disconnected during TLS handshake'
+      : 'TLS handshaking');
+  if (error === null || /^(?:Connection closed|Disconnected)\b/.test(error))
+    return { reason: 'lost-connection', detail };
+  if (/syscall failed: Invalid argument/.test(error)) return { reason: 'other', detail };
+  return { reason: classifyTlsError(error), detail };
+}
