@@ -13,6 +13,7 @@ import {
   type Session,
   type SessionOutcome,
 } from '../model/types.js';
+import { metricKey, sanitizeLabel, sessionMetrics } from './session-metrics.js';
 
 export interface Totals {
   sessions: number;
@@ -84,8 +85,16 @@ export interface CensusView {
   lastMs: number | null;
   mtas: Set<string>;
   services: Set<string>;
-  /** Start of hour (ms) → `direction|protocol`, `direction|failed`, `direction|plaintext` → sessions. */
+  /**
+   * Start of hour (ms) → `section|protocol`, `section|failed`, `section|plaintext`, … → sessions, where section is
+   * `inbound`, `outbound` or `mailbox` (IMAP/POP3 logins are kept apart here too).
+   */
   hourly: Map<number, HourCounts>;
+  /**
+   * The Prometheus counters (session-metrics.ts): `metricKey` of a handshake, failure or plaintext sample →
+   * sessions. Bounded like the spread: by distinct protocol × cipher × service × MTA, never by peers.
+   */
+  counters: Map<string, number>;
 }
 
 export function emptyTotals(): Totals {
@@ -117,6 +126,7 @@ export function emptyView(): CensusView {
     mtas: new Set(),
     services: new Set(),
     hourly: new Map(),
+    counters: new Map(),
   };
 }
 
@@ -151,11 +161,16 @@ export function addSession(view: CensusView, s: Session): void {
       view.hourly.set(hour, counts);
     }
     const label = s.outcome === 'tls' ? (s.handshake?.protocol ?? 'unknown') : s.outcome;
-    const k = `${s.direction}|${label}`;
+    const k = `${dir === view.mailbox ? 'mailbox' : s.direction}|${label}`;
     counts.set(k, (counts.get(k) ?? 0) + 1);
   }
   if (s.handshake) addHandshake(dir, s);
   if (s.peer) addPeer(dir, s, s.peer);
+  const m = sessionMetrics(s);
+  if (m) {
+    const k = metricKey({ family: m.family, values: m.values.map(sanitizeLabel) });
+    view.counters.set(k, (view.counters.get(k) ?? 0) + 1);
+  }
 }
 
 function sectionOf(view: CensusView, s: Session): DirectionView {
@@ -333,5 +348,6 @@ export function mergeViews(into: CensusView, from: CensusView): CensusView {
     if (mine) addCounts(mine, counts);
     else into.hourly.set(hour, new Map(counts));
   }
+  addCounts(into.counters, from.counters);
   return into;
 }

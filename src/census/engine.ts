@@ -126,6 +126,16 @@ export class CensusEngine {
     return { view: this.view, coverage: this.coverage, samples: this.samples, claimedLines: this.claimed };
   }
 
+  /** Close sessions idle for longer than the TTL at `nowMs` (follow mode: wall clock, when caught up). */
+  expireIdle(nowMs: number): void {
+    this.correlator.expireIdle(nowMs);
+  }
+
+  /** Connections open right now (memory is bounded by these). */
+  get openSessions(): number {
+    return this.correlator.openCount;
+  }
+
   get claimedLines(): number {
     return this.claimed;
   }

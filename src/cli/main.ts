@@ -9,6 +9,7 @@ import { processIo } from './io.js';
 import { registerPeers } from './peers-command.js';
 import { registerReport } from './report-command.js';
 import { VERSION } from './version.js';
+import { registerWatch } from './watch-command.js';
 
 export async function main(argv: string[]): Promise<number> {
   const io = processIo();
@@ -20,6 +21,7 @@ export async function main(argv: string[]): Promise<number> {
     .configureOutput({ outputError: (text, write) => write(text) });
   registerReport(program, io);
   registerPeers(program, io);
+  registerWatch(program, io);
   try {
     await program.parseAsync(argv);
   } catch (e) {

@@ -39,7 +39,7 @@ export async function runReport(logs: string[], flags: ReportFlags, io: Io): Pro
   const result = await census(common.inputs, { ...common.census, ...io.progressFor(common.inputs, common.quiet) });
   const report = buildReport(result.view, result.diagnostics, common.window);
   const render = REPORT_FORMATS[flags.format]!;
-  io.out(render(report, { color: common.color, top }));
+  io.out(await render(report, { color: common.color, top }));
   if (!common.quiet) {
     for (const issue of result.diagnostics.issues) io.err(`warning: ${forTerminal(issue.message)}`);
     if (common.showUnparsed) {

@@ -140,6 +140,18 @@ export class Correlator {
     }
   }
 
+  /**
+   * Close sessions idle since before `nowMs - ttl` (`watch`: by the wall clock, once the followed files are read
+   * to their end, so that a quiet log still gets its sessions counted and memory stays bounded). Sessions whose
+   * lines carried no time are closed too.
+   */
+  expireIdle(nowMs: number): void {
+    const horizon = nowMs - this.ttlMs;
+    for (const [key, s] of this.open) {
+      if (s.lastMs === null || s.lastMs < horizon) this.close(key);
+    }
+  }
+
   /** Close every open session: the input has ended. */
   flush(): void {
     for (const key of [...this.open.keys()]) this.close(key);

@@ -2,8 +2,16 @@
 // `tlscensus/report@1`, documented in the README), and what every other format renders. Deterministic:
 // sorted, no clock, so golden files can compare byte for byte.
 
-import type { CensusView, DirectionView, PeerStats, SpreadRow, Totals } from '../aggregate/census-view.js';
+import type { CensusView, DirectionView, HourCounts, PeerStats, SpreadRow, Totals } from '../aggregate/census-view.js';
+import {
+  FAILURE_LABELS,
+  HANDSHAKE_LABELS,
+  type MetricFamily,
+  PLAINTEXT_LABELS,
+  parseMetricKey,
+} from '../aggregate/session-metrics.js';
 import type { Diagnostics } from '../census/census.js';
+import { isLegacyProtocol } from '../ciphers/lookup.js';
 import {
   type Coverage,
   FAILURE_REASONS,
@@ -57,11 +65,50 @@ export interface PlaintextEntry {
  */
 export type ReportTotals = Omit<Totals, 'trusted'> & { trusted?: number };
 
+/** A peer that completed handshakes with a legacy protocol (SSLv2/SSLv3/TLSv1/TLSv1.1). */
+export interface LegacyPeerEntry {
+  peer: Peer;
+  /** Legacy handshakes. */
+  count: number;
+  /** Legacy handshakes by protocol. */
+  protocols: Partial<Record<Protocol, number>>;
+  /** All of the peer's handshakes in the window (legacy or not). */
+  handshakes: number;
+}
+
 export interface DirectionReport {
   totals: ReportTotals;
   spread: SpreadEntry[];
   failures: FailureEntry[];
   plaintext: PlaintextEntry[];
+  /** Peers that still negotiate a legacy protocol, most legacy handshakes first. */
+  legacyPeers: LegacyPeerEntry[];
+}
+
+/**
+ * Sessions per time bucket and direction, by start time: completed handshakes by protocol (`TLSv1.3`, …,
+ * `unknown`) and the other outcomes by name (`failed`, `plaintext`, `no-command`, `trusted`, `incomplete`),
+ * with IMAP/POP3 logins apart as `mailbox`. Buckets are UTC hours when the window spans at most three days,
+ * UTC days otherwise; every bucket from the first to the last is present (empty ones with no keys).
+ */
+export interface Timeline {
+  bucket: 'hour' | 'day';
+  points: {
+    start: string;
+    inbound: Record<string, number>;
+    outbound: Record<string, number>;
+    mailbox: Record<string, number>;
+  }[];
+}
+
+/**
+ * The Prometheus counters (README "Metrics"), as `report --format prom` writes them: one entry per label set,
+ * label values uncapped (the prom renderer folds rare ciphers into `other`).
+ */
+export interface ReportCounters {
+  handshakes: ({ [K in (typeof HANDSHAKE_LABELS)[number]]: string } & { count: number })[];
+  failures: ({ [K in (typeof FAILURE_LABELS)[number]]: string } & { count: number })[];
+  plaintext: ({ [K in (typeof PLAINTEXT_LABELS)[number]]: string } & { count: number })[];
 }
 
 export interface ReportData {
@@ -76,6 +123,8 @@ export interface ReportData {
   coverage: Coverage;
   sources: { path: string; bytes: number; issue: string | null }[];
   malformedSamples: { source: string; line: number; text: string }[];
+  timeline: Timeline;
+  counters: ReportCounters;
 }
 
 export interface ReportWindow {
@@ -102,6 +151,8 @@ export function buildReport(view: CensusView, diagnostics: Diagnostics, window: 
     coverage: { ...diagnostics.coverage },
     sources: diagnostics.sources.map((s) => ({ path: s.path, bytes: s.bytes, issue: s.issue?.message ?? null })),
     malformedSamples: diagnostics.samples.map((s) => ({ source: s.source, line: s.line, text: s.text })),
+    timeline: buildTimeline(view.hourly),
+    counters: buildCounters(view.counters),
   };
 }
 
@@ -119,7 +170,90 @@ function buildDirection(d: DirectionView): DirectionReport {
     .sort((a, b) => b.sessions - a.sessions || b.messages - a.messages || comparePeers(a.peer, b.peer));
   const { trusted, ...rest } = d.totals;
   const totals: ReportTotals = trusted > 0 ? { ...rest, trusted } : rest;
-  return { totals, spread, failures, plaintext };
+  const legacyPeers = peers
+    .map(legacyPeerEntry)
+    .filter((e): e is LegacyPeerEntry => e !== null)
+    .sort((a, b) => b.count - a.count || comparePeers(a.peer, b.peer));
+  return { totals, spread, failures, plaintext, legacyPeers };
+}
+
+function legacyPeerEntry(p: PeerStats): LegacyPeerEntry | null {
+  const protocols: Partial<Record<Protocol, number>> = {};
+  let count = 0;
+  for (const [suite, n] of p.suites) {
+    const protocol = suite.slice(0, suite.indexOf('|')) as Protocol;
+    if (!isLegacyProtocol(protocol)) continue;
+    protocols[protocol] = (protocols[protocol] ?? 0) + n;
+    count += n;
+  }
+  if (count === 0) return null;
+  const ordered: Partial<Record<Protocol, number>> = {};
+  for (const proto of PROTOCOLS) if (protocols[proto]) ordered[proto] = protocols[proto];
+  return { peer: { ...p.peer }, count, protocols: ordered, handshakes: p.tls };
+}
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+/** Up to this span (first to last hour), the timeline is hourly. */
+const HOURLY_SPAN_MS = 3 * DAY_MS;
+
+function buildTimeline(hourly: Map<number, HourCounts>): Timeline {
+  const hours = [...hourly.keys()].sort((a, b) => a - b);
+  const first = hours[0];
+  const last = hours.at(-1);
+  if (first === undefined || last === undefined) return { bucket: 'hour', points: [] };
+  const bucket = last - first <= HOURLY_SPAN_MS ? 'hour' : 'day';
+  const size = bucket === 'hour' ? HOUR_MS : DAY_MS;
+  const start = Math.floor(first / size) * size;
+  type Sides = Record<'inbound' | 'outbound' | 'mailbox', Record<string, number>>;
+  const buckets = new Map<number, Sides>();
+  for (let t = start; t <= last; t += size) buckets.set(t, { inbound: {}, outbound: {}, mailbox: {} });
+  for (const [hour, counts] of hourly) {
+    const b = buckets.get(Math.floor(hour / size) * size)!;
+    for (const [key, n] of counts) {
+      const bar = key.indexOf('|');
+      const section = key.slice(0, bar);
+      const side = section === 'outbound' ? b.outbound : section === 'mailbox' ? b.mailbox : b.inbound;
+      const label = key.slice(bar + 1);
+      side[label] = (side[label] ?? 0) + n;
+    }
+  }
+  return {
+    bucket,
+    points: [...buckets.entries()].map(([t, b]) => ({
+      start: new Date(t).toISOString(),
+      inbound: sortedRecord(b.inbound),
+      outbound: sortedRecord(b.outbound),
+      mailbox: sortedRecord(b.mailbox),
+    })),
+  };
+}
+
+function sortedRecord(r: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+const LABELS_OF: Record<MetricFamily, readonly string[]> = {
+  handshakes: HANDSHAKE_LABELS,
+  failures: FAILURE_LABELS,
+  plaintext: PLAINTEXT_LABELS,
+};
+
+function buildCounters(counters: Map<string, number>): ReportCounters {
+  const out: Record<MetricFamily, Record<string, string | number>[]> = { handshakes: [], failures: [], plaintext: [] };
+  const keys = [...counters.keys()].sort();
+  for (const key of keys) {
+    const m = parseMetricKey(key);
+    const names = LABELS_OF[m.family];
+    if (!names || m.values.length !== names.length) continue;
+    const entry: Record<string, string | number> = {};
+    names.forEach((name, i) => {
+      entry[name] = m.values[i]!;
+    });
+    entry.count = counters.get(key)!;
+    out[m.family].push(entry);
+  }
+  return out as unknown as ReportCounters;
 }
 
 function spreadEntry(r: SpreadRow, handshakes: number): SpreadEntry {

@@ -16,7 +16,7 @@ const CASES = {
   'postfix-corpus': [fixturePath('corpus/postfix/maillog')],
   hostile: [fixturePath('golden/hostile.log')],
 };
-const EXT: Record<string, string> = { table: 'txt', json: 'json', csv: 'csv', md: 'md' };
+const EXT: Record<string, string> = { table: 'txt', json: 'json', csv: 'csv', md: 'md', html: 'html', prom: 'prom' };
 
 describe('golden reports', () => {
   for (const [name, inputs] of Object.entries(CASES)) {
@@ -28,7 +28,7 @@ describe('golden reports', () => {
         report.malformedSamples = report.malformedSamples.map((s) => ({ ...s, source: path.basename(s.source) }));
         const render = REPORT_FORMATS[format];
         assert.ok(render, `format ${format} exists`);
-        const text = render(report, { color: false, top: 20 });
+        const text = await render(report, { color: false, top: 20 });
         const file = fixturePath('golden', `${name}.${EXT[format]}`);
         if (process.env.UPDATE_GOLDEN === '1') fs.writeFileSync(file, text);
         assert.equal(text, fs.readFileSync(file, 'utf8'));

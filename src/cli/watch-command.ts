@@ -1,0 +1,242 @@
+// `tlscensus watch LOG…`: follow mail logs across rotation and export Prometheus counters, over HTTP
+// (`--listen`, default 127.0.0.1:9469) or into node_exporter's textfile directory (`--textfile DIR`).
+// SIGHUP reopens the files; SIGTERM and SIGINT stop cleanly (read what is left, count open sessions, write the
+// textfile a last time, close the server).
+
+import { type Command, Option } from 'commander';
+import { collectDefaultMetrics } from 'prom-client';
+import { selectDialects } from '../census/census.js';
+import { compileFilter } from '../census/session-filter.js';
+import { parseZone } from '../envelope/clock.js';
+import { CensusError, EXIT, type ExitCode } from '../model/errors.js';
+import { TlsMetrics } from '../render/prom.js';
+import { forTerminal } from '../render/sanitize.js';
+import { LogWatcher } from '../watch/log-watcher.js';
+import {
+  checkTextfileDir,
+  DEFAULT_LISTEN,
+  parseListen,
+  serveMetrics,
+  TEXTFILE_NAME,
+  writeTextfile,
+} from '../watch/metrics-output.js';
+import type { Io } from './io.js';
+
+export interface WatchFlags {
+  listen: string;
+  textfile?: string;
+  interval: string;
+  poll: string;
+  fromStart?: boolean;
+  idleTtl: string;
+  direction: string;
+  excludeUnknown?: boolean;
+  service?: string;
+  mta: string;
+  year?: string;
+  timezone?: string;
+  quiet?: boolean;
+  verbose?: boolean;
+}
+
+export function registerWatch(program: Command, io: Io): void {
+  program
+    .command('watch')
+    .description('follow mail logs across rotation and export Prometheus metrics (HTTP or textfile)')
+    .argument(
+      '<log...>',
+      'log files to follow by name (e.g. /var/log/mail.log); a file that does not exist yet is waited for',
+    )
+    .option('--listen <host:port>', 'serve /metrics on exactly this address', DEFAULT_LISTEN)
+    .option(
+      '--textfile <dir>',
+      `write DIR/${TEXTFILE_NAME} for node_exporter's textfile collector instead of serving HTTP`,
+    )
+    .option('--interval <duration>', 'how often --textfile is rewritten: 15s, 1m', '15s')
+    .option('--poll <duration>', 'how often the files are checked for new lines: 500ms, 1s', '500ms')
+    .option('--from-start', 'read the files whole first (default: start at their end)')
+    .option(
+      '--idle-ttl <duration>',
+      'count and forget a connection idle this long (outbound ones log no disconnect)',
+      '5m',
+    )
+    .addOption(
+      new Option('--direction <dir>', 'inbound, outbound or both')
+        .choices(['in', 'out', 'both', 'inbound', 'outbound'])
+        .default('both'),
+    )
+    .option('--exclude-unknown', 'leave out clients without a verified name (unknown[ip])')
+    .option('--service <list>', 'only these services, comma-separated: smtpd, submission/smtpd, smtp, …')
+    .option('--mta <list>', 'which log dialects to read: auto or a comma-separated list', 'auto')
+    .option('--year <year>', 'year for timestamps without one (default: the current year)')
+    .option('--timezone <zone>', 'zone of timestamps without one: local (default), UTC, +02:00, Europe/Berlin')
+    .option('-q, --quiet', 'no start-up line or warnings on stderr')
+    .option('-v, --verbose', 'say on stderr when a file is rotated, truncated or reopened')
+    .action(async (logs: string[], flags: WatchFlags) => {
+      io.setExit(await runWatch(logs, flags, io));
+    });
+}
+
+/** `500ms`, `15s`, `5m`, `1h` → milliseconds. */
+export function parseDuration(flag: string, text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/.exec(text.trim());
+  const ms = m ? Number(m[1]) * ({ ms: 1, s: 1e3, m: 6e4, h: 3.6e6 }[m[2] as 'ms' | 's' | 'm' | 'h'] ?? 0) : 0;
+  if (!m || !(ms >= 10)) {
+    throw new CensusError('bad-duration', `${flag} ${JSON.stringify(text)} is not a duration`, {
+      hint: `use a number and a unit: 500ms, 15s, 5m, 1h (at least 10ms)`,
+    });
+  }
+  return ms;
+}
+
+function splitList(s: string): string[] {
+  return s
+    .split(/[,\s]+/)
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+}
+
+export interface WatchHandle {
+  /** Resolves with the exit code once stopped. */
+  done: Promise<ExitCode>;
+  stop: () => void;
+  reopen: () => void;
+}
+
+export async function runWatch(logs: string[], flags: WatchFlags, io: Io): Promise<ExitCode> {
+  const handle = await startWatch(logs, flags, io);
+  const onStop = () => handle.stop();
+  const onHup = () => handle.reopen();
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  process.on('SIGHUP', onHup);
+  try {
+    return await handle.done;
+  } finally {
+    process.off('SIGTERM', onStop);
+    process.off('SIGINT', onStop);
+    process.off('SIGHUP', onHup);
+  }
+}
+
+export async function startWatch(logs: string[], flags: WatchFlags, io: Io): Promise<WatchHandle> {
+  const pollMs = parseDuration('--poll', flags.poll);
+  const intervalMs = parseDuration('--interval', flags.interval);
+  const idleTtlMs = parseDuration('--idle-ttl', flags.idleTtl);
+  const textfile = flags.textfile;
+  if (textfile !== undefined) checkTextfileDir(textfile);
+  const address = textfile === undefined ? parseListen(flags.listen) : null;
+  let year: number | null = null;
+  if (flags.year !== undefined) {
+    if (!/^\d{4}$/.test(flags.year)) {
+      throw new CensusError('bad-year', `--year ${JSON.stringify(flags.year)} is not a year`, {
+        hint: 'e.g. --year 2026',
+      });
+    }
+    year = Number(flags.year);
+  }
+  const direction = flags.direction.startsWith('in')
+    ? 'inbound'
+    : flags.direction.startsWith('out')
+      ? 'outbound'
+      : 'both';
+  const filter = compileFilter({
+    direction,
+    excludeUnknown: flags.excludeUnknown ?? false,
+    services: flags.service ? splitList(flags.service) : null,
+  });
+  const metrics = new TlsMetrics();
+  const quiet = flags.quiet ?? false;
+  const watcher = new LogWatcher(
+    {
+      files: logs,
+      dialects: selectDialects(splitList(flags.mta)),
+      zone: parseZone(flags.timezone),
+      year,
+      filter,
+      fromStart: flags.fromStart ?? false,
+      idleTtlMs,
+      ...(flags.verbose && !quiet ? { onEvent: (m: string) => io.err(`watch: ${forTerminal(m)}`) } : {}),
+    },
+    metrics,
+  );
+  let server: Awaited<ReturnType<typeof serveMetrics>> | null = null;
+  if (address) {
+    // Process metrics (CPU, RSS, open fds, event-loop lag) only over HTTP: in a textfile they would collide with
+    // node_exporter's own process_* series.
+    collectDefaultMetrics({ register: metrics.registry });
+    server = await serveMetrics(metrics, address);
+  }
+  if (!quiet) {
+    const where = address
+      ? `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}/metrics`
+      : `${textfile}/${TEXTFILE_NAME} every ${flags.interval}`;
+    io.err(`tlscensus watch: following ${logs.map(forTerminal).join(', ')}; metrics at ${where}`);
+  }
+
+  let stopping = false;
+  let pollTimer: NodeJS.Timeout | null = null;
+  let fileTimer: NodeJS.Timeout | null = null;
+  let lastWarning = '';
+  const warn = (e: unknown) => {
+    const text = e instanceof Error ? e.message : String(e);
+    if (text !== lastWarning && !quiet) io.err(`warning: ${forTerminal(text)}`);
+    lastWarning = text;
+  };
+  const loop = () => {
+    pollTimer = null;
+    if (stopping) return;
+    let more = false;
+    try {
+      more = watcher.poll();
+    } catch (e) {
+      warn(e);
+    }
+    pollTimer = setTimeout(loop, more ? 0 : pollMs);
+  };
+  const writeFile = async () => {
+    if (textfile === undefined) return;
+    try {
+      await writeTextfile(metrics, textfile);
+    } catch (e) {
+      warn(e);
+    }
+  };
+  let resolveDone: (code: ExitCode) => void = () => {};
+  const done = new Promise<ExitCode>((resolve) => {
+    resolveDone = resolve;
+  });
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    if (pollTimer) clearTimeout(pollTimer);
+    if (fileTimer) clearInterval(fileTimer);
+    void (async () => {
+      try {
+        watcher.stop();
+      } catch (e) {
+        warn(e);
+      }
+      await writeFile();
+      await server?.close();
+      resolveDone(EXIT.ok);
+    })();
+  };
+  loop();
+  if (textfile !== undefined) {
+    await writeFile();
+    fileTimer = setInterval(() => void writeFile(), intervalMs);
+  }
+  return {
+    done,
+    stop,
+    reopen: () => {
+      if (!quiet && flags.verbose) io.err('watch: SIGHUP, reopening the files');
+      try {
+        watcher.reopen();
+      } catch (e) {
+        warn(e);
+      }
+    },
+  };
+}

@@ -1,0 +1,98 @@
+// The HTML report (`--format html`): log text is escaped wherever it appears (hosts, addresses, failure details,
+// malformed samples, source paths), the page has a strict CSP whose hash matches its only stylesheet, carries no
+// script and fetches nothing, and draws its chart as SVG.
+
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { census } from '../../src/census/census.js';
+import { renderHtml } from '../../src/render/html.js';
+import { html } from '../../src/render/html-escape.js';
+import { buildReport, type ReportData } from '../../src/render/report-model.js';
+import { resolveInputs } from '../../src/sources/resolve-inputs.js';
+import { fixturePath } from '../helpers/paths.js';
+
+async function hostileReport(): Promise<{ page: string; report: ReportData }> {
+  // A source path is log-derived too (a file name chosen by whoever can write the directory).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-html-'));
+  const file = path.join(dir, '<b onmouseover=alert(5)>mail.log');
+  fs.copyFileSync(fixturePath('golden/hostile.log'), file);
+  const r = await census(resolveInputs([file]), { year: 2026, timezone: 'UTC', maxSamples: 20 });
+  const report = buildReport(r.view, r.diagnostics, { sinceMs: null, untilMs: null });
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { page: renderHtml(report, { top: 50 }), report };
+}
+
+const ALLOWED_TAGS = new Set(
+  'html head meta title style body main header h1 h2 h3 p strong section div span svg g rect line text figure figcaption ul li table thead tbody tr th td br dl dt dd footer'.split(
+    ' ',
+  ),
+);
+
+describe('html report', () => {
+  it('escapes every piece of log text: only tags the renderer writes appear', async () => {
+    const { page } = await hostileReport();
+    const tags = new Set([...page.matchAll(/<\/?([a-zA-Z][a-zA-Z0-9-]*)/g)].map((m) => m[1]!.toLowerCase()));
+    const unexpected = [...tags].filter((t) => !ALLOWED_TAGS.has(t));
+    assert.deepEqual(unexpected, [], `unexpected tags: ${unexpected.join(', ')}`);
+    assert.ok(!/<[^>]*\son[a-z]+\s*=/i.test(page), 'no event-handler attribute inside any tag');
+    assert.ok(!page.includes('\x1b'), 'no raw ESC');
+    assert.ok(!page.includes('\x07'), 'no raw BEL');
+  });
+
+  it('shows the hostile strings as text in each place they occur', async () => {
+    const { page } = await hostileReport();
+    // a plaintext peer's host
+    assert.ok(page.includes('&lt;script&gt;alert(1)&lt;/script&gt;'));
+    // a host in a TLS line (legacy TLS 1.1 peer)
+    assert.ok(page.includes('&quot;&gt;&lt;img/src=x/onerror=alert(2)&gt;.evil.example'));
+    // a failing peer's host with terminal escapes, and its failure detail
+    assert.ok(page.includes('&lt;svg/onload=alert(3)&gt;\\x1b'));
+    assert.ok(page.includes('no shared cipher &lt;script&gt;alert(4)&lt;/script&gt;\\x1b[31m'));
+    // a spreadsheet formula host
+    assert.ok(page.includes('=HYPERLINK(&quot;http://x&quot;)\\x1b[31m'));
+    // the source path and the malformed sample
+    assert.ok(page.includes('&lt;b onmouseover=alert(5)&gt;mail.log'));
+    assert.ok(page.includes('broken[198.51.100.70'));
+  });
+
+  it('has a strict CSP that allows exactly its stylesheet and no script', async () => {
+    const { page } = await hostileReport();
+    const csp = /<meta http-equiv="Content-Security-Policy" content="([^"]+)">/.exec(page)?.[1];
+    assert.ok(csp, 'CSP meta present');
+    assert.match(csp, /default-src 'none'/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|script-src/);
+    const style = /<style>([\s\S]*?)<\/style>/.exec(page)?.[1] ?? '';
+    const hash = createHash('sha256').update(style, 'utf8').digest('base64');
+    assert.ok(csp.includes(`style-src 'sha256-${hash}'`), 'the style hash matches the stylesheet');
+    assert.equal((page.match(/<style>/g) ?? []).length, 1);
+    assert.ok(!/\sstyle=/.test(page), 'no style attribute (the CSP would block it)');
+    assert.ok(page.includes('<meta name="viewport"'), 'phone-ready');
+    assert.ok(page.includes('@media print'), 'printable');
+  });
+
+  it('fetches nothing: no URL in any attribute, no url() or @import in the stylesheet', async () => {
+    const { page } = await hostileReport();
+    assert.ok(!/\s(src|href|action|srcset|poster|data|xlink:href|formaction)\s*=/i.test(page), 'no URL attribute');
+    assert.ok(!/url\(|@import/i.test(page));
+    const attrs = [...page.matchAll(/<[^>]+>/g)].map((m) => m[0]);
+    assert.ok(!attrs.some((t) => /https?:\/\//.test(t)), 'no http(s):// inside a tag');
+  });
+
+  it('draws a stacked SVG chart per direction with sessions', async () => {
+    const { page, report } = await hostileReport();
+    assert.equal(report.timeline.bucket, 'hour');
+    assert.ok(report.timeline.points.length >= 1);
+    const charts = page.match(/<svg class="chart"[\s\S]*?<\/svg>/g) ?? [];
+    assert.equal(charts.length, 1, 'inbound only: the log has no outbound session');
+    assert.ok((charts[0]!.match(/<rect /g) ?? []).length >= 3);
+  });
+
+  it('escapes values in the html template and passes its own markup through', () => {
+    const inner = html`<b>${'<i>'}</b>`;
+    assert.equal(html`<p>${inner}${'&'}${null}${['<', html`<br>`]}</p>`.text, '<p><b>&lt;i&gt;</b>&amp;&lt;<br></p>');
+  });
+});

@@ -1,0 +1,132 @@
+// watch end to end on small files: the LogWatcher counts sessions when they close (disconnect or idle TTL by
+// the wall clock), and the CLI writes node_exporter textfiles atomically and exits cleanly on SIGTERM.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { compileFilter } from '../../src/census/session-filter.js';
+import { DIALECTS } from '../../src/dialects/registry.js';
+import { parseZone } from '../../src/envelope/clock.js';
+import { TlsMetrics } from '../../src/render/prom.js';
+import { LogWatcher } from '../../src/watch/log-watcher.js';
+import { parseListen } from '../../src/watch/metrics-output.js';
+import { parseExposition } from '../helpers/exposition.js';
+import { ROOT } from '../helpers/paths.js';
+
+const T0 = Date.UTC(2026, 10, 20, 9, 0, 0);
+const stamp = (ms: number) => new Date(ms).toISOString();
+const tlsSession = (pid: number, ms: number) =>
+  [
+    `${stamp(ms)} mx postfix/smtpd[${pid}]: connect from mx.example.org[192.0.2.${pid % 250}]`,
+    `${stamp(ms)} mx postfix/smtpd[${pid}]: Anonymous TLS connection established from mx.example.org[192.0.2.${pid % 250}]: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)`,
+    `${stamp(ms)} mx postfix/smtpd[${pid}]: disconnect from mx.example.org[192.0.2.${pid % 250}] ehlo=2 starttls=1 quit=1 commands=4`,
+  ].join('\n');
+
+function value(text: string, name: string): number {
+  return parseExposition(text)
+    .filter((s) => s.name === name)
+    .reduce((n, s) => n + s.value, 0);
+}
+
+describe('watch', () => {
+  it('counts sessions as they close, and idle ones after the TTL', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-watch-'));
+    const file = path.join(dir, 'mail.log');
+    fs.writeFileSync(file, '');
+    let now = T0;
+    const metrics = new TlsMetrics();
+    const w = new LogWatcher(
+      {
+        files: [file],
+        dialects: DIALECTS,
+        zone: parseZone('UTC'),
+        year: null,
+        filter: compileFilter({}),
+        fromStart: false,
+        idleTtlMs: 60_000,
+        now: () => now,
+      },
+      metrics,
+    );
+    w.poll();
+    fs.appendFileSync(file, `${tlsSession(100, T0)}\n${tlsSession(101, T0).split('\n').slice(0, 2).join('\n')}\n`);
+    w.poll();
+    let text = await metrics.text();
+    assert.equal(value(text, 'tlscensus_handshakes_total'), 1, 'the closed session only');
+    assert.equal(value(text, 'tlscensus_open_sessions'), 1);
+    assert.equal(value(text, 'tlscensus_lines_total'), 5);
+    now = T0 + 120_000;
+    w.poll();
+    text = await metrics.text();
+    assert.equal(value(text, 'tlscensus_handshakes_total'), 2, 'the idle one, after the TTL');
+    assert.equal(value(text, 'tlscensus_open_sessions'), 0);
+    w.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('parses --listen strictly', () => {
+    assert.deepEqual(parseListen('127.0.0.1:9469'), { host: '127.0.0.1', port: 9469 });
+    assert.deepEqual(parseListen('[::1]:9469'), { host: '::1', port: 9469 });
+    assert.throws(() => parseListen('9469'), /HOST:PORT/);
+    assert.throws(() => parseListen('127.0.0.1:99999'), /HOST:PORT/);
+  });
+
+  it('CLI: --textfile writes DIR/tlscensus.prom atomically and on SIGTERM', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-watch-cli-'));
+    const log = path.join(dir, 'mail.log');
+    const out = path.join(dir, 'textfile');
+    fs.mkdirSync(out);
+    fs.writeFileSync(log, `${tlsSession(1, Date.now())}\n`);
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(ROOT, 'dist/src/cli/main.js'),
+        'watch',
+        log,
+        '--from-start',
+        '--textfile',
+        out,
+        '--interval',
+        '50ms',
+        '--poll',
+        '20ms',
+        '--timezone',
+        'UTC',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const prom = path.join(out, 'tlscensus.prom');
+    const deadline = Date.now() + 10_000;
+    const read = () => (fs.existsSync(prom) ? fs.readFileSync(prom, 'utf8') : '');
+    while (value(read(), 'tlscensus_handshakes_total') < 1 && Date.now() < deadline) await sleep(20);
+    assert.equal(value(read(), 'tlscensus_handshakes_total'), 1, stderr);
+    fs.appendFileSync(log, `${tlsSession(2, Date.now())}\n`);
+    while (value(read(), 'tlscensus_handshakes_total') < 2 && Date.now() < deadline) await sleep(20);
+    const code = await new Promise<number | null>((resolve) => {
+      child.on('exit', (c) => resolve(c));
+      child.kill('SIGTERM');
+    });
+    assert.equal(code, 0, stderr);
+    const final = read();
+    assert.equal(value(final, 'tlscensus_handshakes_total'), 2);
+    assert.equal(value(final, 'tlscensus_lines_total'), 6);
+    assert.ok(!/process_cpu|nodejs_/.test(final), 'no process metrics in a textfile (they clash with node_exporter)');
+    assert.deepEqual(
+      fs.readdirSync(out).filter((f) => f !== 'tlscensus.prom'),
+      [],
+      'no temporary file left',
+    );
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
