@@ -13,6 +13,8 @@ interface OpenSession {
   pendingDetail: Failure | null;
   /** The failure's reason came from a bare return code (`-1`) and may be refined by a detail line. */
   reasonProvisional: boolean;
+  /** A message said it arrived without TLS (MessageObservation.plaintext). */
+  plaintextMessage: boolean;
 }
 
 export interface CorrelatorOptions {
@@ -123,6 +125,7 @@ export class Correlator {
       case 'message': {
         const s = this.open.get(o.key) ?? this.start(o, o.peer);
         this.countMessage(s, o.queueId);
+        if (o.plaintext) s.plaintextMessage = true;
         this.touch(s, o.peer, o.timeMs);
         return;
       }
@@ -175,6 +178,7 @@ export class Correlator {
       lastQueueId: null,
       pendingDetail: null,
       reasonProvisional: false,
+      plaintextMessage: false,
     };
     this.open.set(o.key, s);
     return s;
@@ -213,7 +217,7 @@ export class Correlator {
     const s = this.open.get(key);
     if (!s) return;
     const sess = s.session;
-    sess.outcome = decideOutcome(sess);
+    sess.outcome = decideOutcome(sess, s.plaintextMessage);
     this.finish(key, s);
   }
 
@@ -231,15 +235,18 @@ export class Correlator {
 }
 
 /** The outcome of a session that ended without a disconnect line (key reused, idle, or end of log). */
-function decideOutcome(s: Session): SessionOutcome {
+function decideOutcome(s: Session, plaintextMessage: boolean): SessionOutcome {
   if (s.outcome !== 'incomplete') return s.outcome;
   if (s.handshake) return 'tls';
   if (s.failure) return 'failed';
   // Outbound connections have no disconnect line: a delivery without TLS was plaintext.
   if (s.direction === 'outbound' && s.messages > 0) return 'plaintext';
+  // Nor do Exim/Sendmail connections that carried mail: a message received without TLS says what they were.
+  if (plaintextMessage) return 'plaintext';
   return 'incomplete';
 }
 
+/** A session whose handshake named no address (Sendmail `STARTTLS=client, relay=mx.example.`) is joined too. */
 function samePeer(a: Peer | null, b: Peer): boolean {
-  return a !== null && a.ip === b.ip;
+  return a === null || a.ip === b.ip;
 }

@@ -3,10 +3,12 @@
 import type { Dialect } from './dialect.js';
 import { dovecot } from './dovecot.js';
 import { exchange } from './exchange.js';
+import { exim } from './exim.js';
 import { opensmtpd } from './opensmtpd.js';
 import { postfix } from './postfix.js';
+import { sendmail } from './sendmail.js';
 
-export const DIALECTS: readonly Dialect[] = [postfix, opensmtpd, dovecot, exchange];
+export const DIALECTS: readonly Dialect[] = [postfix, opensmtpd, dovecot, exchange, exim, sendmail];
 
 export function dialectIds(): string[] {
   return DIALECTS.map((d) => d.id);

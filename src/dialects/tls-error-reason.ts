@@ -7,7 +7,7 @@ import type { FailureReason } from '../model/types.js';
 
 const RULES: ReadonlyArray<readonly [RegExp, FailureReason]> = [
   [
-    /unsupported protocol|version too low|unsupported version|no protocols available|alert protocol version|illegal or unsupported version|inappropriate fallback/i,
+    /unsupported protocol|version too low|unsupported version|no protocols available|alert protocol version|illegal or unsupported version|error in protocol version|inappropriate fallback/i,
     'unsupported-protocol',
   ],
   [
@@ -15,7 +15,7 @@ const RULES: ReadonlyArray<readonly [RegExp, FailureReason]> = [
     'no-shared-cipher',
   ],
   [
-    /wrong version number|unknown protocol|http request|https proxy request|packet length too long|record layer failure/i,
+    /wrong version number|unknown protocol|http request|https proxy request|packet length too long|record layer failure|unexpected TLS packet|TLS packet with unexpected length/i,
     'wrong-version-number',
   ],
   [/certificate|unknown ca|bad certificate|\bcert\b|verify failed/i, 'certificate'],

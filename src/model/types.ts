@@ -149,6 +149,11 @@ export interface MessageObservation extends ObservationBase {
   peer: Peer | null;
   /** Queue id, when known: repeated lines of one id on one connection count once. */
   queueId: string | null;
+  /**
+   * The message says it arrived without TLS (Exim `P=esmtp`, Sendmail `proto=ESMTP`): a connection that ends
+   * without a disconnect line (none is logged after mail) is plaintext unless a handshake says otherwise.
+   */
+  plaintext?: boolean;
 }
 
 /**
