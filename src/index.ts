@@ -31,6 +31,26 @@ export { DIALECTS } from './dialects/registry.js';
 export { parseEnvelope } from './envelope/parse-envelope.js';
 export { CensusError, EXIT } from './model/errors.js';
 export type * from './model/types.js';
+export { AUDIT_SCHEMA, auditMainCf, type Finding } from './policy/audit.js';
+export { type Proposal, proposalText, proposePolicy } from './policy/audit-proposal.js';
+export { type MainCf, parseMainCf, resolveParameter } from './policy/main-cf.js';
+export { evaluateOpensslCipherString } from './policy/openssl-cipher-string.js';
+export { derivePostfixTlsPolicies } from './policy/postfix-tls-policy.js';
+export {
+  evaluateWhatIf,
+  type PeerVerdict,
+  summarizeCommonPolicies,
+  type Verdict,
+  WHATIF_SCHEMA,
+  type WhatIfResult,
+} from './policy/whatif.js';
+export {
+  POLICY_PRESETS,
+  policyFromFlags,
+  policyFromMainCf,
+  presetPolicy,
+  type WhatIfPolicy,
+} from './policy/whatif-policy.js';
 export { REPORT_FORMATS } from './render/render-report.js';
 export { buildReport, REPORT_SCHEMA, type ReportData } from './render/report-model.js';
 export { readLines } from './sources/read-lines.js';

@@ -5,11 +5,13 @@
 import { Command, CommanderError } from 'commander';
 import { CensusError, EXIT } from '../model/errors.js';
 import { forTerminal } from '../render/sanitize.js';
+import { registerAudit } from './audit-command.js';
 import { processIo } from './io.js';
 import { registerPeers } from './peers-command.js';
 import { registerReport } from './report-command.js';
 import { VERSION } from './version.js';
 import { registerWatch } from './watch-command.js';
+import { registerWhatIf } from './whatif-command.js';
 
 export async function main(argv: string[]): Promise<number> {
   const io = processIo();
@@ -21,6 +23,8 @@ export async function main(argv: string[]): Promise<number> {
     .configureOutput({ outputError: (text, write) => write(text) });
   registerReport(program, io);
   registerPeers(program, io);
+  registerWhatIf(program, io);
+  registerAudit(program, io);
   registerWatch(program, io);
   try {
     await program.parseAsync(argv);

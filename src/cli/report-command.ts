@@ -37,7 +37,7 @@ export async function runReport(logs: string[], flags: ReportFlags, io: Io): Pro
     });
   }
   const result = await census(common.inputs, { ...common.census, ...io.progressFor(common.inputs, common.quiet) });
-  const report = buildReport(result.view, result.diagnostics, common.window);
+  const report = buildReport(result.view, result.diagnostics, common.window, { whatIf: flags.format === 'html' });
   const render = REPORT_FORMATS[flags.format]!;
   io.out(await render(report, { color: common.color, top }));
   if (!common.quiet) {

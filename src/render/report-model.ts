@@ -21,6 +21,7 @@ import {
   type Protocol,
   type Rating,
 } from '../model/types.js';
+import { summarizeCommonPolicies, type WhatIfSummary } from '../policy/whatif.js';
 
 export const REPORT_SCHEMA = 'tlscensus/report@1';
 
@@ -125,6 +126,11 @@ export interface ReportData {
   malformedSamples: { source: string; line: number; text: string }[];
   timeline: Timeline;
   counters: ReportCounters;
+  /**
+   * What common policies (no SSLv3, minimum TLS 1.2, …) would do to the peers (policy/whatif.ts): present only
+   * when asked for (`buildReport(…, { whatIf: true })`, the HTML report), so report@1 JSON keeps its shape.
+   */
+  whatIf?: WhatIfSummary[];
 }
 
 export interface ReportWindow {
@@ -134,8 +140,13 @@ export interface ReportWindow {
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-export function buildReport(view: CensusView, diagnostics: Diagnostics, window: ReportWindow): ReportData {
-  return {
+export function buildReport(
+  view: CensusView,
+  diagnostics: Diagnostics,
+  window: ReportWindow,
+  options: { whatIf?: boolean } = {},
+): ReportData {
+  const report: ReportData = {
     schema: REPORT_SCHEMA,
     window: {
       first: iso(view.firstMs),
@@ -154,6 +165,8 @@ export function buildReport(view: CensusView, diagnostics: Diagnostics, window: 
     timeline: buildTimeline(view.hourly),
     counters: buildCounters(view.counters),
   };
+  if (options.whatIf) report.whatIf = summarizeCommonPolicies(view);
+  return report;
 }
 
 function buildDirection(d: DirectionView): DirectionReport {

@@ -1,0 +1,89 @@
+// `tlscensus audit --main-cf FILE [LOG...]`: lint the TLS settings; with logs, propose the tightest policy that
+// breaks at most --max-broken peers. Exit codes: 5 (EXIT.findings) when an error-severity finding exists, else
+// 0 (or 3 when a log could not be read completely); 2 for usage and configuration errors.
+
+import { type Command, Option } from 'commander';
+import { census } from '../census/census.js';
+import { CensusError, EXIT, type ExitCode } from '../model/errors.js';
+import { auditMainCf } from '../policy/audit.js';
+import { type Proposal, proposePolicy } from '../policy/audit-proposal.js';
+import type { LibraryModel } from '../policy/whatif-policy.js';
+import { AUDIT_FORMATS, auditData, renderAudit } from '../render/audit-output.js';
+import { forTerminal } from '../render/sanitize.js';
+import { addCommonOptions, type CommonFlags, resolveCommon } from './common-options.js';
+import type { Io } from './io.js';
+import { opensslOption, readMainCf } from './whatif-command.js';
+
+interface AuditFlags extends CommonFlags {
+  format: string;
+  mainCf?: string;
+  maxBroken: string;
+  openssl: string;
+  mandatoryServices?: string;
+}
+
+export function registerAudit(program: Command, io: Io): void {
+  const cmd = program
+    .command('audit')
+    .description("lint main.cf's TLS settings; with logs, propose the tightest policy the traffic allows");
+  addCommonOptions(cmd)
+    .addOption(new Option('-f, --format <format>', 'output format').choices([...AUDIT_FORMATS]).default('table'))
+    .option('--main-cf <file>', 'the Postfix main.cf or `postconf -n` output to audit (- for stdin)')
+    .option('--max-broken <n>', 'the proposal may break at most this many peers of the logs', '0')
+    .addOption(opensslOption())
+    .option('--mandatory-services <list>', 'services where TLS is required (default: submission,submissions,smtps)')
+    .action(async (logs: string[], flags: AuditFlags) => {
+      io.setExit(await runAudit(logs, flags, io));
+    });
+}
+
+async function runAudit(logs: string[], flags: AuditFlags, io: Io): Promise<ExitCode> {
+  if (flags.mainCf === undefined) {
+    throw new CensusError('no-main-cf', 'audit needs --main-cf FILE', {
+      hint: 'tlscensus audit --main-cf /etc/postfix/main.cf [/var/log/mail.log*]  (or: postconf -n | tlscensus audit --main-cf -)',
+    });
+  }
+  const maxBroken = Number(flags.maxBroken);
+  if (!Number.isInteger(maxBroken) || maxBroken < 0) {
+    throw new CensusError(
+      'bad-max-broken',
+      `--max-broken ${JSON.stringify(flags.maxBroken)} is not a whole number ≥ 0`,
+      {
+        hint: 'e.g. --max-broken 2',
+      },
+    );
+  }
+  if (flags.mainCf === '-' && logs.includes('-')) {
+    throw new CensusError('stdin-twice', 'standard input cannot be both the main.cf and a log', {
+      hint: 'give the main.cf or the log as a file',
+    });
+  }
+  const quiet = flags.quiet ?? false;
+  const cf = readMainCf(flags.mainCf, io, true);
+  const findings = auditMainCf(cf);
+  let proposal: Proposal | null = null;
+  let window: { first: string | null; last: string | null } | null = null;
+  let coverage = null;
+  let incomplete = false;
+  if (logs.length > 0) {
+    const common = resolveCommon(logs, flags);
+    const result = await census(common.inputs, { ...common.census, ...io.progressFor(common.inputs, common.quiet) });
+    io.endProgress();
+    const mandatoryServices =
+      flags.mandatoryServices !== undefined ? flags.mandatoryServices.split(/[,\s]+/).filter((s) => s !== '') : null;
+    proposal = proposePolicy(result.view, cf, findings, {
+      maxBroken,
+      library: flags.openssl as LibraryModel,
+      mandatoryServices,
+    });
+    const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+    window = { first: iso(result.view.firstMs), last: iso(result.view.lastMs) };
+    coverage = result.diagnostics.coverage;
+    incomplete = result.diagnostics.issues.length > 0;
+    if (!quiet) for (const issue of result.diagnostics.issues) io.err(`warning: ${forTerminal(issue.message)}`);
+  }
+  const data = auditData(cf.source ?? flags.mainCf, findings, proposal, window, coverage);
+  io.out(renderAudit(flags.format, data, proposal));
+  if (findings.some((f) => f.severity === 'error')) return EXIT.findings;
+  return incomplete ? EXIT.incomplete : EXIT.ok;
+}

@@ -1,0 +1,498 @@
+// The policy a what-if evaluates: per section (inbound SMTP, outbound SMTP, IMAP/POP3), the protocol versions and
+// TLS ≤ 1.2 suites that opportunistic and mandatory TLS would allow, and which sessions use which. Built from
+// command-line flags, from a Postfix main.cf (via postfix-tls-policy.ts), or from a named preset.
+//
+// Two models of the TLS library (`--openssl`):
+//   - `current` (default): the library the logs were written with. Only the policy restricts; whatever the logs
+//     show negotiated is taken as something the library can do (a server that logged SSLv3 has SSLv3). Cipher
+//     strings are evaluated over every suite OpenSSL 1.1+ can build (weak ciphers, IDEA and the legacy provider
+//     included), so `medium` still contains RC4 as it did on the servers that negotiated it.
+//   - `3.0`: Debian 12's OpenSSL 3.0 (no SSLv3, no RC4/3DES, default security level 2; at level ≥ 1 a server
+//     cannot complete TLS 1.0/1.1 at all, a client only with RSA key transport or PSK; see
+//     openssl-security-level.ts): what the same policy gives after upgrading to it.
+// Either way an OpenSSL client offers only the lowest contiguous block of its enabled versions
+// (postfix-protocols.ts negotiableProtocols), so `!TLSv1.1` on the client side also drops TLS 1.2 and 1.3.
+
+import { normaliseProtocol } from '../ciphers/lookup.js';
+import { CIPHER_SUITES, type CipherSuite } from '../ciphers/suites.generated.js';
+import { CensusError } from '../model/errors.js';
+import type { MainCf } from './main-cf.js';
+import { evaluateOpensslCipherString, OPENSSL_3_0_DEBIAN, type OpensslBuild } from './openssl-cipher-string.js';
+import { DEBIAN_SECURITY_LEVEL, isProtocolPermittedAtSecurityLevel } from './openssl-security-level.js';
+import { negotiableProtocols, OPENSSL_3_0_PROTOCOLS, TLS_PROTOCOLS, type TlsProtocol } from './postfix-protocols.js';
+import {
+  derivePostfixTlsPolicies,
+  type PostfixTlsPolicy,
+  type PostfixTlsSettings,
+  type TlsPolicyOptions,
+} from './postfix-tls-policy.js';
+
+export type LibraryModel = 'current' | '3.0';
+export type WhatIfSection = 'inbound' | 'outbound' | 'mailbox';
+export const WHATIF_SECTIONS: readonly WhatIfSection[] = ['inbound', 'outbound', 'mailbox'];
+
+/** Every suite an OpenSSL 1.1+ build can have: the `current` model's cipher universe. */
+export const OPENSSL_SUPERSET: OpensslBuild = { weakSslCiphers: true, idea: true, legacyProvider: true };
+
+/** Versions a policy can name, oldest first (SSLv2 is gone from every library that logs anything today). */
+export const POLICY_PROTOCOLS: readonly TlsProtocol[] = ['SSLv3', 'TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+
+export function protocolRank(p: TlsProtocol): number {
+  return TLS_PROTOCOLS.indexOf(p);
+}
+
+/** One set of TLS settings: opportunistic or mandatory. */
+export interface TlsSettings {
+  /** Versions that can be negotiated in this role (server: accepted; client: offered). */
+  readonly protocols: ReadonlySet<TlsProtocol>;
+  /** TLS ≤ 1.2 suites allowed, by suiteName(); null when the policy leaves ciphers as they are. TLS 1.3 suites are never restricted here. */
+  readonly ciphers: ReadonlySet<string> | null;
+  /** OpenSSL security level checked per handshake (`3.0` model); null when not modelled. */
+  readonly securityLevel: number | null;
+  /** Why no TLS is possible at all with these settings (invalid list, TLS off); null when TLS works. */
+  readonly unavailable: string | null;
+  /** One line for humans: "TLSv1.2–TLSv1.3, 24 suites (high)". */
+  readonly summary: string;
+}
+
+export interface SectionPolicy {
+  /** Our side: server (inbound, mailbox) or client (outbound). */
+  readonly role: 'server' | 'client';
+  /** Where TLS is optional (port 25, outbound `may`). */
+  readonly opportunistic: TlsSettings;
+  /** Where TLS is required (submission, smtps, `encrypt` and up). */
+  readonly mandatory: TlsSettings;
+  /** Every session of this section requires TLS (smtpd or smtp level `encrypt` in main.cf; IMAP/POP3). */
+  readonly allMandatory: boolean;
+  /**
+   * The policy itself requires TLS of every session (main.cf level `encrypt` and up): peers that never used TLS
+   * are refused. IMAP/POP3 count as mandatory without this (the policy does not change how plaintext is treated).
+   */
+  readonly refusesPlaintext: boolean;
+  /** Services whose sessions require TLS (`submission` matches Postfix's `submission/smtpd`). */
+  readonly mandatoryServices: readonly string[];
+  /** The Postfix security level the policy came from, when it came from main.cf. */
+  readonly level: string | null;
+  readonly notes: readonly string[];
+}
+
+export interface WhatIfPolicy {
+  readonly source: 'flags' | 'main.cf' | 'preset';
+  /** What was asked for, e.g. `--min-protocol TLSv1.2` or `main.cf /etc/postfix/main.cf`. */
+  readonly description: string;
+  readonly library: LibraryModel;
+  /** Null: the section is not evaluated (not asked for, or not governed by this policy). */
+  readonly inbound: SectionPolicy | null;
+  readonly outbound: SectionPolicy | null;
+  readonly mailbox: SectionPolicy | null;
+  readonly notes: readonly string[];
+}
+
+/** Submission (587), submissions/smtps (465): the usual master.cf services that set `encrypt` or wrapper mode. */
+export const DEFAULT_MANDATORY_SERVICES: readonly string[] = ['submission', 'submissions', 'smtps'];
+
+/** The key of a suite in `TlsSettings.ciphers`: its IANA name, else its OpenSSL name. */
+export function suiteName(suite: CipherSuite): string {
+  return suite.iana ?? suite.openssl ?? suite.code;
+}
+
+/** Whether a session of `service` requires TLS: the service or its Postfix instance name is listed. */
+export function isMandatoryService(service: string, mandatoryServices: readonly string[]): boolean {
+  if (mandatoryServices.includes(service)) return true;
+  // Postfix `submission/smtpd`, `postfix-out/submission/smtpd`: the part before the daemon names the service.
+  const parts = service.split('/');
+  return parts.length > 1 && parts.slice(0, -1).some((part) => mandatoryServices.includes(part));
+}
+
+function range(protocols: ReadonlySet<TlsProtocol>): string {
+  const list = POLICY_PROTOCOLS.filter((p) => protocols.has(p));
+  if (list.length === 0) return 'no protocol';
+  const first = list[0]!;
+  const last = list.at(-1)!;
+  const contiguous = protocolRank(last) - protocolRank(first) + 1 === list.length;
+  return contiguous ? (first === last ? first : `${first}–${last}`) : list.join(', ');
+}
+
+function summarise(protocols: ReadonlySet<TlsProtocol>, ciphers: ReadonlySet<string> | null, what: string): string {
+  const suites = ciphers === null ? 'ciphers unchanged' : `${ciphers.size} TLS ≤ 1.2 suites`;
+  return `${range(protocols)}, ${suites}${what ? ` (${what})` : ''}`;
+}
+
+function unavailable(reason: string): TlsSettings {
+  return {
+    protocols: new Set(),
+    ciphers: new Set(),
+    securityLevel: null,
+    unavailable: reason,
+    summary: `no TLS: ${reason}`,
+  };
+}
+
+/**
+ * Applies the library model to what a policy enables: the client's contiguous block always; with `3.0` also no
+ * SSLv3 and the security level's version check, and no TLS 1.0/1.1 on the server side at level ≥ 1.
+ */
+export function effectiveProtocols(
+  enabled: ReadonlySet<TlsProtocol>,
+  role: 'server' | 'client',
+  library: LibraryModel,
+  securityLevel: number | null,
+): Set<TlsProtocol> {
+  const level = library === '3.0' ? (securityLevel ?? DEBIAN_SECURITY_LEVEL) : null;
+  const permitted = new Set(
+    [...enabled].filter((p) => p !== 'SSLv2' && (level === null || isProtocolPermittedAtSecurityLevel(p, level))),
+  );
+  const support = library === '3.0' ? OPENSSL_3_0_PROTOCOLS : { sslv3: true };
+  const block = negotiableProtocols(permitted, role, support);
+  if (level !== null && level >= 1 && role === 'server') {
+    // A server cannot sign a TLS < 1.2 handshake at level ≥ 1 (openssl-security-level.ts canCompleteHandshake).
+    for (const p of ['SSLv3', 'TLSv1', 'TLSv1.1'] as const) block.delete(p);
+  }
+  return block;
+}
+
+// ------------------------------------------------------------------------------------------------- flags
+
+export interface PolicyFlags {
+  readonly minProtocol?: string | undefined;
+  readonly excludeProtocols?: string | undefined;
+  readonly ciphers?: string | undefined;
+  readonly library: LibraryModel;
+  /** Null: DEFAULT_MANDATORY_SERVICES. */
+  readonly mandatoryServices?: readonly string[] | null;
+  /** Sections the policy applies to (from --direction); the others are not evaluated. */
+  readonly sections: readonly WhatIfSection[];
+}
+
+/** `TLSv1.2`, `tlsv1.2`, `TLS1.2`, `TLSv1.0` … → the protocol; a CensusError (exit 2) otherwise. */
+export function parseProtocolName(flag: string, text: string): TlsProtocol {
+  const p = normaliseProtocol(text.trim());
+  if (p === 'unknown') {
+    throw new CensusError('bad-protocol', `${flag}: unknown protocol "${text}"`, {
+      hint: 'use SSLv3, TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3 (SSLv2 only with --exclude-protocols)',
+    });
+  }
+  if (p === 'SSLv2' && flag === '--min-protocol') {
+    throw new CensusError('bad-protocol', `${flag}: SSLv2 cannot be a minimum (no library negotiates it any more)`, {
+      hint: 'use SSLv3, TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3',
+    });
+  }
+  return p;
+}
+
+export interface EvaluatedCipherFlag {
+  readonly ciphers: Set<string>;
+  readonly securityLevel: number | null;
+  readonly notes: string[];
+}
+
+/** Evaluates `--ciphers`; an OpenSSL rejection is a usage error (exit 2) worded as OpenSSL would. */
+export function evaluateCipherFlag(spec: string, library: LibraryModel): EvaluatedCipherFlag {
+  const result = evaluateOpensslCipherString(spec, {
+    build: library === '3.0' ? OPENSSL_3_0_DEBIAN : OPENSSL_SUPERSET,
+  });
+  if (result.error !== null) {
+    throw new CensusError('bad-ciphers', `--ciphers ${JSON.stringify(spec)}: OpenSSL rejects it: ${result.error}`, {
+      hint: `OpenSSL's own words: "Error in cipher list"; check it with: openssl ciphers -v '${spec.replace(/'/g, '')}'`,
+    });
+  }
+  return {
+    ciphers: new Set(result.ciphers.map(suiteName)),
+    securityLevel: result.securityLevel,
+    notes: result.warnings.map((w) => `--ciphers: ${w}`),
+  };
+}
+
+/** The policy of `--min-protocol`, `--exclude-protocols` and `--ciphers`, the same for opportunistic and mandatory. */
+export function policyFromFlags(flags: PolicyFlags): WhatIfPolicy {
+  const min = flags.minProtocol !== undefined ? parseProtocolName('--min-protocol', flags.minProtocol) : null;
+  const excluded = (flags.excludeProtocols ?? '')
+    .split(/[,:\s]+/)
+    .filter((t) => t !== '')
+    .map((t) => parseProtocolName('--exclude-protocols', t.replace(/^!/, '')));
+  const enabled = new Set(
+    POLICY_PROTOCOLS.filter((p) => (min === null || protocolRank(p) >= protocolRank(min)) && !excluded.includes(p)),
+  );
+  if (enabled.size === 0) {
+    throw new CensusError('no-protocol', 'the protocol flags leave no protocol version enabled', {
+      hint: 'e.g. --min-protocol TLSv1.2, or exclude fewer versions',
+    });
+  }
+  const cipherFlag = flags.ciphers !== undefined ? evaluateCipherFlag(flags.ciphers, flags.library) : null;
+  const parts: string[] = [];
+  if (min) parts.push(`--min-protocol ${min}`);
+  if (excluded.length > 0) parts.push(`--exclude-protocols ${excluded.join(',')}`);
+  if (flags.ciphers !== undefined) parts.push(`--ciphers '${flags.ciphers}'`);
+  const notes = [...(cipherFlag?.notes ?? [])];
+  const mandatoryServices = flags.mandatoryServices ?? DEFAULT_MANDATORY_SERVICES;
+  const section = (name: WhatIfSection): SectionPolicy | null => {
+    if (!flags.sections.includes(name)) return null;
+    const role = name === 'outbound' ? 'client' : 'server';
+    const settings = flagSettings(enabled, cipherFlag, role, flags.library);
+    const sectionNotes: string[] = [];
+    const asked = range(enabled);
+    const got = range(settings.protocols);
+    if (asked !== got) {
+      sectionNotes.push(
+        role === 'client'
+          ? `as a client, OpenSSL offers only ${got} of ${asked}${flags.library === '3.0' ? ' (OpenSSL 3.0: no SSLv3, security level, lowest contiguous block)' : ' (the lowest contiguous block of enabled versions)'}`
+          : `as a server, OpenSSL 3.0 can negotiate only ${got} of ${asked}`,
+      );
+    }
+    if (name === 'mailbox') {
+      sectionNotes.push(
+        'IMAP/POP3 count as mandatory TLS: Dovecot refuses plaintext logins by default (disable_plaintext_auth = yes, 2.4: auth_allow_cleartext = no) except from trusted networks',
+      );
+    }
+    return {
+      role,
+      opportunistic: settings,
+      mandatory: settings,
+      allMandatory: name === 'mailbox',
+      refusesPlaintext: false,
+      mandatoryServices: name === 'inbound' ? mandatoryServices : [],
+      level: null,
+      notes: sectionNotes,
+    };
+  };
+  return {
+    source: 'flags',
+    description: parts.join(' '),
+    library: flags.library,
+    inbound: section('inbound'),
+    outbound: section('outbound'),
+    mailbox: section('mailbox'),
+    notes,
+  };
+}
+
+function flagSettings(
+  enabled: ReadonlySet<TlsProtocol>,
+  cipherFlag: EvaluatedCipherFlag | null,
+  role: 'server' | 'client',
+  library: LibraryModel,
+): TlsSettings {
+  const securityLevel = library === '3.0' ? (cipherFlag?.securityLevel ?? DEBIAN_SECURITY_LEVEL) : null;
+  const protocols = effectiveProtocols(enabled, role, library, securityLevel);
+  // With the 3.0 model an unrestricted cipher list still means "what OpenSSL 3.0 has".
+  const ciphers =
+    cipherFlag?.ciphers ?? (library === '3.0' ? new Set(libraryUniverse(OPENSSL_3_0_DEBIAN).map(suiteName)) : null);
+  if (protocols.size === 0) return unavailable(`no protocol version of ${range(enabled)} can be negotiated`);
+  const what = library === '3.0' ? `OpenSSL 3.0, security level ${securityLevel}` : '';
+  return { protocols, ciphers, securityLevel, unavailable: null, summary: summarise(protocols, ciphers, what) };
+}
+
+let universes: Map<OpensslBuild, CipherSuite[]> | undefined;
+function libraryUniverse(build: OpensslBuild): CipherSuite[] {
+  universes ??= new Map();
+  let u = universes.get(build);
+  if (!u) {
+    u = evaluateOpensslCipherString('ALL:COMPLEMENTOFALL', { build }).ciphers;
+    universes.set(build, u);
+  }
+  return u;
+}
+
+// ------------------------------------------------------------------------------------------------- main.cf
+
+export interface MainCfPolicyOptions {
+  readonly library: LibraryModel;
+  readonly mandatoryServices?: readonly string[] | null;
+  readonly sections?: readonly WhatIfSection[];
+  /** Shown in the description. */
+  readonly file?: string;
+}
+
+const LEVEL_PARAMETER = { inbound: 'smtpd_tls_security_level', outbound: 'smtp_tls_security_level' } as const;
+
+/** The policy a main.cf (or `postconf -n` output) gives smtpd (inbound) and smtp (outbound). */
+export function policyFromMainCf(cf: MainCf, options: MainCfPolicyOptions): WhatIfPolicy {
+  const tlsOptions: TlsPolicyOptions =
+    options.library === '3.0'
+      ? { build: OPENSSL_3_0_DEBIAN, defaultSecurityLevel: DEBIAN_SECURITY_LEVEL }
+      : { build: OPENSSL_SUPERSET, defaultSecurityLevel: 0 };
+  const policies = derivePostfixTlsPolicies(cf, tlsOptions);
+  const sections = options.sections ?? WHATIF_SECTIONS;
+  const mandatoryServices = options.mandatoryServices ?? DEFAULT_MANDATORY_SERVICES;
+  const notes: string[] = [];
+  if (sections.includes('mailbox')) {
+    notes.push(
+      'IMAP/POP3 sessions are not evaluated: main.cf does not govern Dovecot (ssl_min_protocol, ssl_cipher_list)',
+    );
+  }
+  notes.push(
+    'master.cf -o overrides and smtp_tls_policy_maps are not read: services listed as mandatory use the *_mandatory_* settings',
+  );
+  return {
+    source: 'main.cf',
+    description: `main.cf ${options.file ?? cf.source ?? ''}`.trim(),
+    library: options.library,
+    inbound: sections.includes('inbound')
+      ? sectionFromPostfix(policies.inbound, cf, options.library, mandatoryServices)
+      : null,
+    outbound: sections.includes('outbound') ? sectionFromPostfix(policies.outbound, cf, options.library, []) : null,
+    mailbox: null,
+    notes,
+  };
+}
+
+function sectionFromPostfix(
+  policy: PostfixTlsPolicy,
+  cf: MainCf,
+  library: LibraryModel,
+  mandatoryServices: readonly string[],
+): SectionPolicy {
+  const role = policy.direction === 'inbound' ? 'server' : 'client';
+  const notes: string[] = [];
+  const levelParameter = LEVEL_PARAMETER[policy.direction];
+  let level: string = policy.securityLevel;
+  const nothingSet = policy.levelSources.every((s) => s.origin !== 'main.cf');
+  if (nothingSet && level === 'none') {
+    // An excerpt without the level is taken to mean "as the server runs now": the logs show TLS in use.
+    level = 'may';
+    notes.push(
+      `${levelParameter} is not set (Postfix's default is none: no TLS at all); evaluated as "may", taking the file for an excerpt — set it to evaluate "none"`,
+    );
+  }
+  const wrapper = policy.direction === 'inbound' && cf.parameters.get('smtpd_tls_wrappermode')?.expanded === 'yes';
+  const opportunistic =
+    level === 'none'
+      ? unavailable(
+          policy.direction === 'inbound'
+            ? `${levelParameter} = none: smtpd offers no STARTTLS`
+            : `${levelParameter} = none: the smtp client never tries STARTTLS`,
+        )
+      : level === 'invalid'
+        ? unavailable(`${levelParameter} is invalid: Postfix stops with a fatal error`)
+        : settingsFromPostfix(policy.opportunistic, role, library, 'opportunistic');
+  const mandatory =
+    level === 'invalid'
+      ? unavailable(`${levelParameter} is invalid: Postfix stops with a fatal error`)
+      : settingsFromPostfix(policy.mandatory, role, library, 'mandatory');
+  const allMandatory =
+    wrapper ||
+    (policy.direction === 'inbound'
+      ? level === 'encrypt'
+      : level !== 'none' && level !== 'may' && level !== 'dane' && level !== 'invalid');
+  if (wrapper)
+    notes.push('smtpd_tls_wrappermode = yes in main.cf: every smtpd service, port 25 included, expects TLS at once');
+  if (policy.direction === 'outbound' && level === 'dane') {
+    notes.push(
+      'smtp_tls_security_level = dane: destinations with DNSSEC-signed TLSA records use the mandatory settings and get no plaintext fallback; the log does not say which those are, so the opportunistic settings are used for all',
+    );
+  }
+  return {
+    role,
+    opportunistic,
+    mandatory,
+    allMandatory,
+    refusesPlaintext: allMandatory,
+    mandatoryServices: policy.direction === 'inbound' ? mandatoryServices : [],
+    level,
+    notes,
+  };
+}
+
+function settingsFromPostfix(
+  s: PostfixTlsSettings,
+  role: 'server' | 'client',
+  library: LibraryModel,
+  which: 'opportunistic' | 'mandatory',
+): TlsSettings {
+  const daemon = role === 'server' ? 'smtpd' : 'the smtp client';
+  if (!s.protocolPolicy.evaluation.valid) {
+    const p = s.protocolPolicy.source;
+    return unavailable(
+      `${p.parameter} = "${p.value}" is not a valid protocol list: ${
+        role === 'server' ? 'smtpd disables TLS' : 'the smtp client aborts every TLS session'
+      }`,
+    );
+  }
+  if (!s.cipherPolicy.valid) {
+    const reason = s.cipherPolicy.evaluation.error ?? 'invalid cipher settings';
+    return unavailable(`${s.cipherPolicy.gradeSource.parameter}: ${reason}: ${daemon} cannot start TLS`);
+  }
+  const grade = `${s.cipherPolicy.grade ?? '?'} grade, ${which}`;
+  if (library === '3.0') {
+    const protocols = new Set([...s.negotiableProtocols].filter((p): p is TlsProtocol => p !== 'unknown'));
+    const ciphers = new Set(s.usableCiphers.map(suiteName));
+    if (protocols.size === 0)
+      return unavailable(`${s.protocolPolicy.source.parameter}: no version OpenSSL 3.0 can negotiate`);
+    return {
+      protocols,
+      ciphers,
+      securityLevel: s.securityLevel,
+      unavailable: null,
+      summary: summarise(protocols, ciphers, `${grade}, OpenSSL 3.0 security level ${s.securityLevel}`),
+    };
+  }
+  const enabled = new Set([...s.protocols].filter((p): p is TlsProtocol => p !== 'unknown'));
+  const protocols = effectiveProtocols(enabled, role, 'current', null);
+  const ciphers = new Set(s.ciphers.map(suiteName));
+  if (protocols.size === 0) return unavailable(`${s.protocolPolicy.source.parameter}: leaves no protocol version`);
+  return { protocols, ciphers, securityLevel: null, unavailable: null, summary: summarise(protocols, ciphers, grade) };
+}
+
+// ------------------------------------------------------------------------------------------------- presets
+
+export interface PolicyPreset {
+  readonly id: string;
+  readonly title: string;
+  readonly flags: Omit<PolicyFlags, 'library' | 'sections'>;
+  /** Alternatively an explicit cipher set (IANA names) when no OpenSSL string says it as well. */
+  readonly cipherSet?: () => Set<string>;
+}
+
+const isWeakSuite = (s: CipherSuite): boolean =>
+  ['RC4', '3DES_EDE_CBC', 'DES_CBC', 'DES40_CBC', 'RC2_CBC', 'IDEA_CBC', 'NULL'].includes(s.enc) ||
+  s.encBits < 112 ||
+  s.mac === 'MD5' ||
+  s.auth === 'anon' ||
+  (!s.aead && s.mac === 'SHA1');
+
+/** Common policies for the HTML report's what-if section and `whatif --preset`. */
+export const POLICY_PRESETS: readonly PolicyPreset[] = [
+  { id: 'no-sslv3', title: 'No SSLv3', flags: { excludeProtocols: 'SSLv2,SSLv3' } },
+  { id: 'min-tls12', title: 'Minimum TLS 1.2', flags: { minProtocol: 'TLSv1.2' } },
+  {
+    id: 'min-tls12-intermediate',
+    title: 'Minimum TLS 1.2 with Mozilla intermediate ciphers',
+    flags: { minProtocol: 'TLSv1.2' },
+    cipherSet: () =>
+      new Set(
+        CIPHER_SUITES.filter(
+          (s) => s.minProtocol !== 'TLSv1.3' && (s.mozilla === 'modern' || s.mozilla === 'intermediate'),
+        ).map(suiteName),
+      ),
+  },
+  {
+    id: 'no-weak-ciphers',
+    title: 'No RC4, 3DES, DES, export, NULL, anonymous, MD5 or CBC with SHA-1',
+    flags: {},
+    cipherSet: () =>
+      new Set(CIPHER_SUITES.filter((s) => s.minProtocol !== 'TLSv1.3' && !isWeakSuite(s)).map(suiteName)),
+  },
+];
+
+export function presetPolicy(preset: PolicyPreset, library: LibraryModel = 'current'): WhatIfPolicy {
+  const base = policyFromFlags({ ...preset.flags, library, sections: WHATIF_SECTIONS });
+  if (!preset.cipherSet) return { ...base, source: 'preset', description: preset.title };
+  const set = preset.cipherSet();
+  const withCiphers = (s: SectionPolicy | null): SectionPolicy | null => {
+    if (!s) return null;
+    const settings = (t: TlsSettings): TlsSettings => ({
+      ...t,
+      ciphers: set,
+      summary: summarise(t.protocols, set, t.securityLevel !== null ? `security level ${t.securityLevel}` : ''),
+    });
+    return { ...s, opportunistic: settings(s.opportunistic), mandatory: settings(s.mandatory) };
+  };
+  return {
+    ...base,
+    source: 'preset',
+    description: preset.title,
+    inbound: withCiphers(base.inbound),
+    outbound: withCiphers(base.outbound),
+    mailbox: withCiphers(base.mailbox),
+  };
+}

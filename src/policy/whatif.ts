@@ -1,0 +1,687 @@
+// What a TLS policy would do to each peer seen in the logs: unaffected, downgraded (keeps TLS with a suite or
+// version it was seen using), loses-tls (opportunistic TLS: plaintext or nothing), refused (TLS required: no mail
+// at all), or undetermined (the log does not say enough), each with a certainty and the reasoning in words.
+//
+// The rules, and why they hold (RFC 8446 §4.1.3/§D, RFC 5246 §7.4.1; OpenSSL ssl/statem/statem_lib.c):
+//   - The negotiated version is the highest one both sides enable: the server picks it from the client's range.
+//     So when a peer negotiated at most TLSv1 while the same side of this server negotiated TLSv1.2 or newer with
+//     others, TLSv1 is that peer's own maximum (as a client: the highest it offers; as a server: the highest it
+//     supports), and a policy allowing only newer versions certainly leaves it without TLS. Without such
+//     evidence this side may have been the limit, and the loss is only likely.
+//   - The negotiated suite is the client's favourite among the server's (OpenSSL servers follow the client's
+//     order unless tls_preempt_cipherlist = yes). When a peer's only suite is removed it may still share another
+//     allowed suite with us, or not: likely. Certain only when no allowed suite works with its version at all
+//     (e.g. it speaks TLS 1.0 and every allowed suite needs TLS 1.2).
+//   - A peer seen with an allowed handshake as well as blocked ones keeps TLS (downgraded, likely: the blocked
+//     sessions may have come from another sender behind the same address, which would then lose TLS).
+//   - Losing TLS means plaintext or nothing where TLS is optional (port 25; outbound `may`, where Postfix retries in
+//     plaintext only after minimal_backoff_time and never with SASL credentials: smtp_proto.c
+//     PLAINTEXT_FALLBACK_OK_AFTER_STARTTLS_FAILURE), and no mail at all where it is required (submission, smtps,
+//     `encrypt` and up; IMAP/POP3, where Dovecot refuses plaintext logins by default).
+//   - Peers that never used TLS are unaffected by a protocol or cipher policy, unless the policy makes TLS
+//     mandatory for every session (main.cf `encrypt`): then they are refused. Peers whose handshakes all failed
+//     already get no TLS; the policy changes nothing for them.
+// TLS 1.3 suites are never restricted by cipher lists (OpenSSL configures them apart; Postfix's grades do not
+// touch them).
+
+import type { CensusView, DirectionView, PeerStats } from '../aggregate/census-view.js';
+import { domainOf } from '../aggregate/peer-rows.js';
+import { lookupCipherFor } from '../ciphers/lookup.js';
+import { CIPHER_SUITES, type CipherSuite } from '../ciphers/suites.generated.js';
+import { type Direction, FAILURE_REASONS, type Protocol } from '../model/types.js';
+import {
+  canCompleteHandshake,
+  isCipherAllowedAtSecurityLevel,
+  isProtocolPermittedAtSecurityLevel,
+} from './openssl-security-level.js';
+import type { TlsProtocol } from './postfix-protocols.js';
+import {
+  isMandatoryService,
+  POLICY_PRESETS,
+  POLICY_PROTOCOLS,
+  type PolicyPreset,
+  presetPolicy,
+  protocolRank,
+  type SectionPolicy,
+  suiteName,
+  type TlsSettings,
+  WHATIF_SECTIONS,
+  type WhatIfPolicy,
+  type WhatIfSection,
+} from './whatif-policy.js';
+
+export const WHATIF_SCHEMA = 'tlscensus/whatif@1';
+
+export type Verdict = 'unaffected' | 'downgraded' | 'loses-tls' | 'refused' | 'undetermined';
+/** Worst first: the order of tables and of the combination rule. */
+export const VERDICTS: readonly Verdict[] = ['refused', 'loses-tls', 'downgraded', 'undetermined', 'unaffected'];
+export type Certainty = 'certain' | 'likely';
+
+export interface HandshakeJudgement {
+  protocol: Protocol;
+  /** As logged. */
+  cipher: string;
+  iana: string | null;
+  count: number;
+  outcome: 'kept' | 'blocked' | 'unknown';
+  /** What blocks it: the version (policy or library), the suite, or no TLS at all; null when kept. */
+  blockedBy: 'version' | 'cipher' | 'unavailable' | null;
+  /** Why it is blocked or cannot be judged; null when kept. */
+  why: string | null;
+}
+
+export interface PeerVerdict {
+  direction: Direction;
+  /** `mailbox` for IMAP/POP3 (direction inbound), kept apart like in the report. */
+  section: WhatIfSection;
+  /** `nameLogged: false` when the MTA never logs peer names (Dovecot, Exchange): unnamed, not unknown. */
+  peer: { host: string | null; ip: string; domain: string | null; nameLogged?: false };
+  verdict: Verdict;
+  certainty: Certainty;
+  reason: string;
+  sessions: number;
+  messages: number;
+  /** Sessions whose TLS this policy changes (blocked handshakes, or plaintext sessions it would refuse). */
+  affectedSessions: number;
+  tls: number;
+  plaintext: number;
+  failed: number;
+  /** The peer used a service where TLS is required. */
+  mandatory: boolean;
+  services: string[];
+  handshakes: HandshakeJudgement[];
+}
+
+export interface VerdictTotals {
+  peers: number;
+  sessions: number;
+  messages: number;
+  affectedSessions: number;
+}
+
+export type SectionTotals = Record<Verdict, VerdictTotals>;
+
+export interface TlsSettingsJson {
+  tls: boolean;
+  unavailable: string | null;
+  protocols: TlsProtocol[];
+  /** IANA names; null when the policy leaves ciphers unchanged. */
+  ciphers: string[] | null;
+  securityLevel: number | null;
+  summary: string;
+}
+
+export interface SectionPolicyJson {
+  role: 'server' | 'client';
+  level: string | null;
+  allMandatory: boolean;
+  refusesPlaintext: boolean;
+  mandatoryServices: string[];
+  opportunistic: TlsSettingsJson;
+  mandatory: TlsSettingsJson;
+  notes: string[];
+}
+
+export interface WhatIfPolicyJson {
+  source: WhatIfPolicy['source'];
+  description: string;
+  openssl: WhatIfPolicy['library'];
+  inbound: SectionPolicyJson | null;
+  outbound: SectionPolicyJson | null;
+  mailbox: SectionPolicyJson | null;
+  notes: string[];
+}
+
+export interface WhatIfResult {
+  schema: typeof WHATIF_SCHEMA;
+  window: { first: string | null; last: string | null };
+  policy: WhatIfPolicyJson;
+  /** Every peer of every evaluated section, worst verdict first. */
+  peers: PeerVerdict[];
+  /** Per evaluated section, per verdict. */
+  totals: Partial<Record<WhatIfSection, SectionTotals>>;
+}
+
+// ------------------------------------------------------------------------------------------------- judging
+
+const LEGACY: ReadonlySet<string> = new Set(['SSLv3', 'TLSv1', 'TLSv1.1']);
+
+interface Judged extends HandshakeJudgement {
+  /** The version it ran with: as logged, or inferred from a suite that exists only in TLS 1.2 or 1.3. */
+  effective: TlsProtocol | null;
+  suite: CipherSuite | null;
+}
+
+function judgeHandshake(
+  protocol: Protocol,
+  cipher: string,
+  count: number,
+  settings: TlsSettings,
+  role: 'server' | 'client',
+): Judged {
+  const suite = lookupCipherFor(protocol, cipher);
+  const base = { protocol, cipher, iana: suite?.iana ?? null, count, suite };
+  const kept = (effective: TlsProtocol | null): Judged => ({
+    ...base,
+    effective,
+    outcome: 'kept',
+    blockedBy: null,
+    why: null,
+  });
+  const blocked = (effective: TlsProtocol | null, by: 'version' | 'cipher' | 'unavailable', why: string): Judged => ({
+    ...base,
+    effective,
+    outcome: 'blocked',
+    blockedBy: by,
+    why,
+  });
+  const unknown = (effective: TlsProtocol | null, why: string): Judged => ({
+    ...base,
+    effective,
+    outcome: 'unknown',
+    blockedBy: null,
+    why,
+  });
+  if (settings.unavailable !== null) return blocked(null, 'unavailable', settings.unavailable);
+
+  let effective: TlsProtocol | null = protocol === 'unknown' ? null : protocol;
+  // A suite that exists only in TLS 1.3 (or only from TLS 1.2 on) says the version the log left out.
+  if (effective === null && suite) {
+    if (suite.minProtocol === 'TLSv1.3') effective = 'TLSv1.3';
+    else if (suite.minProtocol === 'TLSv1.2') effective = 'TLSv1.2';
+  }
+  const name = suite?.openssl ?? cipher;
+  if (effective === null) {
+    const candidates = POLICY_PROTOCOLS.filter(
+      (p) => p !== 'TLSv1.3' && (!suite || protocolRank(p) >= protocolRank(suite.minProtocol as TlsProtocol)),
+    );
+    const allowed = candidates.filter((p) => settings.protocols.has(p));
+    if (allowed.length === 0) return blocked(null, 'version', `none of ${candidates.join(', ')} is allowed`);
+    if (allowed.length < candidates.length) return unknown(null, 'the log does not say which protocol version it used');
+  } else if (!settings.protocols.has(effective)) {
+    return blocked(effective, 'version', `${effective} is not allowed`);
+  }
+  if (effective !== 'TLSv1.3' && settings.ciphers !== null) {
+    if (!suite) return unknown(effective, `cipher "${cipher}" is not in the cipher table`);
+    if (!settings.ciphers.has(suiteName(suite))) return blocked(effective, 'cipher', `${name} is not allowed`);
+  }
+  const level = settings.securityLevel;
+  if (level !== null && effective !== null) {
+    if (!isProtocolPermittedAtSecurityLevel(effective, level)) {
+      return blocked(effective, 'version', `OpenSSL 3.0 refuses ${effective} at security level ${level}`);
+    }
+    if (role === 'server' && level >= 1 && LEGACY.has(effective)) {
+      return blocked(
+        effective,
+        'version',
+        `OpenSSL 3.0 cannot sign a ${effective} handshake as a server at security level ${level} (SHA-1)`,
+      );
+    }
+    if (suite && !canCompleteHandshake(role, effective, suite, level)) {
+      return isCipherAllowedAtSecurityLevel(suite, level)
+        ? blocked(
+            effective,
+            'cipher',
+            `OpenSSL 3.0 as a client does ${effective} at security level ${level} only with RSA key transport or PSK, not ${name}`,
+          )
+        : blocked(effective, 'cipher', `OpenSSL 3.0 refuses ${name} at security level ${level}`);
+    }
+  }
+  return kept(effective);
+}
+
+function suitesOf(p: PeerStats): Array<{ protocol: Protocol; cipher: string; count: number }> {
+  return [...p.suites.entries()]
+    .map(([key, count]) => {
+      const bar = key.indexOf('|');
+      return { protocol: key.slice(0, bar) as Protocol, cipher: key.slice(bar + 1), count };
+    })
+    .sort(
+      (a, b) =>
+        b.count - a.count ||
+        POLICY_PROTOCOLS.indexOf(b.protocol as TlsProtocol) - POLICY_PROTOCOLS.indexOf(a.protocol as TlsProtocol) ||
+        (a.cipher < b.cipher ? -1 : a.cipher > b.cipher ? 1 : 0),
+    );
+}
+
+function describe(list: readonly Judged[], max = 3): string {
+  const shown = list.slice(0, max).map((j) => `${j.protocol} ${j.cipher} ×${j.count}`);
+  return list.length > max ? `${shown.join(', ')}, …` : shown.join(', ');
+}
+
+function range(protocols: ReadonlySet<TlsProtocol>): string {
+  const list = POLICY_PROTOCOLS.filter((p) => protocols.has(p));
+  return list.length === 0 ? 'none' : list.join(', ');
+}
+
+function sum(list: readonly { count: number }[]): number {
+  return list.reduce((n, x) => n + x.count, 0);
+}
+
+interface Context {
+  readonly section: WhatIfSection;
+  readonly policy: SectionPolicy;
+  /** Newest version this side negotiated with anyone in the window, or null. */
+  readonly sectionMax: TlsProtocol | null;
+}
+
+interface Judgement {
+  verdict: Verdict;
+  certainty: Certainty;
+  reason: string;
+  affectedSessions: number;
+  handshakes: Judged[];
+}
+
+function consequence(ctx: Context, mandatory: boolean, services: readonly string[]): string {
+  if (ctx.section === 'mailbox')
+    return 'IMAP/POP3 require TLS (Dovecot refuses plaintext logins): it could no longer log in';
+  if (ctx.section === 'outbound') {
+    return mandatory
+      ? 'TLS is mandatory for it: mail to it would be deferred, then bounced'
+      : 'at level may Postfix then delivers in plaintext, but only on a later retry (after minimal_backoff_time) and never where SASL credentials are set';
+  }
+  if (mandatory) {
+    const where = ctx.policy.allMandatory
+      ? `every service (level ${ctx.policy.level ?? 'encrypt'})`
+      : services.filter((s) => isMandatoryService(s, ctx.policy.mandatoryServices)).join(', ');
+    return `TLS is mandatory on ${where}: it could no longer send at all`;
+  }
+  return 'port 25 TLS is opportunistic: it would send in plaintext, or give up';
+}
+
+function lostVerdict(mandatory: boolean): Verdict {
+  return mandatory ? 'refused' : 'loses-tls';
+}
+
+function noTlsJudgement(p: PeerStats, ctx: Context, mandatory: boolean): Judgement {
+  const failures = FAILURE_REASONS.filter((r) => (p.reasons.get(r) ?? 0) > 0)
+    .map((r) => `${r} ${p.reasons.get(r)}`)
+    .join(', ');
+  if (p.plaintext > 0 && ctx.policy.refusesPlaintext) {
+    const why =
+      ctx.section === 'outbound'
+        ? `it never used TLS (${p.plaintext} plaintext deliver${p.plaintext === 1 ? 'y' : 'ies'}), and level ${ctx.policy.level} requires TLS for every destination: mail to it would be deferred, then bounced`
+        : `it never used TLS (${p.plaintext} plaintext session${p.plaintext === 1 ? '' : 's'}), and level ${ctx.policy.level} requires TLS of every client: it would be refused unless it starts using STARTTLS`;
+    return { verdict: 'refused', certainty: 'certain', reason: why, affectedSessions: p.plaintext, handshakes: [] };
+  }
+  let reason: string;
+  if (p.failed > 0) {
+    reason = `already fails its TLS handshakes (${p.failed}: ${failures}) and completed none${
+      p.plaintext > 0 ? `, then sent in plaintext (${p.plaintext} sessions)` : ''
+    }: it has no TLS now and none under this policy`;
+  } else if (p.plaintext > 0) {
+    const what = ctx.section === 'outbound' ? ['delivery', 'deliveries'] : ['session', 'sessions'];
+    reason = `never used TLS (${p.plaintext} plaintext ${p.plaintext === 1 ? what[0] : what[1]}): a TLS protocol or cipher policy does not change it`;
+    if (mandatory) reason += ' (TLS is evidently not enforced on its service today)';
+  } else {
+    reason = `no TLS or mail to judge (${p.noCommand > 0 ? `${p.noCommand} connections without a command` : 'no completed session'})`;
+  }
+  return { verdict: 'unaffected', certainty: 'certain', reason, affectedSessions: 0, handshakes: [] };
+}
+
+function judgeUnder(
+  p: PeerStats,
+  settings: TlsSettings,
+  ctx: Context,
+  mandatory: boolean,
+  services: readonly string[],
+): Judgement {
+  if (p.tls === 0) return noTlsJudgement(p, ctx, mandatory);
+  const role = ctx.policy.role;
+  const handshakes = suitesOf(p).map((s) => judgeHandshake(s.protocol, s.cipher, s.count, settings, role));
+  const kept = handshakes.filter((h) => h.outcome === 'kept');
+  const blocked = handshakes.filter((h) => h.outcome === 'blocked');
+  const unknown = handshakes.filter((h) => h.outcome === 'unknown');
+  const extras: string[] = [];
+  if (p.failed > 0) extras.push(`it also failed ${p.failed} handshake${p.failed === 1 ? '' : 's'}`);
+  if (p.plaintext > 0)
+    extras.push(`its ${p.plaintext} plaintext session${p.plaintext === 1 ? '' : 's'} stay as they are`);
+  const tail = extras.length > 0 ? `; ${extras.join('; ')}` : '';
+  const lost = lostVerdict(mandatory);
+  const then = consequence(ctx, mandatory, services);
+
+  if (settings.unavailable !== null) {
+    return {
+      verdict: lost,
+      certainty: 'certain',
+      reason: `${settings.unavailable}; its ${p.tls} TLS session${p.tls === 1 ? '' : 's'} would have none — ${then}${tail}`,
+      affectedSessions: p.tls,
+      handshakes,
+    };
+  }
+  if (blocked.length === 0) {
+    if (unknown.length === 0) {
+      return {
+        verdict: 'unaffected',
+        certainty: 'certain',
+        reason: `every handshake it made stays allowed (${describe(kept)})${tail}`,
+        affectedSessions: 0,
+        handshakes,
+      };
+    }
+    if (kept.length > 0) {
+      return {
+        verdict: 'unaffected',
+        certainty: 'likely',
+        reason: `its handshakes ${describe(kept)} stay allowed; ${sum(unknown)} cannot be checked (${unknown[0]!.why})${tail}`,
+        affectedSessions: 0,
+        handshakes,
+      };
+    }
+    return {
+      verdict: 'undetermined',
+      certainty: 'likely',
+      reason: `its ${sum(unknown)} handshake${sum(unknown) === 1 ? '' : 's'} cannot be checked: ${unknown[0]!.why}${tail}`,
+      affectedSessions: 0,
+      handshakes,
+    };
+  }
+  const other = ctx.section === 'outbound' ? 'server' : 'client';
+  if (kept.length > 0) {
+    return {
+      verdict: 'downgraded',
+      certainty: 'likely',
+      reason: `keeps TLS with ${describe(kept)}, which it was seen using; ${describe(blocked)} would no longer work (${blocked[0]!.why}) — if those sessions came from another ${other} behind this address, that one would ${mandatory ? 'be refused' : 'lose TLS'}${tail}`,
+      affectedSessions: sum(blocked),
+      handshakes,
+    };
+  }
+
+  // Nothing it was seen using still works: can it reach something else?
+  const known = handshakes.filter((h) => h.effective !== null).map((h) => h.effective!);
+  const peerMax = known.length > 0 ? known.reduce((a, b) => (protocolRank(b) > protocolRank(a) ? b : a)) : null;
+  const evidence = peerMax !== null && ctx.sectionMax !== null && protocolRank(ctx.sectionMax) > protocolRank(peerMax);
+  const versionBlocked = blocked.filter((h) => h.blockedBy === 'version');
+  const cipherBlocked = blocked.filter((h) => h.blockedBy === 'cipher');
+  const allowedBelow =
+    peerMax === null
+      ? []
+      : POLICY_PROTOCOLS.filter(
+          (v) =>
+            protocolRank(v) < protocolRank(peerMax) &&
+            settings.protocols.has(v) &&
+            !blockedByLibrary(v, settings, role),
+        );
+  if (cipherBlocked.length === 0 && unknown.length === 0 && allowedBelow.length > 0) {
+    const lower = allowedBelow.at(-1)!;
+    return {
+      verdict: 'downgraded',
+      certainty: 'likely',
+      reason: `${describe(versionBlocked)} would no longer work (${versionBlocked[0]!.why}), but ${lower} stays allowed: most ${other}s also speak older versions, so it would probably negotiate ${lower} instead (not seen in the log)${tail}`,
+      affectedSessions: sum(blocked),
+      handshakes,
+    };
+  }
+  const parts: string[] = [];
+  let certain = unknown.length === 0;
+  if (versionBlocked.length > 0) {
+    const seen = describe(versionBlocked);
+    const allowed = range(settings.protocols);
+    if (evidence) {
+      const side = ctx.section === 'outbound' ? 'our client' : 'this server';
+      const others = ctx.section === 'outbound' ? 'other servers' : 'other clients';
+      const whose = ctx.section === 'outbound' ? 'this server supports' : 'this client offers';
+      parts.push(
+        `negotiated at most ${peerMax} (${seen}) while ${side} negotiated up to ${ctx.sectionMax} with ${others}: ${peerMax} is the highest version ${whose}, and ${versionBlocked[0]!.why} (allowed: ${allowed})`,
+      );
+    } else {
+      certain = false;
+      parts.push(
+        `negotiated at most ${peerMax ?? 'an unlogged version'} (${seen}) and ${versionBlocked[0]!.why} (allowed: ${allowed}); nothing in this direction negotiated a newer version, so this side may have been the limit and the ${other} may support more, or not`,
+      );
+    }
+  }
+  if (cipherBlocked.length > 0) {
+    const only = cipherBlocked.length === 1 && versionBlocked.length === 0 ? 'its only suite' : 'its suites';
+    const noneFit = cipherBlocked.every((h) => h.effective !== null && !anyAllowedSuiteFor(h.effective, settings));
+    if (noneFit) {
+      parts.push(
+        `${only} ${describe(cipherBlocked)} ${cipherBlocked.length === 1 ? 'is' : 'are'} not allowed (${cipherBlocked[0]!.why}), and no allowed suite works with ${cipherBlocked[0]!.effective}`,
+      );
+    } else {
+      certain = false;
+      const chose =
+        ctx.section === 'outbound'
+          ? 'the server chose it from the suites our client offered'
+          : 'it chose it among the suites this server offered (OpenSSL follows the client’s order)';
+      parts.push(
+        `${only} ${describe(cipherBlocked)} ${cipherBlocked.length === 1 ? 'is' : 'are'} not allowed (${cipherBlocked[0]!.why}); ${chose}, so it may still share another allowed suite, or not`,
+      );
+    }
+  }
+  if (unknown.length > 0) parts.push(`${sum(unknown)} more cannot be checked (${unknown[0]!.why})`);
+  return {
+    verdict: lost,
+    certainty: certain ? 'certain' : 'likely',
+    reason: `${parts.join('; ')} — ${then}${tail}`,
+    affectedSessions: sum(blocked) + sum(unknown),
+    handshakes,
+  };
+}
+
+function blockedByLibrary(v: TlsProtocol, settings: TlsSettings, role: 'server' | 'client'): boolean {
+  const level = settings.securityLevel;
+  if (level === null) return false;
+  return !isProtocolPermittedAtSecurityLevel(v, level) || (role === 'server' && level >= 1 && LEGACY.has(v));
+}
+
+const NEEDS_CREDENTIALS = /PSK|SRP/;
+const SUITES_BY_NAME = new Map(CIPHER_SUITES.map((s) => [suiteName(s), s]));
+
+/** Whether any allowed TLS ≤ 1.2 suite can run with `protocol` (TLS 1.2-only suites cannot run with TLS 1.0). */
+function anyAllowedSuiteFor(protocol: TlsProtocol, settings: TlsSettings): boolean {
+  if (protocol === 'TLSv1.3' || settings.ciphers === null) return true;
+  for (const name of settings.ciphers) {
+    const suite = SUITES_BY_NAME.get(name);
+    // PSK and SRP suites need credentials mail servers do not configure; they never carry mail.
+    if (!suite || suite.minProtocol === 'TLSv1.3' || NEEDS_CREDENTIALS.test(suite.kx)) continue;
+    if (protocolRank(suite.minProtocol as TlsProtocol) <= protocolRank(protocol)) return true;
+  }
+  return false;
+}
+
+function worse(a: Judgement, b: Judgement): Judgement {
+  return VERDICTS.indexOf(b.verdict) < VERDICTS.indexOf(a.verdict) ? b : a;
+}
+
+function judgePeer(p: PeerStats, ctx: Context): PeerVerdict {
+  const services = [...p.services].sort();
+  const sp = ctx.policy;
+  const isMandatory = (s: string) => sp.allMandatory || isMandatoryService(s, sp.mandatoryServices);
+  const mandatoryUse = services.some(isMandatory);
+  const optionalUse = services.length === 0 || services.some((s) => !isMandatory(s));
+  let judgement: Judgement;
+  if (mandatoryUse && optionalUse) {
+    const opportunistic = judgeUnder(p, sp.opportunistic, ctx, false, services);
+    const mandatory = judgeUnder(p, sp.mandatory, ctx, true, services);
+    judgement = worse(opportunistic, mandatory);
+    const optionalServices = services.filter((s) => !isMandatory(s)).join(', ');
+    const requiredServices = services.filter(isMandatory).join(', ');
+    judgement = {
+      ...judgement,
+      reason: `${judgement.reason} (it uses ${requiredServices}, where TLS is required, and ${optionalServices}, where it is optional: ${
+        judgement === mandatory
+          ? `there it is ${opportunistic.verdict}`
+          : `with required TLS it is ${mandatory.verdict}`
+      })`,
+    };
+  } else {
+    judgement = judgeUnder(p, mandatoryUse ? sp.mandatory : sp.opportunistic, ctx, mandatoryUse, services);
+  }
+  return {
+    direction: ctx.section === 'outbound' ? 'outbound' : 'inbound',
+    section: ctx.section,
+    peer: {
+      host: p.peer.host,
+      ip: p.peer.ip,
+      domain: domainOf(p.peer.host),
+      ...(p.peer.nameLogged === false ? { nameLogged: false as const } : {}),
+    },
+    verdict: judgement.verdict,
+    certainty: judgement.certainty,
+    reason: judgement.reason,
+    sessions: p.sessions,
+    messages: p.messages,
+    affectedSessions: judgement.affectedSessions,
+    tls: p.tls,
+    plaintext: p.plaintext,
+    failed: p.failed,
+    mandatory: mandatoryUse,
+    services,
+    handshakes: judgement.handshakes.map(({ effective: _e, suite: _s, ...rest }) => rest),
+  };
+}
+
+/** The newest version this side of the server negotiated with anyone (spread rows with a known protocol). */
+export function sectionMaxProtocol(d: DirectionView): TlsProtocol | null {
+  let best: TlsProtocol | null = null;
+  for (const row of d.spread.values()) {
+    if (row.count === 0 || row.protocol === 'unknown' || row.protocol === 'SSLv2') continue;
+    const p = row.protocol as TlsProtocol;
+    if (best === null || protocolRank(p) > protocolRank(best)) best = p;
+  }
+  return best;
+}
+
+export function emptySectionTotals(): SectionTotals {
+  const zero = (): VerdictTotals => ({ peers: 0, sessions: 0, messages: 0, affectedSessions: 0 });
+  return {
+    refused: zero(),
+    'loses-tls': zero(),
+    downgraded: zero(),
+    undetermined: zero(),
+    unaffected: zero(),
+  };
+}
+
+function settingsJson(s: TlsSettings): TlsSettingsJson {
+  return {
+    tls: s.unavailable === null,
+    unavailable: s.unavailable,
+    protocols: POLICY_PROTOCOLS.filter((p) => s.protocols.has(p)),
+    ciphers: s.ciphers === null ? null : [...s.ciphers].sort(),
+    securityLevel: s.securityLevel,
+    summary: s.summary,
+  };
+}
+
+export function policyJson(policy: WhatIfPolicy): WhatIfPolicyJson {
+  const section = (s: SectionPolicy | null): SectionPolicyJson | null =>
+    s === null
+      ? null
+      : {
+          role: s.role,
+          level: s.level,
+          allMandatory: s.allMandatory,
+          refusesPlaintext: s.refusesPlaintext,
+          mandatoryServices: [...s.mandatoryServices],
+          opportunistic: settingsJson(s.opportunistic),
+          mandatory: settingsJson(s.mandatory),
+          notes: [...s.notes],
+        };
+  return {
+    source: policy.source,
+    description: policy.description,
+    openssl: policy.library,
+    inbound: section(policy.inbound),
+    outbound: section(policy.outbound),
+    mailbox: section(policy.mailbox),
+    notes: [...policy.notes],
+  };
+}
+
+function comparePeerVerdicts(a: PeerVerdict, b: PeerVerdict): number {
+  return (
+    VERDICTS.indexOf(a.verdict) - VERDICTS.indexOf(b.verdict) ||
+    WHATIF_SECTIONS.indexOf(a.section) - WHATIF_SECTIONS.indexOf(b.section) ||
+    (a.certainty === b.certainty ? 0 : a.certainty === 'certain' ? -1 : 1) ||
+    b.messages - a.messages ||
+    b.sessions - a.sessions ||
+    (a.peer.ip < b.peer.ip ? -1 : a.peer.ip > b.peer.ip ? 1 : 0)
+  );
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** Judges every peer of every section the policy covers. Pure and deterministic. */
+export function evaluateWhatIf(view: CensusView, policy: WhatIfPolicy): WhatIfResult {
+  const peers: PeerVerdict[] = [];
+  const totals: Partial<Record<WhatIfSection, SectionTotals>> = {};
+  for (const section of WHATIF_SECTIONS) {
+    const sp = policy[section];
+    if (sp === null) continue;
+    const dir = view[section];
+    const ctx: Context = { section, policy: sp, sectionMax: sectionMaxProtocol(dir) };
+    const t = emptySectionTotals();
+    for (const stats of dir.peers.values()) {
+      const v = judgePeer(stats, ctx);
+      peers.push(v);
+      const row = t[v.verdict];
+      row.peers++;
+      row.sessions += v.sessions;
+      row.messages += v.messages;
+      row.affectedSessions += v.affectedSessions;
+    }
+    totals[section] = t;
+  }
+  peers.sort(comparePeerVerdicts);
+  return {
+    schema: WHATIF_SCHEMA,
+    window: { first: iso(view.firstMs), last: iso(view.lastMs) },
+    policy: policyJson(policy),
+    peers,
+    totals,
+  };
+}
+
+// ------------------------------------------------------------------------------------------------- summaries
+
+export interface WhatIfSummaryPeer {
+  section: WhatIfSection;
+  peer: PeerVerdict['peer'];
+  verdict: Verdict;
+  certainty: Certainty;
+  reason: string;
+  sessions: number;
+  messages: number;
+}
+
+export interface WhatIfSummary {
+  id: string;
+  title: string;
+  description: string;
+  totals: Partial<Record<WhatIfSection, SectionTotals>>;
+  /** The peers it affects most (refused, loses-tls, downgraded), worst first. */
+  affected: WhatIfSummaryPeer[];
+}
+
+/** What a few common policies (no SSLv3, minimum TLS 1.2, Mozilla intermediate, no weak ciphers) would do. */
+export function summarizeCommonPolicies(
+  view: CensusView,
+  options: { top?: number; presets?: readonly PolicyPreset[] } = {},
+): WhatIfSummary[] {
+  const top = options.top ?? 5;
+  return (options.presets ?? POLICY_PRESETS).map((preset) => {
+    const policy = presetPolicy(preset);
+    const result = evaluateWhatIf(view, policy);
+    return {
+      id: preset.id,
+      title: preset.title,
+      description: policy.description,
+      totals: result.totals,
+      affected: result.peers
+        .filter((p) => p.verdict !== 'unaffected' && p.verdict !== 'undetermined')
+        .slice(0, top)
+        .map((p) => ({
+          section: p.section,
+          peer: { ...p.peer },
+          verdict: p.verdict,
+          certainty: p.certainty,
+          reason: p.reason,
+          sessions: p.sessions,
+          messages: p.messages,
+        })),
+    };
+  });
+}

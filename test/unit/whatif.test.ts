@@ -1,0 +1,403 @@
+// The what-if verdict rules (src/policy/whatif.ts), one by one, on views built from sessions, with policies from
+// flags and from main.cf fixtures (test/fixtures/main-cf/whatif-*.cf).
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { describe, it } from 'node:test';
+import { addSession, type CensusView, emptyView } from '../../src/aggregate/census-view.js';
+import { CensusError } from '../../src/model/errors.js';
+import type { Direction, FailureReason, Protocol, Session } from '../../src/model/types.js';
+import { parseMainCf } from '../../src/policy/main-cf.js';
+import {
+  evaluateWhatIf,
+  type PeerVerdict,
+  summarizeCommonPolicies,
+  type WhatIfResult,
+} from '../../src/policy/whatif.js';
+import {
+  isMandatoryService,
+  type LibraryModel,
+  policyFromFlags,
+  policyFromMainCf,
+  type WhatIfPolicy,
+} from '../../src/policy/whatif-policy.js';
+import { fixturePath } from '../helpers/paths.js';
+
+const T0 = Date.UTC(2026, 10, 20, 10);
+
+interface S {
+  ip: string;
+  host?: string | null;
+  direction?: Direction;
+  service?: string;
+  protocol?: Protocol;
+  cipher?: string;
+  outcome?: Session['outcome'];
+  reason?: FailureReason;
+  messages?: number;
+  n?: number;
+}
+
+function view(...specs: S[]): CensusView {
+  const v = emptyView();
+  let t = T0;
+  for (const s of specs) {
+    for (let i = 0; i < (s.n ?? 1); i++) {
+      const outcome = s.outcome ?? (s.protocol ? 'tls' : 'plaintext');
+      t += 1000;
+      addSession(v, {
+        mta: 'postfix',
+        service: s.service ?? (s.direction === 'outbound' ? 'smtp' : 'smtpd'),
+        direction: s.direction ?? 'inbound',
+        peer: { host: s.host === undefined ? `h${s.ip}.example` : s.host, ip: s.ip },
+        startMs: t,
+        endMs: null,
+        outcome,
+        handshake:
+          outcome === 'tls'
+            ? { protocol: s.protocol ?? 'unknown', cipher: s.cipher ?? '', bits: null, trust: null }
+            : null,
+        failure: outcome === 'failed' ? { reason: s.reason ?? 'no-shared-cipher', detail: 'x' } : null,
+        messages: s.messages ?? (outcome === 'tls' || outcome === 'plaintext' ? 1 : 0),
+      });
+    }
+  }
+  return v;
+}
+
+/** A TLS 1.3 client elsewhere: evidence that this side negotiated TLS 1.3. */
+const MODERN_IN: S = { ip: '198.51.100.1', protocol: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384' };
+const MODERN_OUT: S = { ...MODERN_IN, ip: '198.51.100.2', direction: 'outbound' };
+
+function flags(extra: Partial<Parameters<typeof policyFromFlags>[0]>, library: LibraryModel = 'current'): WhatIfPolicy {
+  return policyFromFlags({ library, sections: ['inbound', 'outbound', 'mailbox'], ...extra });
+}
+
+function mainCf(file: string, library: LibraryModel = 'current'): WhatIfPolicy {
+  const cf = parseMainCf(fs.readFileSync(fixturePath('main-cf', file), 'utf8'), { source: file });
+  return policyFromMainCf(cf, { library });
+}
+
+function peer(r: WhatIfResult, ip: string): PeerVerdict {
+  const p = r.peers.find((x) => x.peer.ip === ip);
+  assert.ok(p, `peer ${ip} judged`);
+  return p;
+}
+
+function verdictOf(r: WhatIfResult, ip: string): string {
+  const p = peer(r, ip);
+  return `${p.verdict}/${p.certainty}`;
+}
+
+const MIN12 = flags({ minProtocol: 'TLSv1.2' });
+
+describe('whatif: verdict rules', () => {
+  it('unaffected, certain: every handshake it made stays allowed', () => {
+    const r = evaluateWhatIf(
+      view(MODERN_IN, { ip: '192.0.2.1', protocol: 'TLSv1.2', cipher: 'ECDHE-RSA-AES128-GCM-SHA256' }),
+      MIN12,
+    );
+    assert.equal(verdictOf(r, '192.0.2.1'), 'unaffected/certain');
+    assert.match(peer(r, '192.0.2.1').reason, /stays allowed \(TLSv1\.2 ECDHE-RSA-AES128-GCM-SHA256 ×1\)/);
+  });
+
+  it('loses TLS, certain: only TLSv1 while this server negotiated TLSv1.3 with others (the client’s highest)', () => {
+    const r = evaluateWhatIf(
+      view(MODERN_IN, { ip: '192.0.2.2', protocol: 'TLSv1', cipher: 'ECDHE-RSA-AES256-SHA', n: 3 }),
+      MIN12,
+    );
+    const p = peer(r, '192.0.2.2');
+    assert.equal(`${p.verdict}/${p.certainty}`, 'loses-tls/certain');
+    assert.match(p.reason, /TLSv1 is the highest version this client offers/);
+    assert.match(p.reason, /send in plaintext, or give up/);
+    assert.equal(p.affectedSessions, 3);
+  });
+
+  it('loses TLS, likely: without evidence that this side offered more, the peer may support more', () => {
+    const r = evaluateWhatIf(view({ ip: '192.0.2.3', protocol: 'TLSv1', cipher: 'ECDHE-RSA-AES256-SHA' }), MIN12);
+    assert.equal(verdictOf(r, '192.0.2.3'), 'loses-tls/likely');
+    assert.match(peer(r, '192.0.2.3').reason, /this side may have been the limit/);
+  });
+
+  it('outbound: a server seen only on TLSv1 while our client negotiated TLSv1.3 elsewhere; Postfix retries in plaintext', () => {
+    const r = evaluateWhatIf(
+      view(MODERN_OUT, { ip: '192.0.2.4', direction: 'outbound', protocol: 'TLSv1', cipher: 'AES128-SHA' }),
+      MIN12,
+    );
+    const p = peer(r, '192.0.2.4');
+    assert.equal(`${p.direction} ${p.verdict}/${p.certainty}`, 'outbound loses-tls/certain');
+    assert.match(p.reason, /highest version this server supports/);
+    assert.match(p.reason, /minimal_backoff_time/);
+  });
+
+  it('loses TLS, likely: its only suite is removed but it may share another allowed suite', () => {
+    const r = evaluateWhatIf(
+      view(MODERN_IN, { ip: '192.0.2.5', protocol: 'TLSv1.2', cipher: 'RC4-SHA', n: 2 }),
+      flags({ ciphers: 'HIGH:!aNULL' }),
+    );
+    assert.equal(verdictOf(r, '192.0.2.5'), 'loses-tls/likely');
+    assert.match(
+      peer(r, '192.0.2.5').reason,
+      /its only suite TLSv1\.2 RC4-SHA ×2 is not allowed.*may still share another allowed suite/,
+    );
+  });
+
+  it('loses TLS, certain: its suite is removed and no allowed suite works with its version', () => {
+    // HIGH:!SHA1 keeps only TLS 1.2 suites (PSK/SRP suites aside, which mail servers never have).
+    const r = evaluateWhatIf(
+      view(MODERN_IN, { ip: '192.0.2.6', protocol: 'TLSv1', cipher: 'AES128-SHA' }),
+      flags({ ciphers: 'HIGH:!SHA1' }),
+    );
+    assert.equal(verdictOf(r, '192.0.2.6'), 'loses-tls/certain');
+    assert.match(peer(r, '192.0.2.6').reason, /no allowed suite works with TLSv1/);
+  });
+
+  it('downgraded, likely: keeps TLS with a version it was seen using', () => {
+    const r = evaluateWhatIf(
+      view(
+        { ip: '192.0.2.7', protocol: 'TLSv1', cipher: 'ECDHE-RSA-AES128-SHA' },
+        { ip: '192.0.2.7', protocol: 'TLSv1.2', cipher: 'ECDHE-RSA-AES256-GCM-SHA384', n: 2 },
+      ),
+      MIN12,
+    );
+    const p = peer(r, '192.0.2.7');
+    assert.equal(`${p.verdict}/${p.certainty}`, 'downgraded/likely');
+    assert.equal(p.affectedSessions, 1);
+    assert.match(p.reason, /keeps TLS with TLSv1\.2 ECDHE-RSA-AES256-GCM-SHA384 ×2, which it was seen using/);
+  });
+
+  it('downgraded, likely: a newer version is excluded but an older one stays allowed (not seen)', () => {
+    const r = evaluateWhatIf(
+      view(MODERN_IN, { ip: '192.0.2.8', protocol: 'TLSv1.2', cipher: 'ECDHE-RSA-AES128-GCM-SHA256' }),
+      flags({ excludeProtocols: 'TLSv1.2' }),
+    );
+    assert.equal(verdictOf(r, '192.0.2.8'), 'downgraded/likely');
+    assert.match(peer(r, '192.0.2.8').reason, /probably negotiate TLSv1\.1 instead/);
+  });
+
+  it('refused, certain: a submission client (TLS mandatory) on TLSv1 under a TLSv1.2 minimum', () => {
+    const r = evaluateWhatIf(
+      view(MODERN_IN, {
+        ip: '192.0.2.9',
+        service: 'submission/smtpd',
+        protocol: 'TLSv1',
+        cipher: 'ECDHE-RSA-AES256-SHA',
+      }),
+      MIN12,
+    );
+    const p = peer(r, '192.0.2.9');
+    assert.equal(`${p.verdict}/${p.certainty}`, 'refused/certain');
+    assert.equal(p.mandatory, true);
+    assert.match(p.reason, /TLS is mandatory on submission\/smtpd: it could no longer send at all/);
+  });
+
+  it('a peer on port 25 and submission gets the worse verdict, and the reason says both', () => {
+    const r = evaluateWhatIf(
+      view(
+        MODERN_IN,
+        { ip: '192.0.2.10', protocol: 'TLSv1', cipher: 'ECDHE-RSA-AES256-SHA' },
+        { ip: '192.0.2.10', service: 'submission/smtpd', protocol: 'TLSv1', cipher: 'ECDHE-RSA-AES256-SHA' },
+      ),
+      MIN12,
+    );
+    const p = peer(r, '192.0.2.10');
+    assert.equal(p.verdict, 'refused');
+    assert.match(p.reason, /there it is loses-tls/);
+  });
+
+  it('--mandatory-services decides which services require TLS (Postfix instance names match)', () => {
+    assert.equal(isMandatoryService('submission/smtpd', ['submission']), true);
+    assert.equal(isMandatoryService('postfix-out/smtps/smtpd', ['smtps']), true);
+    assert.equal(isMandatoryService('smtpd', ['submission']), false);
+    const r = evaluateWhatIf(
+      view(MODERN_IN, { ip: '192.0.2.11', service: 'relay/smtpd', protocol: 'TLSv1', cipher: 'AES128-SHA' }),
+      flags({ minProtocol: 'TLSv1.2', mandatoryServices: ['relay'] }),
+    );
+    assert.equal(peer(r, '192.0.2.11').verdict, 'refused');
+  });
+
+  it('IMAP/POP3 count as mandatory TLS: a mailbox client that loses TLS is refused', () => {
+    const r = evaluateWhatIf(
+      view(
+        { ...MODERN_IN, service: 'imap' },
+        { ip: '192.0.2.12', service: 'imap', protocol: 'TLSv1', cipher: 'ECDHE-RSA-AES256-SHA' },
+      ),
+      MIN12,
+    );
+    const p = peer(r, '192.0.2.12');
+    assert.equal(`${p.section} ${p.direction} ${p.verdict}/${p.certainty}`, 'mailbox inbound refused/certain');
+    assert.match(p.reason, /could no longer log in/);
+    assert.ok(r.totals.mailbox);
+  });
+
+  it('plaintext-only peers are unaffected by a protocol or cipher policy, and it says so', () => {
+    const r = evaluateWhatIf(view(MODERN_IN, { ip: '192.0.2.13', n: 2 }), MIN12);
+    assert.equal(verdictOf(r, '192.0.2.13'), 'unaffected/certain');
+    assert.match(peer(r, '192.0.2.13').reason, /never used TLS \(2 plaintext sessions\)/);
+  });
+
+  it('peers whose handshakes all fail already have no TLS: unaffected, and it says so', () => {
+    const r = evaluateWhatIf(
+      view(MODERN_IN, { ip: '192.0.2.14', outcome: 'failed', reason: 'no-shared-cipher' }),
+      MIN12,
+    );
+    assert.equal(verdictOf(r, '192.0.2.14'), 'unaffected/certain');
+    assert.match(peer(r, '192.0.2.14').reason, /already fails its TLS handshakes \(1: no-shared-cipher 1\)/);
+  });
+
+  it('peers that sent no command (scanners) are unaffected', () => {
+    const r = evaluateWhatIf(view({ ip: '192.0.2.15', outcome: 'no-command' }), MIN12);
+    assert.equal(verdictOf(r, '192.0.2.15'), 'unaffected/certain');
+  });
+
+  it('undetermined: the log does not say which protocol or suite was used', () => {
+    const r = evaluateWhatIf(view({ ip: '192.0.2.16', protocol: 'unknown', cipher: '' }), MIN12);
+    assert.equal(peer(r, '192.0.2.16').verdict, 'undetermined');
+  });
+
+  it('infers the version the log left out from a suite that exists only in TLS 1.2', () => {
+    // Sendmail logs `TLSv1/SSLv3` (unknown) with the suite: an AES-GCM suite means TLS 1.2.
+    const r = evaluateWhatIf(
+      view({ ip: '192.0.2.17', protocol: 'unknown', cipher: 'ECDHE-RSA-AES256-GCM-SHA384' }),
+      MIN12,
+    );
+    assert.equal(verdictOf(r, '192.0.2.17'), 'unaffected/certain');
+  });
+
+  it('sums peers, sessions and messages per section and verdict', () => {
+    const r = evaluateWhatIf(
+      view(
+        MODERN_IN,
+        { ip: '192.0.2.18', protocol: 'TLSv1', cipher: 'AES128-SHA', n: 2, messages: 3 },
+        { ip: '192.0.2.19', protocol: 'TLSv1', cipher: 'AES128-SHA' },
+      ),
+      MIN12,
+    );
+    assert.deepEqual(r.totals.inbound?.['loses-tls'], { peers: 2, sessions: 3, messages: 7, affectedSessions: 3 });
+    assert.deepEqual(r.totals.inbound?.unaffected, { peers: 1, sessions: 1, messages: 1, affectedSessions: 0 });
+    assert.equal(r.schema, 'tlscensus/whatif@1');
+  });
+});
+
+describe('whatif: policies from flags', () => {
+  it('explains bad flags as OpenSSL would, as usage errors', () => {
+    assert.throws(
+      () => flags({ minProtocol: 'TLS1.4' }),
+      (e: unknown) => e instanceof CensusError && /unknown protocol "TLS1\.4"/.test(e.message) && e.exitCode === 2,
+    );
+    assert.throws(
+      () => flags({ ciphers: 'NOTHING-AT-ALL' }),
+      (e: unknown) =>
+        e instanceof CensusError &&
+        /OpenSSL rejects it: no cipher match/.test(e.message) &&
+        /Error in cipher list/.test(e.hint ?? ''),
+    );
+    assert.throws(() => flags({ ciphers: 'HIGH:%x' }), /invalid cipher string/);
+    assert.throws(() => flags({ minProtocol: 'TLSv1.3', excludeProtocols: 'TLSv1.3' }), /no protocol version/);
+  });
+
+  it('an OpenSSL client offers only the lowest contiguous block: !TLSv1.1 on the client keeps it on TLSv1', () => {
+    const policy = flags({ excludeProtocols: 'SSLv3,TLSv1.1' });
+    assert.deepEqual([...(policy.outbound?.opportunistic.protocols ?? [])], ['TLSv1']);
+    assert.match(policy.outbound?.notes.join(' ') ?? '', /lowest contiguous block/);
+    assert.deepEqual([...(policy.inbound?.opportunistic.protocols ?? [])], ['TLSv1', 'TLSv1.2', 'TLSv1.3']);
+    // The TLS 1.3 server would have to accept TLS 1.0 now: many still do, OpenSSL 3 servers cannot.
+    const r = evaluateWhatIf(view(MODERN_OUT), policy);
+    assert.equal(verdictOf(r, MODERN_OUT.ip), 'downgraded/likely');
+    assert.match(peer(r, MODERN_OUT.ip).reason, /probably negotiate TLSv1 instead/);
+  });
+
+  it('--openssl 3.0: a server cannot complete TLS 1.0 at security level 2, a client can with RSA key transport', () => {
+    const policy = flags({ minProtocol: 'TLSv1' }, '3.0');
+    const r = evaluateWhatIf(
+      view(
+        MODERN_IN,
+        MODERN_OUT,
+        { ip: '192.0.2.20', protocol: 'TLSv1', cipher: 'ECDHE-RSA-AES256-SHA' },
+        { ip: '192.0.2.21', direction: 'outbound', protocol: 'TLSv1', cipher: 'AES128-SHA' },
+        { ip: '192.0.2.22', direction: 'outbound', protocol: 'TLSv1', cipher: 'ECDHE-RSA-AES256-SHA' },
+        { ip: '192.0.2.23', protocol: 'TLSv1.2', cipher: 'RC4-SHA' },
+      ),
+      policy,
+    );
+    assert.equal(verdictOf(r, '192.0.2.20'), 'loses-tls/certain');
+    assert.equal(verdictOf(r, '192.0.2.21'), 'unaffected/certain');
+    assert.equal(peer(r, '192.0.2.22').verdict, 'loses-tls');
+    assert.match(peer(r, '192.0.2.22').reason, /only with RSA key transport or PSK/);
+    // OpenSSL 3.0 on Debian has no RC4 at all.
+    assert.equal(peer(r, '192.0.2.23').verdict, 'loses-tls');
+  });
+});
+
+describe('whatif: policies from main.cf', () => {
+  it('an invalid smtpd_tls_protocols disables STARTTLS: every TLS client loses TLS, certainly', () => {
+    const r = evaluateWhatIf(
+      view(MODERN_IN, {
+        ip: '192.0.2.30',
+        service: 'submission/smtpd',
+        protocol: 'TLSv1.2',
+        cipher: 'ECDHE-RSA-AES128-GCM-SHA256',
+      }),
+      mainCf('seed-main.cf'),
+    );
+    const p = peer(r, MODERN_IN.ip);
+    assert.equal(`${p.verdict}/${p.certainty}`, 'loses-tls/certain');
+    assert.match(p.reason, /is not a valid protocol list: smtpd disables TLS/);
+    // Submission uses smtpd_tls_mandatory_protocols ("!TLSv1, !SSLv2"), which is valid.
+    assert.equal(verdictOf(r, '192.0.2.30'), 'unaffected/certain');
+  });
+
+  it('a main.cf without a security level is taken as an excerpt and evaluated as "may", with a note', () => {
+    const policy = mainCf('seed-main.cf');
+    assert.equal(policy.inbound?.level, 'may');
+    assert.match(policy.inbound?.notes.join(' ') ?? '', /not set .* evaluated as "may"/);
+    assert.match(policy.notes.join(' '), /IMAP\/POP3 sessions are not evaluated/);
+    assert.equal(policy.mailbox, null);
+  });
+
+  it('smtpd_tls_security_level = encrypt refuses clients that never used TLS', () => {
+    const r = evaluateWhatIf(view(MODERN_IN, { ip: '192.0.2.31', n: 2 }), mainCf('whatif-encrypt.cf'));
+    const p = peer(r, '192.0.2.31');
+    assert.equal(`${p.verdict}/${p.certainty}`, 'refused/certain');
+    assert.match(p.reason, /level encrypt requires TLS of every client/);
+    assert.equal(p.affectedSessions, 2);
+  });
+
+  it('smtp_tls_security_level = none: outbound TLS peers lose TLS (the client no longer tries)', () => {
+    const r = evaluateWhatIf(view(MODERN_OUT), mainCf('whatif-encrypt.cf'));
+    assert.equal(verdictOf(r, MODERN_OUT.ip), 'loses-tls/certain');
+    assert.match(peer(r, MODERN_OUT.ip).reason, /never tries STARTTLS/);
+  });
+
+  it('uses the mandatory settings for mandatory services and the opportunistic ones elsewhere', () => {
+    const r = evaluateWhatIf(
+      view(
+        MODERN_IN,
+        { ip: '192.0.2.32', protocol: 'TLSv1', cipher: 'ECDHE-RSA-AES256-SHA' },
+        { ip: '192.0.2.33', service: 'submission/smtpd', protocol: 'TLSv1', cipher: 'ECDHE-RSA-AES256-SHA' },
+      ),
+      mainCf('whatif-golden.cf'),
+    );
+    assert.equal(verdictOf(r, '192.0.2.32'), 'loses-tls/certain');
+    assert.equal(verdictOf(r, '192.0.2.33'), 'refused/certain');
+  });
+});
+
+describe('whatif: summaries for the HTML report', () => {
+  it('gives the common policies with totals and the most affected peers', () => {
+    const v = view(
+      MODERN_IN,
+      { ip: '192.0.2.40', protocol: 'SSLv3', cipher: 'DES-CBC3-SHA' },
+      { ip: '192.0.2.41', protocol: 'TLSv1', cipher: 'AES128-SHA' },
+    );
+    const s = summarizeCommonPolicies(v);
+    assert.deepEqual(
+      s.map((x) => x.id),
+      ['no-sslv3', 'min-tls12', 'min-tls12-intermediate', 'no-weak-ciphers'],
+    );
+    const noSsl3 = s[0]!;
+    assert.equal(noSsl3.totals.inbound?.['loses-tls'].peers, 1);
+    assert.equal(noSsl3.affected[0]?.peer.ip, '192.0.2.40');
+    assert.equal(s[1]!.totals.inbound?.['loses-tls'].peers, 2);
+  });
+});
