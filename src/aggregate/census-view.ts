@@ -141,6 +141,162 @@ const OUTCOME_FIELD: Record<SessionOutcome, keyof Totals> = {
 
 const HOUR_MS = 3_600_000;
 
+// The hot path (DESIGN.md §3): a session costs a few Map lookups. What a session's strings map to (its section,
+// spread row key, hourly label, Prometheus key) is memoised by exactly the values it is made from, with bounds
+// (log text is attacker-controlled); and the collections most peers never need more than one value in start
+// out shared (never written: copied on first write), which is most of a peer's memory.
+
+const MAX_MEMO = 4096;
+
+/** Shared collections: never written, replaced by a copy when a value is added (`withCount`, `withValue`). */
+const SHARED = new WeakSet<object>();
+const EMPTY_SUITES: Map<string, number> = shared(new Map());
+const EMPTY_REASONS: Map<FailureReason, number> = shared(new Map());
+const SINGLETONS = new Map<string, Set<string>>();
+
+function shared<T extends object>(x: T): T {
+  SHARED.add(x);
+  return x;
+}
+
+function singleton(value: string): Set<string> {
+  let set = SINGLETONS.get(value);
+  if (set === undefined) {
+    set = new Set([value]);
+    if (SINGLETONS.size >= MAX_MEMO) return set;
+    SINGLETONS.set(value, shared(set));
+  }
+  return set;
+}
+
+function withValue(set: Set<string>, value: string): Set<string> {
+  if (set.has(value)) return set;
+  const own = SHARED.has(set) ? new Set(set) : set;
+  own.add(value);
+  return own;
+}
+
+function withCount<K>(map: Map<K, number>, key: K, n: number): Map<K, number> {
+  const own = SHARED.has(map) ? new Map(map) : map;
+  own.set(key, (own.get(key) ?? 0) + n);
+  return own;
+}
+
+const mailboxServices = new Map<string, boolean>();
+
+function sectionOf(view: CensusView, s: Session): DirectionView {
+  let mailbox = mailboxServices.get(s.service);
+  if (mailbox === undefined) {
+    mailbox = isMailboxService(s.service);
+    if (mailboxServices.size < MAX_MEMO) mailboxServices.set(s.service, mailbox);
+  }
+  if (mailbox) return view.mailbox;
+  return s.direction === 'inbound' ? view.inbound : view.outbound;
+}
+
+/** `section|label` keys of the hourly counts. */
+const hourKeys = new Map<string, Map<string, string>>();
+
+function hourKey(section: string, label: string): string {
+  let bySection = hourKeys.get(section);
+  if (bySection === undefined) {
+    bySection = new Map();
+    hourKeys.set(section, bySection);
+  }
+  let k = bySection.get(label);
+  if (k === undefined) {
+    k = `${section}|${label}`;
+    if (bySection.size < MAX_MEMO) bySection.set(label, k);
+  }
+  return k;
+}
+
+/** What a handshake's protocol and cipher (and a dialect's IANA name for it) map to. */
+interface SuiteMemo {
+  ratingName: string;
+  rated: ReturnType<typeof rateHandshake>;
+  /** Spread row key: `protocol|iana` (or the logged name). */
+  spreadKey: string;
+  /** Peer suite key: `protocol|cipher-as-logged`. */
+  suiteKey: string;
+  legacy: boolean;
+}
+
+const suiteMemos = new Map<string, Map<string, SuiteMemo>>();
+let suiteMemoCount = 0;
+
+function suiteMemo(protocol: Protocol, cipher: string, iana: string | null | undefined): SuiteMemo {
+  // A dialect that knows the suite better than the logged name (Exchange) names it by its IANA name.
+  const ratingName = typeof iana === 'string' ? iana : cipher;
+  let byCipher = suiteMemos.get(protocol);
+  if (byCipher === undefined) {
+    byCipher = new Map();
+    suiteMemos.set(protocol, byCipher);
+  }
+  const known = byCipher.get(cipher);
+  if (known !== undefined && known.ratingName === ratingName) return known;
+  const rated = rateHandshake(protocol, ratingName);
+  const memo: SuiteMemo = {
+    ratingName,
+    rated,
+    spreadKey: `${protocol}|${rated.iana ?? cipher}`,
+    suiteKey: `${protocol}|${cipher}`,
+    legacy: isLegacyProtocol(protocol),
+  };
+  if (known === undefined && suiteMemoCount < MAX_MEMO) {
+    byCipher.set(cipher, memo);
+    suiteMemoCount++;
+  }
+  return memo;
+}
+
+/**
+ * The Prometheus counter key of a session: `metricKey` of `sessionMetrics(s)` with sanitised labels, memoised by
+ * the fields sessionMetrics reads (a property test holds the two together): direction, MTA, then service and
+ * suite for a handshake, the reason for a failure, nothing more for plaintext.
+ */
+type KeyTree = Map<string, KeyTree | string | null>;
+const metricKeys: KeyTree = new Map();
+let metricKeyCount = 0;
+
+function branch(tree: KeyTree, key: string): KeyTree {
+  let sub = tree.get(key) as KeyTree | undefined;
+  if (sub === undefined) {
+    sub = new Map();
+    tree.set(key, sub);
+    metricKeyCount++;
+  }
+  return sub;
+}
+
+function counterKey(s: Session, suite: SuiteMemo | null): string | null {
+  if (metricKeyCount >= MAX_MEMO * 4) return metricKeyOf(s);
+  let leaf: string;
+  let tree = branch(branch(metricKeys, s.direction), s.mta);
+  const h = s.handshake;
+  if (h && suite !== null) {
+    tree = branch(branch(tree, 'handshake'), s.service);
+    leaf = typeof h.iana === 'string' ? `${suite.suiteKey}|${h.iana}` : suite.suiteKey;
+  } else if (s.outcome === 'failed') {
+    tree = branch(tree, 'failed');
+    leaf = s.failure?.reason ?? 'other';
+  } else if (s.outcome === 'plaintext') {
+    leaf = 'plaintext';
+  } else return null;
+  let k = tree.get(leaf) as string | null | undefined;
+  if (k === undefined) {
+    k = metricKeyOf(s);
+    tree.set(leaf, k);
+    metricKeyCount++;
+  }
+  return k;
+}
+
+function metricKeyOf(s: Session): string | null {
+  const m = sessionMetrics(s);
+  return m ? metricKey({ family: m.family, values: m.values.map(sanitizeLabel) }) : null;
+}
+
 export function addSession(view: CensusView, s: Session): void {
   const dir = sectionOf(view, s);
   const t = dir.totals;
@@ -151,6 +307,7 @@ export function addSession(view: CensusView, s: Session): void {
   if (s.outcome === 'plaintext') t.plaintextMessages += s.messages;
   view.mtas.add(s.mta);
   view.services.add(s.service);
+  const suite = s.handshake ? suiteMemo(s.handshake.protocol, s.handshake.cipher, s.handshake.iana) : null;
   if (s.startMs !== null) {
     if (view.firstMs === null || s.startMs < view.firstMs) view.firstMs = s.startMs;
     if (view.lastMs === null || s.startMs > view.lastMs) view.lastMs = s.startMs;
@@ -161,29 +318,19 @@ export function addSession(view: CensusView, s: Session): void {
       view.hourly.set(hour, counts);
     }
     const label = s.outcome === 'tls' ? (s.handshake?.protocol ?? 'unknown') : s.outcome;
-    const k = `${dir === view.mailbox ? 'mailbox' : s.direction}|${label}`;
+    const k = hourKey(dir === view.mailbox ? 'mailbox' : s.direction, label);
     counts.set(k, (counts.get(k) ?? 0) + 1);
   }
-  if (s.handshake) addHandshake(dir, s);
-  if (s.peer) addPeer(dir, s, s.peer);
-  const m = sessionMetrics(s);
-  if (m) {
-    const k = metricKey({ family: m.family, values: m.values.map(sanitizeLabel) });
-    view.counters.set(k, (view.counters.get(k) ?? 0) + 1);
-  }
+  if (suite !== null) addHandshake(dir, s, suite);
+  if (s.peer) addPeer(dir, s, s.peer, suite);
+  const k = counterKey(s, suite);
+  if (k !== null) view.counters.set(k, (view.counters.get(k) ?? 0) + 1);
 }
 
-function sectionOf(view: CensusView, s: Session): DirectionView {
-  if (isMailboxService(s.service)) return view.mailbox;
-  return s.direction === 'inbound' ? view.inbound : view.outbound;
-}
-
-function addHandshake(dir: DirectionView, s: Session): void {
+function addHandshake(dir: DirectionView, s: Session, suite: SuiteMemo): void {
   const h = s.handshake!;
-  // A dialect that knows the suite better than the logged name (Exchange) names it by its IANA name.
-  const rated = rateHandshake(h.protocol, typeof h.iana === 'string' ? h.iana : h.cipher);
-  const key = `${h.protocol}|${rated.iana ?? h.cipher}`;
-  let row = dir.spread.get(key);
+  const rated = suite.rated;
+  let row = dir.spread.get(suite.spreadKey);
   if (!row) {
     row = {
       protocol: h.protocol,
@@ -192,7 +339,7 @@ function addHandshake(dir: DirectionView, s: Session): void {
       rating: rated.rating,
       cipherRating: rated.cipherRating,
       protocolRating: rated.protocolRating,
-      legacy: isLegacyProtocol(h.protocol),
+      legacy: suite.legacy,
       count: 0,
       unknownClients: 0,
       peers: new Set(),
@@ -200,7 +347,7 @@ function addHandshake(dir: DirectionView, s: Session): void {
       services: new Set(),
       note: h.note ?? null,
     };
-    dir.spread.set(key, row);
+    dir.spread.set(suite.spreadKey, row);
   }
   row.count++;
   row.spellings.set(h.cipher, (row.spellings.get(h.cipher) ?? 0) + 1);
@@ -210,7 +357,7 @@ function addHandshake(dir: DirectionView, s: Session): void {
   row.services.add(s.service);
 }
 
-function addPeer(dir: DirectionView, s: Session, peer: Peer): void {
+function addPeer(dir: DirectionView, s: Session, peer: Peer, suite: SuiteMemo | null): void {
   let p = dir.peers.get(peer.ip);
   if (!p) {
     p = {
@@ -224,15 +371,17 @@ function addPeer(dir: DirectionView, s: Session, peer: Peer): void {
       plaintext: 0,
       noCommand: 0,
       plaintextMessages: 0,
-      suites: new Map(),
-      reasons: new Map(),
+      suites: EMPTY_SUITES,
+      reasons: EMPTY_REASONS,
       lastFailureDetail: null,
-      mtas: new Set(),
-      services: new Set(),
+      mtas: singleton(s.mta),
+      services: singleton(s.service),
     };
     dir.peers.set(peer.ip, p);
-  } else if (p.peer.host === null && peer.host !== null) {
-    p.peer = copyPeer(peer);
+  } else {
+    if (p.peer.host === null && peer.host !== null) p.peer = copyPeer(peer);
+    p.mtas = withValue(p.mtas, s.mta);
+    p.services = withValue(p.services, s.service);
   }
   p.sessions++;
   p.messages += s.messages;
@@ -240,21 +389,17 @@ function addPeer(dir: DirectionView, s: Session, peer: Peer): void {
     if (p.firstMs === null || s.startMs < p.firstMs) p.firstMs = s.startMs;
     if (p.lastMs === null || s.startMs > p.lastMs) p.lastMs = s.startMs;
   }
-  if (s.outcome === 'tls' && s.handshake) {
+  if (s.outcome === 'tls' && suite !== null) {
     p.tls++;
-    const k = `${s.handshake.protocol}|${s.handshake.cipher}`;
-    p.suites.set(k, (p.suites.get(k) ?? 0) + 1);
+    p.suites = withCount(p.suites, suite.suiteKey, 1);
   } else if (s.outcome === 'failed') {
     p.failed++;
-    const reason = s.failure?.reason ?? 'other';
-    p.reasons.set(reason, (p.reasons.get(reason) ?? 0) + 1);
+    p.reasons = withCount(p.reasons, s.failure?.reason ?? 'other', 1);
     if (s.failure) p.lastFailureDetail = s.failure.detail;
   } else if (s.outcome === 'plaintext') {
     p.plaintext++;
     p.plaintextMessages += s.messages;
   } else if (s.outcome === 'no-command') p.noCommand++;
-  p.mtas.add(s.mta);
-  p.services.add(s.service);
 }
 
 function copyPeer(peer: Peer): Peer {
@@ -309,10 +454,10 @@ function mergeDirection(into: DirectionView, from: DirectionView): void {
       into.peers.set(ip, {
         ...p,
         peer: { ...p.peer },
-        suites: new Map(p.suites),
-        reasons: new Map(p.reasons),
-        mtas: new Set(p.mtas),
-        services: new Set(p.services),
+        suites: SHARED.has(p.suites) ? p.suites : new Map(p.suites),
+        reasons: SHARED.has(p.reasons) ? p.reasons : new Map(p.reasons),
+        mtas: SHARED.has(p.mtas) ? p.mtas : new Set(p.mtas),
+        services: SHARED.has(p.services) ? p.services : new Set(p.services),
       });
       continue;
     }
@@ -326,11 +471,11 @@ function mergeDirection(into: DirectionView, from: DirectionView): void {
     mine.plaintext += p.plaintext;
     mine.noCommand += p.noCommand;
     mine.plaintextMessages += p.plaintextMessages;
-    addCounts(mine.suites, p.suites);
-    addCounts(mine.reasons, p.reasons);
+    for (const [k, n] of p.suites) mine.suites = withCount(mine.suites, k, n);
+    for (const [k, n] of p.reasons) mine.reasons = withCount(mine.reasons, k, n);
     if (p.lastFailureDetail !== null) mine.lastFailureDetail = p.lastFailureDetail;
-    addAll(mine.mtas, p.mtas);
-    addAll(mine.services, p.services);
+    for (const x of p.mtas) mine.mtas = withValue(mine.mtas, x);
+    for (const x of p.services) mine.services = withValue(mine.services, x);
   }
 }
 

@@ -24,6 +24,17 @@ export interface Dialect {
    * Lines with none are `unrecognized` without being decoded (the hot-path prefilter, DESIGN.md §3).
    */
   readonly keywords: readonly string[];
+  /**
+   * Optional, for speed: the keywords that matter for lines of one program (a daemon that never logs anything
+   * `interpret` uses gets none, and its lines are `unrecognized` at once). Same promise as `keywords`.
+   */
+  keywordsFor?(program: string): readonly string[];
+  /**
+   * True when the interpreter keeps no state from line to line, so that any line can be interpreted without the
+   * lines before it: worker threads then interpret byte ranges of a file. Otherwise the dialect's lines are
+   * interpreted on the main thread, in order.
+   */
+  readonly stateless?: boolean;
   /** A fresh interpreter (state, if any, is per input). */
   createInterpreter(): Interpreter;
 }

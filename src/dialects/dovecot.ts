@@ -42,13 +42,13 @@ export const dovecot: Dialect = {
   name: 'Dovecot',
   claims: (program) => program === 'dovecot' || LOGIN_PROCESS.test(program) || POST_LOGIN.test(program),
   keywords: ['rip='],
+  stateless: true,
   createInterpreter(): Interpreter {
-    let lineNo = 0;
-    return (env) => interpretDovecot(env, ++lineNo);
+    return interpretDovecot;
   },
 };
 
-function interpretDovecot(env: Envelope, lineNo: number): Observation[] | null | typeof MALFORMED {
+function interpretDovecot(env: Envelope): Observation[] | null | typeof MALFORMED {
   let text = env.message;
   let process: string | undefined = LOGIN_PROCESS.exec(env.program)?.[1];
   if (process === undefined) {
@@ -66,7 +66,11 @@ function interpretDovecot(env: Envelope, lineNo: number): Observation[] | null |
   const login = parseElements(elements);
   if (login.rip === null) return text.includes('rip=') ? MALFORMED : null;
   const service = process === 'submission' ? 'submission' : process;
-  const key = `dovecot|${env.host ?? ''}|${service}|${login.session ?? `#${lineNo}`}`;
+  // Without a session id the key needs no number: every line ends its own connection (each return below ends
+  // with a disconnect), so no two lines' observations are ever open at once under it. No counter also means no
+  // state: any line can be interpreted on its own (`stateless`).
+  const key = `dovecot|${env.host ?? ''}|${service}|${login.session ?? '#'}`;
+  // Fields one by one, never `{ ...b }`: an object spread costs over a microsecond in Node 20.
   const b = { mta: 'dovecot', service, direction: 'inbound' as const, key, timeMs: env.timeMs };
   const peer: Peer = { host: null, ip: login.rip, nameLogged: false };
   const succeeded = /^Login\b/.test(message);
@@ -74,15 +78,39 @@ function interpretDovecot(env: Envelope, lineNo: number): Observation[] | null |
   if (login.tls === 'handshaking') {
     const failure = handshakeFailure(login.tlsError, message);
     return [
-      { ...b, kind: 'failure', peer, ...failure },
-      { ...b, kind: 'disconnect', peer, starttls: 'failed', commands: null },
+      {
+        mta: b.mta,
+        service: b.service,
+        direction: b.direction,
+        key: b.key,
+        timeMs: b.timeMs,
+        kind: 'failure',
+        peer,
+        reason: failure.reason,
+        detail: failure.detail,
+      },
+      {
+        mta: b.mta,
+        service: b.service,
+        direction: b.direction,
+        key: b.key,
+        timeMs: b.timeMs,
+        kind: 'disconnect',
+        peer,
+        starttls: 'failed',
+        commands: null,
+      },
     ];
   }
   if (login.tls === 'done') {
     const security = login.security === null ? null : SSL_SECURITY.exec(login.security);
     const h: Observation = security
       ? {
-          ...b,
+          mta: b.mta,
+          service: b.service,
+          direction: b.direction,
+          key: b.key,
+          timeMs: b.timeMs,
           kind: 'handshake',
           peer,
           protocol: normaliseProtocol(security[1]!),
@@ -91,7 +119,11 @@ function interpretDovecot(env: Envelope, lineNo: number): Observation[] | null |
           trust: null,
         }
       : {
-          ...b,
+          mta: b.mta,
+          service: b.service,
+          direction: b.direction,
+          key: b.key,
+          timeMs: b.timeMs,
           kind: 'handshake',
           peer,
           protocol: 'unknown',
@@ -100,23 +132,53 @@ function interpretDovecot(env: Envelope, lineNo: number): Observation[] | null |
           trust: null,
           note: login.security === PROXIED ? PROXIED_NOTE : NO_SSL_SECURITY_NOTE,
         };
-    return [h, { ...b, kind: 'disconnect', peer, starttls: 'ok', commands: null }];
+    return [
+      h,
+      {
+        mta: b.mta,
+        service: b.service,
+        direction: b.direction,
+        key: b.key,
+        timeMs: b.timeMs,
+        kind: 'disconnect',
+        peer,
+        starttls: 'ok',
+        commands: null,
+      },
+    ];
   }
-  if (login.secured) return [{ ...b, kind: 'disconnect', peer, starttls: 'absent', commands: null, trusted: true }];
+  if (login.secured)
+    return [
+      {
+        mta: b.mta,
+        service: b.service,
+        direction: b.direction,
+        key: b.key,
+        timeMs: b.timeMs,
+        kind: 'disconnect',
+        peer,
+        starttls: 'absent',
+        commands: null,
+        trusted: true,
+      },
+    ];
   // No TLS element. A login, or any authentication attempt, sent credentials in the clear: plaintext. A client
   // that disconnected without ever trying to authenticate exchanged nothing of value: no command, like a
   // Postfix `commands=0` scanner.
   const silent = !succeeded && /\(no auth attempts\b|\(disconnected before auth was ready\b/.test(message);
-  return [
-    {
-      ...b,
-      kind: 'disconnect',
-      peer,
-      starttls: 'absent',
-      commands: silent ? 0 : null,
-      ...(silent ? {} : { plaintext: true }),
-    },
-  ];
+  const disconnect: Observation = {
+    mta: b.mta,
+    service: b.service,
+    direction: b.direction,
+    key: b.key,
+    timeMs: b.timeMs,
+    kind: 'disconnect',
+    peer,
+    starttls: 'absent',
+    commands: silent ? 0 : null,
+  };
+  if (!silent) disconnect.plaintext = true;
+  return [disconnect];
 }
 
 interface LoginElements {

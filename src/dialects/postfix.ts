@@ -51,11 +51,24 @@ function describeProgram(program: string): { service: string; daemon: string } {
   return { service, daemon };
 }
 
+// Per daemon, what each interpret* below looks for (`lost connection after STARTTLS` contains `TLS`).
+const SMTPD_KEYWORDS = ['TLS', 'SSL_', 'connect from', 'client='];
+const SMTP_KEYWORDS = ['TLS', 'SSL_', 'status='];
+const TLSPROXY_KEYWORDS = ['CONNECT', 'TLS', 'SSL_'];
+
 export const postfix: Dialect = {
   id: 'postfix',
   name: 'Postfix',
   claims: (program) => program.startsWith('postfix'),
   keywords: ['TLS', 'SSL_', 'connect from', 'CONNECT', 'client=', 'status=', 'lost connection after STARTTLS'],
+  keywordsFor(program) {
+    const { daemon } = describeProgram(program);
+    if (daemon === 'smtpd') return SMTPD_KEYWORDS;
+    if (daemon === 'smtp' || daemon === 'lmtp') return SMTP_KEYWORDS;
+    if (daemon === 'tlsproxy') return TLSPROXY_KEYWORDS;
+    return []; // postscreen, qmgr, cleanup, …: interpretPostfix reads none of their lines
+  },
+  stateless: true,
   createInterpreter(): Interpreter {
     return interpretPostfix;
   },
@@ -69,6 +82,8 @@ function interpretPostfix(env: Envelope): Observation[] | null | typeof MALFORME
   return null;
 }
 
+// Observations list the base fields one by one: an object spread (`{ ...b, kind }`) costs over a microsecond
+// in Node 20, more than the rest of the line's interpretation.
 function base(env: Envelope, service: string, direction: Direction, key: string) {
   return { mta: 'postfix', service, direction, key, timeMs: env.timeMs };
 }
@@ -83,7 +98,11 @@ function handshakeOf(m: RegExpExecArray, b: ReturnType<typeof base>): Observatio
   if (!peer) return MALFORMED;
   return [
     {
-      ...b,
+      mta: b.mta,
+      service: b.service,
+      direction: b.direction,
+      key: b.key,
+      timeMs: b.timeMs,
       kind: 'handshake',
       peer: { host: peer.host, ip: peer.ip },
       protocol: normaliseProtocol(m[5]!),
@@ -99,7 +118,19 @@ function interpretSmtpd(env: Envelope, service: string): Observation[] | null | 
   const b = base(env, service, 'inbound', processKey(env));
   if (msg.startsWith('connect from ')) {
     const peer = parseNamaddr(msg.slice(13));
-    return peer ? [{ ...b, kind: 'connect', peer: { host: peer.host, ip: peer.ip } }] : MALFORMED;
+    return peer
+      ? [
+          {
+            mta: b.mta,
+            service: b.service,
+            direction: b.direction,
+            key: b.key,
+            timeMs: b.timeMs,
+            kind: 'connect',
+            peer: { host: peer.host, ip: peer.ip },
+          },
+        ]
+      : MALFORMED;
   }
   if (msg.startsWith('disconnect from ')) {
     const peer = parseNamaddr(msg.slice(16));
@@ -113,7 +144,19 @@ function interpretSmtpd(env: Envelope, service: string): Observation[] | null | 
       state = ok > 0 ? 'ok' : total > 0 ? 'failed' : 'absent';
     } else if (commands) state = 'absent';
     const total = commands ? Number(commands[2] ?? commands[1]) : null;
-    return [{ ...b, kind: 'disconnect', peer: { host: peer.host, ip: peer.ip }, starttls: state, commands: total }];
+    return [
+      {
+        mta: b.mta,
+        service: b.service,
+        direction: b.direction,
+        key: b.key,
+        timeMs: b.timeMs,
+        kind: 'disconnect',
+        peer: { host: peer.host, ip: peer.ip },
+        starttls: state,
+        commands: total,
+      },
+    ];
   }
   if (msg.includes('TLS connection ')) {
     const m = HANDSHAKE.exec(msg);
@@ -124,12 +167,33 @@ function interpretSmtpd(env: Envelope, service: string): Observation[] | null | 
   const body = msg.replace(QID_PREFIX, '');
   if (body.startsWith('lost connection after STARTTLS from ')) {
     const peer = parseNamaddr(body.slice(36));
-    return [{ ...b, kind: 'starttls-lost', peer: peer ? { host: peer.host, ip: peer.ip } : null }];
+    return [
+      {
+        mta: b.mta,
+        service: b.service,
+        direction: b.direction,
+        key: b.key,
+        timeMs: b.timeMs,
+        kind: 'starttls-lost',
+        peer: peer ? { host: peer.host, ip: peer.ip } : null,
+      },
+    ];
   }
   const client = CLIENT.exec(msg);
   if (client) {
     const peer = parseNamaddr(client[2]!);
-    return [{ ...b, kind: 'message', peer: peer ? { host: peer.host, ip: peer.ip } : null, queueId: client[1]! }];
+    return [
+      {
+        mta: b.mta,
+        service: b.service,
+        direction: b.direction,
+        key: b.key,
+        timeMs: b.timeMs,
+        kind: 'message',
+        peer: peer ? { host: peer.host, ip: peer.ip } : null,
+        queueId: client[1]!,
+      },
+    ];
   }
   return null;
 }
@@ -141,14 +205,37 @@ function sslError(msg: string, b: ReturnType<typeof base>): Observation[] | type
   const detail = m[3] ?? '';
   // `-1`/`0`: OpenSSL queued errors that follow as `TLS library problem` lines and refine the reason.
   const reason = /^-?\d+$/.test(detail) ? 'other' : classifyTlsError(detail);
-  return [{ ...b, kind: 'failure', peer: peer ? { host: peer.host, ip: peer.ip } : null, reason, detail }];
+  return [
+    {
+      mta: b.mta,
+      service: b.service,
+      direction: b.direction,
+      key: b.key,
+      timeMs: b.timeMs,
+      kind: 'failure',
+      peer: peer ? { host: peer.host, ip: peer.ip } : null,
+      reason,
+      detail,
+    },
+  ];
 }
 
 function libraryProblem(msg: string, b: ReturnType<typeof base>): Observation[] | typeof MALFORMED {
   const m = LIBRARY_PROBLEM.exec(msg);
   if (!m) return MALFORMED;
   const detail = m[1]!;
-  return [{ ...b, kind: 'failure-detail', reason: classifyTlsError(detail), detail }];
+  return [
+    {
+      mta: b.mta,
+      service: b.service,
+      direction: b.direction,
+      key: b.key,
+      timeMs: b.timeMs,
+      kind: 'failure-detail',
+      reason: classifyTlsError(detail),
+      detail,
+    },
+  ];
 }
 
 function interpretSmtp(env: Envelope, service: string): Observation[] | null | typeof MALFORMED {
@@ -162,7 +249,19 @@ function interpretSmtp(env: Envelope, service: string): Observation[] | null | t
   if (msg.startsWith('warning: TLS library problem')) return libraryProblem(msg, b);
   const body = msg.replace(QID_PREFIX, '');
   if (body.startsWith('Cannot start TLS')) {
-    return [{ ...b, kind: 'failure', peer: null, reason: 'other', detail: body }];
+    return [
+      {
+        mta: b.mta,
+        service: b.service,
+        direction: b.direction,
+        key: b.key,
+        timeMs: b.timeMs,
+        kind: 'failure',
+        peer: null,
+        reason: 'other',
+        detail: body,
+      },
+    ];
   }
   if (!msg.includes('status=')) return null;
   const d = DELIVERY.exec(msg);
@@ -174,15 +273,64 @@ function interpretSmtp(env: Envelope, service: string): Observation[] | null | t
   const text = d[4] ?? '';
   const peer = { host: relay.host, ip: relay.ip };
   if (/^TLS is required, but was not offered/.test(text)) {
-    return [{ ...b, kind: 'failure', peer, reason: 'not-offered', detail: text }];
+    return [
+      {
+        mta: b.mta,
+        service: b.service,
+        direction: b.direction,
+        key: b.key,
+        timeMs: b.timeMs,
+        kind: 'failure',
+        peer,
+        reason: 'not-offered',
+        detail: text,
+      },
+    ];
   }
   if (/^TLS is required, but host .* refused to start TLS/.test(text)) {
-    return [{ ...b, kind: 'failure', peer, reason: classifyTlsError(text), detail: text }];
+    return [
+      {
+        mta: b.mta,
+        service: b.service,
+        direction: b.direction,
+        key: b.key,
+        timeMs: b.timeMs,
+        kind: 'failure',
+        peer,
+        reason: classifyTlsError(text),
+        detail: text,
+      },
+    ];
   }
-  if (/^Cannot start TLS/.test(text)) return [{ ...b, kind: 'failure', peer, reason: 'other', detail: text }];
+  if (/^Cannot start TLS/.test(text))
+    return [
+      {
+        mta: b.mta,
+        service: b.service,
+        direction: b.direction,
+        key: b.key,
+        timeMs: b.timeMs,
+        kind: 'failure',
+        peer,
+        reason: 'other',
+        detail: text,
+      },
+    ];
   // The connection never got as far as SMTP: no session to count.
   if (/^connect to /.test(text)) return null;
-  return [{ ...b, kind: 'delivery', peer, queueId: d[1]!, status: d[3]! }];
+  return [
+    {
+      mta: b.mta,
+      service: b.service,
+      direction: b.direction,
+      key: b.key,
+      timeMs: b.timeMs,
+      kind: 'delivery',
+      peer,
+      queueId: d[1]!,
+      status: d[3]!,
+    },
+  ];
 }
 
 function interpretTlsproxy(env: Envelope, service: string): Observation[] | null | typeof MALFORMED {
@@ -195,8 +343,30 @@ function interpretTlsproxy(env: Envelope, service: string): Observation[] | null
     const b = base(env, service, 'inbound', `${processKey(env)}|${peer.ip}|${peer.port ?? ''}`);
     const p = { host: null, ip: peer.ip };
     return msg.startsWith('CONNECT')
-      ? [{ ...b, kind: 'connect', peer: p }]
-      : [{ ...b, kind: 'disconnect', peer: p, starttls: 'unknown', commands: 0 }];
+      ? [
+          {
+            mta: b.mta,
+            service: b.service,
+            direction: b.direction,
+            key: b.key,
+            timeMs: b.timeMs,
+            kind: 'connect',
+            peer: p,
+          },
+        ]
+      : [
+          {
+            mta: b.mta,
+            service: b.service,
+            direction: b.direction,
+            key: b.key,
+            timeMs: b.timeMs,
+            kind: 'disconnect',
+            peer: p,
+            starttls: 'unknown',
+            commands: 0,
+          },
+        ];
   }
   const hs = HANDSHAKE.exec(msg);
   if (hs) {
