@@ -6,8 +6,8 @@
 //   npm run build && node scripts/annotate-fixture.mjs postfix plain-lines.log > test/fixtures/dialects/postfix.log
 
 import fs from 'node:fs';
-import { DIALECTS } from '../dist/src/dialects/registry.js';
 import { MALFORMED } from '../dist/src/dialects/dialect.js';
+import { DIALECTS } from '../dist/src/dialects/registry.js';
 import { parseZone, WallClock, YearResolver } from '../dist/src/envelope/clock.js';
 import { parseEnvelope } from '../dist/src/envelope/parse-envelope.js';
 
@@ -19,7 +19,22 @@ if (!dialect || !file) {
 }
 const ctx = { clock: new WallClock(parseZone('UTC')), years: new YearResolver(2026, 0) };
 const interpret = dialect.createInterpreter();
-const KEEP = ['kind', 'direction', 'service', 'peer', 'protocol', 'cipher', 'reason', 'starttls', 'commands', 'queueId', 'status', 'iana', 'note', 'plaintext'];
+const KEEP = [
+  'kind',
+  'direction',
+  'service',
+  'peer',
+  'protocol',
+  'cipher',
+  'reason',
+  'starttls',
+  'commands',
+  'queueId',
+  'status',
+  'iana',
+  'note',
+  'plaintext',
+];
 for (const text of fs.readFileSync(file, 'utf8').split('\n')) {
   if (text === '' || text.startsWith('#')) {
     console.log(text);
@@ -31,11 +46,14 @@ for (const text of fs.readFileSync(file, 'utf8').split('\n')) {
   } else {
     const r = interpret(env);
     if (r === MALFORMED) console.log('# outcome: malformed');
-    else for (const o of r ?? []) {
-      const a = {};
-      for (const k of KEEP) if (o[k] !== undefined) a[k === 'kind' && o[k] === 'handshake' ? 'kind' : k] = k === 'kind' && o[k] === 'handshake' ? 'tls' : o[k];
-      console.log(`# line: ${JSON.stringify(a)}`);
-    }
+    else
+      for (const o of r ?? []) {
+        const a = {};
+        for (const k of KEEP)
+          if (o[k] !== undefined)
+            a[k === 'kind' && o[k] === 'handshake' ? 'kind' : k] = k === 'kind' && o[k] === 'handshake' ? 'tls' : o[k];
+        console.log(`# line: ${JSON.stringify(a)}`);
+      }
   }
   console.log(text);
 }
