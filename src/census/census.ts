@@ -1,14 +1,16 @@
 // The library entry point: census(inputs, options) → { view, diagnostics } (DESIGN.md §2).
 
+import os from 'node:os';
 import type { CensusView } from '../aggregate/census-view.js';
 import type { Dialect } from '../dialects/dialect.js';
 import { DIALECTS } from '../dialects/registry.js';
 import { parseZone } from '../envelope/clock.js';
 import { CensusError } from '../model/errors.js';
 import type { Coverage } from '../model/types.js';
-import { readLines, type SourceIssue } from '../sources/read-lines.js';
+import { DEFAULT_MAX_LINE_BYTES, readLines, type SourceIssue } from '../sources/read-lines.js';
 import type { InputSpec } from '../sources/resolve-inputs.js';
 import { CensusEngine, nothingClaimedError, type UnparsedSample } from './engine.js';
+import { ParallelCensus } from './parallel-census.js';
 import { compileFilter, type SessionFilter } from './session-filter.js';
 
 export interface CensusOptions {
@@ -20,6 +22,20 @@ export interface CensusOptions {
   maxSamples?: number;
   /** Reports bytes consumed per input (for progress display). */
   onProgress?: (input: InputSpec, fileBytes: number) => void;
+  /**
+   * Threads to count with (default: the machine's cores, at most 4). 1 = one pass on this thread, the reference
+   * the parallel census must equal. With `year`, always 1 (the year then depends on every line before).
+   */
+  threads?: number;
+  /** Tuning (tests use small values to put many chunk seams into small inputs). */
+  parallel?: { chunkBytes?: number; startAfterBytes?: number };
+}
+
+const MAX_DEFAULT_THREADS = 4;
+
+export function defaultThreads(): number {
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.max(1, Math.min(MAX_DEFAULT_THREADS, cores));
 }
 
 export interface SourceSummary {
@@ -35,6 +51,8 @@ export interface Diagnostics {
   samples: UnparsedSample[];
   /** Lines written by programs a dialect claims (events + unrecognized + malformed among them). */
   claimedLines: number;
+  /** Worker threads that counted (0: all on this thread). The result is the same either way. */
+  workers: number;
 }
 
 export interface CensusResult {
@@ -66,16 +84,45 @@ export async function census(inputs: readonly InputSpec[], options: CensusOption
     ...(options.maxSamples !== undefined ? { maxSamples: options.maxSamples } : {}),
   });
   const sources: SourceSummary[] = [];
-  for (const input of inputs) {
-    engine.beginSource(input.path === '-' ? '(stdin)' : input.path, input.mtimeMs);
-    const progress = options.onProgress;
-    const result = await readLines(
-      input,
-      { line: (buf, s, e) => engine.line(buf, s, e), overlong: (n) => engine.overlong(n) },
-      progress ? { progress: (bytes) => progress(input, bytes) } : {},
-    );
-    sources.push({ path: result.path, bytes: result.bytes, issue: result.issue });
+  const year = options.year ?? null;
+  const threads = year === null ? (options.threads ?? defaultThreads()) : 1;
+  const parallel =
+    threads > 1
+      ? new ParallelCensus(engine, {
+          threads,
+          chunkBytes: options.parallel?.chunkBytes ?? 2 << 20,
+          startAfterBytes: options.parallel?.startAfterBytes ?? 4 << 20,
+          maxLineBytes: DEFAULT_MAX_LINE_BYTES,
+          init: {
+            mta: options.mta,
+            timezone: options.timezone,
+            maxSamples: options.maxSamples ?? 20,
+            maxLineBytes: DEFAULT_MAX_LINE_BYTES,
+          },
+        })
+      : null;
+  try {
+    for (const input of inputs) {
+      engine.beginSource(input.path === '-' ? '(stdin)' : input.path, input.mtimeMs);
+      const onProgress = options.onProgress;
+      const progress = onProgress ? (bytes: number) => onProgress(input, bytes) : undefined;
+      const result = parallel
+        ? await parallel.read(input, progress)
+        : await readLines(
+            input,
+            {
+              line: (buf, s, e) => engine.line(buf, s, e),
+              lines: (buf, s, e) => engine.lines(buf, s, e),
+              overlong: (n) => engine.overlong(n),
+            },
+            progress ? { progress } : {},
+          );
+      sources.push({ path: result.path, bytes: result.bytes, issue: result.issue });
+    }
+  } finally {
+    await parallel?.close();
   }
+  const workers = parallel?.workers ?? 0;
   const done = engine.finish();
   if (done.coverage.lines > 0 && done.claimedLines === 0) {
     throw nothingClaimedError(done.coverage.lines, engine.foreignPrograms, dialects);
@@ -88,6 +135,7 @@ export async function census(inputs: readonly InputSpec[], options: CensusOption
       issues: sources.flatMap((s) => (s.issue ? [s.issue] : [])),
       samples: done.samples,
       claimedLines: done.claimedLines,
+      workers,
     },
   };
 }

@@ -1,0 +1,47 @@
+// A worker thread of the parallel census (parallel-census.ts): it runs the per-line half of the engine over
+// the chunks of whole lines it is sent and returns, per chunk, the counts and the observations (encoded), in
+// line order. Lines of dialects that keep state across lines go back uninterpreted. It correlates nothing:
+// sessions are built on the main thread, in order, exactly as one pass over the file would build them.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { parseZone } from '../envelope/clock.js';
+import { selectDialects } from './census.js';
+import { LineEngine } from './line-engine.js';
+import { ObservationEncoder } from './observation-codec.js';
+import type { ChunkJob, ChunkReply, WorkerInit } from './parallel-census.js';
+
+const init = workerData as WorkerInit;
+const encoder = new ObservationEncoder();
+const engine = new LineEngine(
+  {
+    dialects: selectDialects(init.mta),
+    zone: parseZone(init.timezone),
+    year: null,
+    maxSamples: init.maxSamples,
+    giveUpAfterLines: 0,
+    maxLineBytes: init.maxLineBytes,
+  },
+  encoder,
+);
+let source: string | null = null;
+let sourceMtime: number | null = null;
+
+parentPort!.on('message', (job: ChunkJob) => {
+  if (job.source !== source || job.mtimeMs !== sourceMtime) {
+    source = job.source;
+    sourceMtime = job.mtimeMs;
+    engine.beginSource(job.source, job.mtimeMs);
+  }
+  engine.beginChunk();
+  const buf = Buffer.from(job.buffer, 0, job.length);
+  if (job.linesEnd > 0) engine.lines(buf, 0, job.linesEnd);
+  if (job.linesEnd < job.length) {
+    // The input's last line, without a newline.
+    const end = buf[job.length - 1] === 13 ? job.length - 1 : job.length;
+    if (end - job.linesEnd > init.maxLineBytes) engine.overlong(end - job.linesEnd);
+    else engine.line(buf, job.linesEnd, end);
+  }
+  const batch = encoder.take();
+  const reply: ChunkReply = { seq: job.seq, counts: engine.chunkCounts(), batch, buffer: job.buffer };
+  parentPort!.postMessage(reply, [batch.tags.buffer as ArrayBuffer, batch.nums.buffer as ArrayBuffer, job.buffer]);
+});
