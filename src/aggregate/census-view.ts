@@ -27,6 +27,9 @@ export interface Totals {
   messages: number;
   tlsMessages: number;
   plaintextMessages: number;
+  /** Plaintext sessions that followed a failed handshake of the same peer (plaintext fallback), and their mail. */
+  fallback: number;
+  fallbackMessages: number;
 }
 
 export interface SpreadRow {
@@ -58,6 +61,8 @@ export interface PeerStats {
   plaintext: number;
   noCommand: number;
   plaintextMessages: number;
+  fallbackSessions: number;
+  fallbackMessages: number;
   /** `protocol|cipher-as-logged` → handshakes. */
   suites: Map<string, number>;
   reasons: Map<FailureReason, number>;
@@ -109,6 +114,8 @@ export function emptyTotals(): Totals {
     messages: 0,
     tlsMessages: 0,
     plaintextMessages: 0,
+    fallback: 0,
+    fallbackMessages: 0,
   };
 }
 
@@ -305,6 +312,10 @@ export function addSession(view: CensusView, s: Session): void {
   t.messages += s.messages;
   if (s.outcome === 'tls') t.tlsMessages += s.messages;
   if (s.outcome === 'plaintext') t.plaintextMessages += s.messages;
+  if (s.fallback) {
+    t.fallback++;
+    t.fallbackMessages += s.messages;
+  }
   view.mtas.add(s.mta);
   view.services.add(s.service);
   const suite = s.handshake ? suiteMemo(s.handshake.protocol, s.handshake.cipher, s.handshake.iana) : null;
@@ -371,6 +382,8 @@ function addPeer(dir: DirectionView, s: Session, peer: Peer, suite: SuiteMemo | 
       plaintext: 0,
       noCommand: 0,
       plaintextMessages: 0,
+      fallbackSessions: 0,
+      fallbackMessages: 0,
       suites: EMPTY_SUITES,
       reasons: EMPTY_REASONS,
       lastFailureDetail: null,
@@ -399,6 +412,10 @@ function addPeer(dir: DirectionView, s: Session, peer: Peer, suite: SuiteMemo | 
   } else if (s.outcome === 'plaintext') {
     p.plaintext++;
     p.plaintextMessages += s.messages;
+    if (s.fallback) {
+      p.fallbackSessions++;
+      p.fallbackMessages += s.messages;
+    }
   } else if (s.outcome === 'no-command') p.noCommand++;
 }
 
@@ -471,6 +488,8 @@ function mergeDirection(into: DirectionView, from: DirectionView): void {
     mine.plaintext += p.plaintext;
     mine.noCommand += p.noCommand;
     mine.plaintextMessages += p.plaintextMessages;
+    mine.fallbackSessions += p.fallbackSessions;
+    mine.fallbackMessages += p.fallbackMessages;
     for (const [k, n] of p.suites) mine.suites = withCount(mine.suites, k, n);
     for (const [k, n] of p.reasons) mine.reasons = withCount(mine.reasons, k, n);
     if (p.lastFailureDetail !== null) mine.lastFailureDetail = p.lastFailureDetail;

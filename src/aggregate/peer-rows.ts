@@ -31,6 +31,9 @@ export interface PeerRow {
   failed: number;
   noCommand: number;
   plaintextMessages: number;
+  /** Plaintext sessions right after a failed handshake of this peer (TLS fallback), and their messages. */
+  fallbackSessions: number;
+  fallbackMessages: number;
   protocols: Partial<Record<Protocol, number>>;
   suites: SuiteUse[];
   best: SuiteUse | null;
@@ -120,6 +123,8 @@ export function peerRow(section: Section, p: PeerStats): PeerRow {
     failed: p.failed,
     noCommand: p.noCommand,
     plaintextMessages: p.plaintextMessages,
+    fallbackSessions: p.fallbackSessions,
+    fallbackMessages: p.fallbackMessages,
     protocols,
     suites,
     best,
@@ -136,6 +141,8 @@ export interface PeerFilter {
   legacy?: boolean;
   failing?: boolean;
   plaintext?: boolean;
+  /** Only peers that fell back to plaintext after a failed handshake. */
+  fallback?: boolean;
   domain?: string | null;
 }
 
@@ -144,6 +151,7 @@ export function matchesPeer(row: PeerRow, f: PeerFilter): boolean {
   if (f.legacy && !(row.legacy || row.rating === 'insecure')) return false;
   if (f.failing && row.failed === 0) return false;
   if (f.plaintext && row.plaintext === 0) return false;
+  if (f.fallback && row.fallbackSessions === 0) return false;
   if (f.domain) {
     const d = f.domain.toLowerCase().replace(/\.$/, '');
     const host = row.peer.host?.toLowerCase() ?? '';

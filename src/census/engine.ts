@@ -5,6 +5,7 @@
 
 import { addSession, type CensusView, emptyView } from '../aggregate/census-view.js';
 import { Correlator } from '../correlate/correlator.js';
+import { DEFAULT_FALLBACK_WINDOW_MS, FallbackDetector } from '../correlate/fallback-detector.js';
 import type { Coverage, Session } from '../model/types.js';
 import { LineEngine, type LineEngineOptions, nothingClaimedError, type UnparsedSample } from './line-engine.js';
 import type { SessionFilter } from './session-filter.js';
@@ -12,6 +13,8 @@ import type { SessionFilter } from './session-filter.js';
 export interface EngineOptions extends LineEngineOptions {
   filter: (s: Session) => boolean;
   idleTtlMs?: number;
+  /** How soon after a failed handshake a plaintext session of the same peer counts as a fallback. */
+  fallbackWindowMs?: number;
 }
 
 export class CensusEngine extends LineEngine {
@@ -19,8 +22,11 @@ export class CensusEngine extends LineEngine {
   private readonly correlator: Correlator;
 
   constructor(options: EngineOptions) {
+    // Before the filter: a failure outside --direction/--service still explains a plaintext session inside it.
+    const fallback = new FallbackDetector(options.fallbackWindowMs ?? DEFAULT_FALLBACK_WINDOW_MS);
     const correlator = new Correlator(
       (s) => {
+        fallback.mark(s);
         if (options.filter(s)) addSession(this.view, s);
       },
       options.idleTtlMs ? { idleTtlMs: options.idleTtlMs } : {},

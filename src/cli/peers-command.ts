@@ -15,6 +15,7 @@ interface PeersFlags extends CommonFlags {
   legacy?: boolean;
   failing?: boolean;
   plaintext?: boolean;
+  fallback?: boolean;
   domain?: string;
 }
 
@@ -34,6 +35,7 @@ export function registerPeers(program: Command, io: Io): void {
     .option('--legacy', 'only peers that used SSLv3, TLS 1.0 or 1.1, or an insecure suite')
     .option('--failing', 'only peers with failed handshakes')
     .option('--plaintext', 'only peers with plaintext sessions')
+    .option('--fallback', 'only peers that went on in plaintext right after a failed handshake (TLS fallback)')
     .option('--domain <domain>', 'only peers of this registrable domain (e.g. example.com)')
     .action(async (logs: string[], flags: PeersFlags) => {
       io.setExit(await runPeers(logs, flags, io));
@@ -47,6 +49,7 @@ async function runPeers(logs: string[], flags: PeersFlags, io: Io): Promise<Exit
     legacy: flags.legacy ?? false,
     failing: flags.failing ?? false,
     plaintext: flags.plaintext ?? false,
+    fallback: flags.fallback ?? false,
     domain: flags.domain ?? null,
   });
   const groups = flags.by === 'domain' ? groupByDomain(rows) : null;

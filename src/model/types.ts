@@ -222,6 +222,11 @@ export interface Session {
   handshake: Handshake | null;
   failure: Failure | null;
   messages: number;
+  /**
+   * A plaintext session that followed a failed handshake of the same peer within the fallback window: the
+   * peer could not (or would not) do TLS with us and sent in the clear instead (set by FallbackDetector).
+   */
+  fallback?: boolean;
 }
 
 /** Per-line accounting, always reported (DESIGN.md §5). */

@@ -89,6 +89,7 @@ function addDirection(rows: Row[], direction: string, d: DirectionReport): void 
       peer_ip: p.peer.ip,
       sessions: p.sessions,
       messages: p.messages,
+      reasons: p.fallbackSessions > 0 ? `fallback=${p.fallbackSessions} fallback_messages=${p.fallbackMessages}` : null,
     });
   }
 }

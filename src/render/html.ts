@@ -107,6 +107,8 @@ function sum(...totals: ReportTotals[]): ReportTotals {
     messages: 0,
     tlsMessages: 0,
     plaintextMessages: 0,
+    fallback: 0,
+    fallbackMessages: 0,
   };
   for (const t of totals) {
     for (const k of Object.keys(out) as (keyof typeof out)[]) out[k] += t[k];
@@ -158,7 +160,7 @@ ${card(
   smtp.plaintext > 0 ? 'warn' : 'good',
   'Plaintext sessions',
   num(smtp.plaintext),
-  `${perDir((d) => num(d.totals.plaintext))} · ${num(smtp.plaintextMessages)} messages without TLS`,
+  `${perDir((d) => num(d.totals.plaintext))} · ${num(smtp.plaintextMessages)} messages without TLS${smtp.fallback > 0 ? ` · ${num(smtp.fallback)} right after a failed handshake (fallback)` : ''}`,
 )}
 </section>`;
 }
@@ -189,7 +191,7 @@ interface AttentionRow {
   score: number;
   legacy: Partial<Record<Protocol, number>> | null;
   failed: { count: number; reasons: Partial<Record<FailureReason, number>>; detail: string | null } | null;
-  plaintext: { sessions: number; messages: number } | null;
+  plaintext: { sessions: number; messages: number; fallback: number } | null;
 }
 
 function attentionRows(d: DirectionReport): AttentionRow[] {
@@ -214,7 +216,7 @@ function attentionRows(d: DirectionReport): AttentionRow[] {
   }
   for (const p of d.plaintext) {
     const x = row(p.peer);
-    x.plaintext = { sessions: p.sessions, messages: p.messages };
+    x.plaintext = { sessions: p.sessions, messages: p.messages, fallback: p.fallbackSessions };
     x.score += p.sessions;
   }
   return [...byIp.values()].sort((a, b) => b.score - a.score || (a.peer.ip < b.peer.ip ? -1 : 1));
@@ -240,7 +242,7 @@ function attentionTable(d: DirectionReport, top: number): Markup {
     }
     if (x.plaintext) {
       why.push(
-        html`<span class="badge b-plaintext">plaintext</span> ${num(x.plaintext.sessions)} sessions, ${num(x.plaintext.messages)} messages<br>`,
+        html`<span class="badge b-plaintext">plaintext</span> ${num(x.plaintext.sessions)} sessions, ${num(x.plaintext.messages)} messages${x.plaintext.fallback > 0 ? `, ${num(x.plaintext.fallback)} right after a failed handshake (fallback)` : ''}<br>`,
       );
     }
     const name = peerName(x.peer);

@@ -46,9 +46,18 @@ function section(out: string[], title: string, d: DirectionReport, top: number):
     out.push('');
   }
   if (d.plaintext.length > 0) {
-    out.push('### Plaintext sessions', '', '| sessions | messages | peer |', '|---:|---:|---|');
+    out.push('### Plaintext sessions', '');
+    if (d.totals.fallback > 0) {
+      out.push(
+        `**${num(d.totals.fallback)}** of them came right after a failed handshake of the same peer (TLS fallback, ${num(d.totals.fallbackMessages)} messages).`,
+        '',
+      );
+    }
+    out.push('| sessions | messages | peer | fallback |', '|---:|---:|---|---:|');
     for (const p of d.plaintext.slice(0, top))
-      out.push(`| ${num(p.sessions)} | ${num(p.messages)} | ${forMarkdown(peerLabel(p.peer))} |`);
+      out.push(
+        `| ${num(p.sessions)} | ${num(p.messages)} | ${forMarkdown(peerLabel(p.peer))} | ${num(p.fallbackSessions)} |`,
+      );
     if (d.plaintext.length > top) out.push(`| … | | ${num(d.plaintext.length - top)} more |`);
     out.push('');
   }

@@ -58,6 +58,9 @@ export interface PlaintextEntry {
   messages: number;
   /** The peer also failed a handshake in the window: likely fell back to plaintext. */
   alsoFailedTls: boolean;
+  /** Plaintext sessions that followed a failed handshake of this peer within the window: TLS fallback. */
+  fallbackSessions: number;
+  fallbackMessages: number;
 }
 
 /**
@@ -309,7 +312,14 @@ function failureEntry(p: PeerStats): FailureEntry {
 }
 
 function plaintextEntry(p: PeerStats): PlaintextEntry {
-  return { peer: { ...p.peer }, sessions: p.plaintext, messages: p.plaintextMessages, alsoFailedTls: p.failed > 0 };
+  return {
+    peer: { ...p.peer },
+    sessions: p.plaintext,
+    messages: p.plaintextMessages,
+    alsoFailedTls: p.failed > 0,
+    fallbackSessions: p.fallbackSessions,
+    fallbackMessages: p.fallbackMessages,
+  };
 }
 
 function comparePeers(a: Peer, b: Peer): number {

@@ -3,7 +3,7 @@
 // Colour only when asked (the CLI decides: a TTY and no NO_COLOR).
 
 import { isMailboxService, type Peer, type Rating } from '../model/types.js';
-import type { DirectionReport, ReportData, SpreadEntry } from './report-model.js';
+import type { DirectionReport, PlaintextEntry, ReportData, SpreadEntry } from './report-model.js';
 import { forTerminal } from './sanitize.js';
 
 export interface TableOptions {
@@ -93,15 +93,11 @@ function renderDirection(out: string[], title: string, d: DirectionReport, opts:
     const messages = d.plaintext.reduce((n, p) => n + p.messages, 0);
     out.push(
       '',
-      `  Plaintext (no TLS): ${num(sessions)} session${sessions === 1 ? '' : 's'}, ${num(messages)} message${messages === 1 ? '' : 's'} from ${num(d.plaintext.length)} peer${d.plaintext.length === 1 ? '' : 's'}`,
+      `  Plaintext (no TLS): ${num(sessions)} session${sessions === 1 ? '' : 's'}, ${num(messages)} message${messages === 1 ? '' : 's'} from ${num(d.plaintext.length)} peer${d.plaintext.length === 1 ? '' : 's'}${fallbackNote(d.totals.fallback, d.totals.fallbackMessages)}`,
     );
     const rows = d.plaintext
       .slice(0, opts.top)
-      .map((p) => [
-        num(p.sessions),
-        num(p.messages),
-        forTerminal(peerLabel(p.peer)) + (p.alsoFailedTls ? c('yellow', '  (also failed TLS)') : ''),
-      ]);
+      .map((p) => [num(p.sessions), num(p.messages), forTerminal(peerLabel(p.peer)) + plaintextNote(p, c)]);
     out.push(...columns(['sessions', 'messages', 'peer'], rows, [true, true, false]).map((l) => `  ${l}`));
     if (d.plaintext.length > opts.top)
       out.push(`    … and ${num(d.plaintext.length - opts.top)} more (--format json lists all)`);
@@ -119,6 +115,18 @@ function spreadNotes(rows: readonly SpreadEntry[]): string[] {
   return rows
     .filter((r) => r.note)
     .map((r) => `  note: ${r.protocol} ${forTerminal(r.cipher)}: ${forTerminal(r.note!)}`);
+}
+
+/** The part of the plaintext that is TLS fallback: mail that a failed handshake pushed into the clear. */
+function fallbackNote(sessions: number, messages: number): string {
+  return sessions > 0
+    ? `; ${num(sessions)} of them right after a failed handshake (fallback, ${num(messages)} message${messages === 1 ? '' : 's'})`
+    : '';
+}
+
+function plaintextNote(p: PlaintextEntry, c: Colorize): string {
+  if (p.fallbackSessions > 0) return c('red', `  (fell back after failed TLS: ${num(p.fallbackSessions)})`);
+  return p.alsoFailedTls ? c('yellow', '  (also failed TLS)') : '';
 }
 
 function spreadTable(rows: readonly SpreadEntry[], c: Colorize): string[] {

@@ -144,6 +144,8 @@ describe('Postfix census: sessions', () => {
       sessions: 1,
       messages: 1,
       alsoFailedTls: false,
+      fallbackSessions: 0,
+      fallbackMessages: 0,
     });
   });
 

@@ -1,0 +1,39 @@
+// Plaintext fallback: a peer whose TLS handshake failed and that then went on without TLS — on the same
+// address, within a window. This is the mail that tightening a TLS policy silently downgrades: Postfix at
+// `may` retries in plaintext at once (smtp_proto.c RETRY_AS_PLAINTEXT), Exim "delivers unencrypted", and many
+// senders simply reconnect without STARTTLS. Sessions arrive in the order the correlator closes them; a
+// failure is remembered per direction and address, so memory is bounded by distinct peers (and entries older
+// than the window are dropped as the log moves on).
+
+import type { Session } from '../model/types.js';
+
+export const DEFAULT_FALLBACK_WINDOW_MS = 60 * 60 * 1000;
+const SWEEP_EVERY = 8192;
+
+export class FallbackDetector {
+  private readonly lastFailure = new Map<string, number>();
+  private seen = 0;
+  private latestMs = 0;
+
+  constructor(private readonly windowMs: number = DEFAULT_FALLBACK_WINDOW_MS) {}
+
+  /** Sets `session.fallback` on a plaintext session that follows a failed handshake of the same peer. */
+  mark(s: Session): void {
+    if (s.peer === null || s.startMs === null) return;
+    if (s.startMs > this.latestMs) this.latestMs = s.startMs;
+    const key = `${s.direction}|${s.peer.ip}`;
+    if (s.outcome === 'failed') {
+      const prev = this.lastFailure.get(key);
+      if (prev === undefined || s.startMs > prev) this.lastFailure.set(key, s.startMs);
+    } else if (s.outcome === 'plaintext') {
+      const failedAt = this.lastFailure.get(key);
+      if (failedAt !== undefined && s.startMs >= failedAt && s.startMs - failedAt <= this.windowMs) s.fallback = true;
+    }
+    if (++this.seen % SWEEP_EVERY === 0) this.sweep();
+  }
+
+  private sweep(): void {
+    const horizon = this.latestMs - this.windowMs;
+    for (const [key, at] of this.lastFailure) if (at < horizon) this.lastFailure.delete(key);
+  }
+}
