@@ -8,7 +8,7 @@ import { parseZone } from '../envelope/clock.js';
 import { selectDialects } from './census.js';
 import { LineEngine } from './line-engine.js';
 import { ObservationEncoder } from './observation-codec.js';
-import type { ChunkJob, ChunkReply, WorkerInit } from './parallel-census.js';
+import { type ChunkJob, type ChunkReply, countChunk, type WorkerInit } from './parallel-census.js';
 
 const init = workerData as WorkerInit;
 const encoder = new ObservationEncoder();
@@ -33,14 +33,7 @@ parentPort!.on('message', (job: ChunkJob) => {
     engine.beginSource(job.source, job.mtimeMs);
   }
   engine.beginChunk();
-  const buf = Buffer.from(job.buffer, 0, job.length);
-  if (job.linesEnd > 0) engine.lines(buf, 0, job.linesEnd);
-  if (job.linesEnd < job.length) {
-    // The input's last line, without a newline.
-    const end = buf[job.length - 1] === 13 ? job.length - 1 : job.length;
-    if (end - job.linesEnd > init.maxLineBytes) engine.overlong(end - job.linesEnd);
-    else engine.line(buf, job.linesEnd, end);
-  }
+  countChunk(engine, Buffer.from(job.buffer, 0, job.length), job.length, job.linesEnd, init.maxLineBytes);
   const batch = encoder.take();
   const reply: ChunkReply = { seq: job.seq, counts: engine.chunkCounts(), batch, buffer: job.buffer };
   parentPort!.postMessage(reply, [batch.tags.buffer as ArrayBuffer, batch.nums.buffer as ArrayBuffer, job.buffer]);

@@ -23,12 +23,13 @@ export interface CensusOptions {
   /** Reports bytes consumed per input (for progress display). */
   onProgress?: (input: InputSpec, fileBytes: number) => void;
   /**
-   * Threads to count with (default: the machine's cores, at most 4). 1 = one pass on this thread, the reference
-   * the parallel census must equal. With `year`, always 1 (the year then depends on every line before).
+   * Threads to count with, this one included (default: the machine's cores, at most 4): this thread reads and
+   * correlates, the others (worker threads) parse. 1 = one pass on this thread, the reference the parallel census
+   * must equal. With `year`, always 1 (the year then depends on every line before).
    */
   threads?: number;
-  /** Tuning (tests use small values to put many chunk seams into small inputs). */
-  parallel?: { chunkBytes?: number; startAfterBytes?: number };
+  /** Tuning (tests use small chunks to put many seams into small inputs, and force every code path). */
+  parallel?: { chunkBytes?: number; startAfterBytes?: number; countAhead?: 'auto' | 'always' | 'never' };
 }
 
 const MAX_DEFAULT_THREADS = 4;
@@ -89,9 +90,10 @@ export async function census(inputs: readonly InputSpec[], options: CensusOption
   const parallel =
     threads > 1
       ? new ParallelCensus(engine, {
-          threads,
+          workers: threads - 1,
           chunkBytes: options.parallel?.chunkBytes ?? 2 << 20,
           startAfterBytes: options.parallel?.startAfterBytes ?? 4 << 20,
+          countAhead: options.parallel?.countAhead ?? 'auto',
           maxLineBytes: DEFAULT_MAX_LINE_BYTES,
           init: {
             mta: options.mta,

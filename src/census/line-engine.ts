@@ -97,7 +97,6 @@ export class LineEngine {
   private readonly byName = new Map<string, ProgramInfo>();
   private readonly byBytes = new Map<number, CacheEntry[]>();
   private cachedPrograms = 0;
-  private lastEntry: CacheEntry | null = null;
   private readonly keywordIds = new Map<string, number>();
   private keywordBufs: Buffer[] = [];
   private keywordNext: number[] = [];
@@ -261,7 +260,7 @@ export class LineEngine {
     const span = this.span;
     const tag = locateTag(buf, start, end, span);
     let info: ProgramInfo;
-    if (tag === TAG_SYSLOG) info = this.programAt(buf, span.nameStart, span.nameEnd);
+    if (tag === TAG_SYSLOG) info = this.programAt(buf, span.nameStart, span.nameEnd, span.nameHash);
     else if (tag === TAG_UNSURE) {
       this.slowLine(buf.toString('utf8', start, end), lineNo);
       return;
@@ -416,20 +415,13 @@ export class LineEngine {
     return false;
   }
 
-  /** The program whose tag is buf[start, end), from a cache keyed by the bytes. */
-  private programAt(buf: Buffer, start: number, end: number): ProgramInfo {
-    const last = this.lastEntry;
-    if (last !== null && sameBytes(last.bytes, buf, start, end)) return last.info;
-    let h = end - start;
-    for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 16777619);
+  /** The program whose tag is buf[start, end) (its bytes hash to `h`), from a cache keyed by the bytes. */
+  private programAt(buf: Buffer, start: number, end: number, h: number): ProgramInfo {
     let bucket = this.byBytes.get(h);
     if (bucket !== undefined) {
       for (let i = 0; i < bucket.length; i++) {
         const e = bucket[i]!;
-        if (sameBytes(e.bytes, buf, start, end)) {
-          this.lastEntry = e;
-          return e.info;
-        }
+        if (sameBytes(e.bytes, buf, start, end)) return e.info;
       }
     }
     if (this.cachedPrograms >= MAX_CACHED_PROGRAMS) {
@@ -444,7 +436,6 @@ export class LineEngine {
     if (bucket === undefined) this.byBytes.set(h, [entry]);
     else bucket.push(entry);
     this.cachedPrograms++;
-    this.lastEntry = entry;
     return entry.info;
   }
 

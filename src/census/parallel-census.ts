@@ -11,11 +11,13 @@
 
 import type fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import { parseZone } from '../envelope/clock.js';
 import type { Envelope, Observation } from '../model/types.js';
 import { describeReadError, openInput, type ReadResult, type SourceIssue } from '../sources/read-lines.js';
 import type { InputSpec } from '../sources/resolve-inputs.js';
+import { selectDialects } from './census.js';
 import type { CensusEngine } from './engine.js';
-import type { ChunkCounts } from './line-engine.js';
+import { type ChunkCounts, LineEngine } from './line-engine.js';
 import { type DecodedHandler, type EncodedBatch, ObservationDecoder } from './observation-codec.js';
 
 export interface WorkerInit {
@@ -43,11 +45,17 @@ export interface ChunkReply {
 }
 
 export interface ParallelOptions {
-  threads: number;
+  /** Worker threads to start (at least 1). */
+  workers: number;
   /** New bytes per chunk sent to a worker. */
   chunkBytes: number;
   /** Bytes counted on the main thread before workers are started. */
   startAfterBytes: number;
+  /**
+   * Whether this thread counts a chunk itself when every worker is full: `auto` when it has waited for them at
+   * least as long as the last such chunk took (so that it only uses time it would idle), `always` (tests).
+   */
+  countAhead: 'auto' | 'always' | 'never';
   maxLineBytes: number;
   init: WorkerInit;
 }
@@ -64,8 +72,19 @@ interface WorkerSlot {
   decoder: ObservationDecoder;
 }
 
+/** A line a dialect with state must interpret on the main thread (from a chunk counted ahead here). */
+class DeferredLine {
+  constructor(
+    readonly dialect: number,
+    readonly env: Envelope,
+    readonly text: string,
+    readonly lineNo: number,
+  ) {}
+}
+
 type Unit =
   | { kind: 'reply'; reply: ChunkReply; slot: WorkerSlot; fileBytes: number }
+  | { kind: 'ahead'; counts: ChunkCounts; items: (Observation | DeferredLine)[]; fileBytes: number }
   | { kind: 'overlong'; bytes: number; fileBytes: number };
 
 export class ParallelCensus {
@@ -81,6 +100,14 @@ export class ParallelCensus {
   private turn = 0;
   private readonly blockBytes: number;
   private readonly handler: DecodedHandler;
+  /** The main thread's own worker, for chunks it counts ahead while the workers are busy (see `dispatch`). */
+  private helper: LineEngine | null = null;
+  private helperSource: string | null = null;
+  private helperItems: (Observation | DeferredLine)[] = [];
+  private aheadPending = false;
+  /** Time this thread spent waiting for workers, less the time it spent counting ahead (ms). */
+  private idleCredit = 0;
+  private aheadCost = 0;
   // The input being read.
   private source = '';
   private mtimeMs: number | null = null;
@@ -221,23 +248,13 @@ export class ParallelCensus {
   }
 
   private shouldStart(): boolean {
-    return (
-      this.slots === null &&
-      this.options.threads > 1 &&
-      this.localBytes >= this.options.startAfterBytes &&
-      this.engine.claimedLines > 0
-    );
+    return this.slots === null && this.localBytes >= this.options.startAfterBytes && this.engine.claimedLines > 0;
   }
 
-  /** On the main thread (nothing is in flight then): exactly what a worker would do, then absorbing it. */
+  /** On the main thread, straight into its engine (nothing is in flight then). */
   private countHere(buf: Buffer, length: number, linesEnd: number, fileBytes: number): void {
     this.localBytes += length;
-    if (linesEnd > 0) this.engine.lines(buf, 0, linesEnd);
-    if (length > linesEnd) {
-      const end = buf[length - 1] === 13 ? length - 1 : length;
-      if (end - linesEnd > this.options.maxLineBytes) this.engine.overlong(end - linesEnd);
-      else this.engine.line(buf, linesEnd, end);
-    }
+    countChunk(this.engine, buf, length, linesEnd, this.options.maxLineBytes);
     this.progress?.(fileBytes);
   }
 
@@ -253,6 +270,12 @@ export class ParallelCensus {
 
   private async dispatch(buf: Buffer, length: number, linesEnd: number, fileBytes: number): Promise<void> {
     let slot = this.freeSlot();
+    if (slot === null && !this.aheadPending && this.mayCountAhead()) {
+      // Every worker has its fill: rather than wait, count this chunk here (on a core that would idle), to be
+      // absorbed when its turn comes.
+      this.countAhead(buf, length, linesEnd, fileBytes);
+      return;
+    }
     while (slot === null) {
       await this.wait();
       slot = this.freeSlot();
@@ -269,6 +292,50 @@ export class ParallelCensus {
     };
     slot.inflight++;
     slot.worker.postMessage(job, [job.buffer]);
+  }
+
+  private mayCountAhead(): boolean {
+    const mode = this.options.countAhead;
+    return mode === 'always' || (mode === 'auto' && this.idleCredit > this.aheadCost);
+  }
+
+  private countAhead(buf: Buffer, length: number, linesEnd: number, fileBytes: number): void {
+    if (this.helper === null) {
+      const init = this.options.init;
+      this.helper = new LineEngine(
+        {
+          dialects: selectDialects(init.mta),
+          zone: parseZone(init.timezone),
+          year: null,
+          maxSamples: init.maxSamples,
+          giveUpAfterLines: 0,
+          maxLineBytes: init.maxLineBytes,
+        },
+        {
+          observe: (o) => this.helperItems.push(o),
+          defer: (dialect, env, text, lineNo) => this.helperItems.push(new DeferredLine(dialect, env, text, lineNo)),
+        },
+      );
+    }
+    const helper = this.helper;
+    const source = `${this.source}\0${this.mtimeMs}`;
+    if (source !== this.helperSource) {
+      this.helperSource = source;
+      helper.beginSource(this.source, this.mtimeMs);
+    }
+    helper.beginChunk();
+    this.helperItems = [];
+    const started = performance.now();
+    countChunk(helper, buf, length, linesEnd, this.options.maxLineBytes);
+    // Only time that would have been idle is spent on this: the next chunk waits for as much idle time.
+    this.aheadCost = performance.now() - started;
+    this.idleCredit -= this.aheadCost;
+    const seq = this.seq++;
+    this.ready.set(seq, { kind: 'ahead', counts: helper.chunkCounts(), items: this.helperItems, fileBytes });
+    this.helperItems = [];
+    this.aheadPending = true;
+    if (this.pool.length < 2) this.pool.push(buf.buffer as ArrayBuffer);
+    this.absorbReady();
   }
 
   private freeSlot(): WorkerSlot | null {
@@ -293,8 +360,12 @@ export class ParallelCensus {
   }
 
   private wait(): Promise<void> {
+    const since = performance.now();
     return new Promise((resolve) => {
-      this.waiter = resolve;
+      this.waiter = () => {
+        this.idleCredit += performance.now() - since;
+        resolve();
+      };
     });
   }
 
@@ -310,7 +381,7 @@ export class ParallelCensus {
 
   private start(): void {
     const slots: WorkerSlot[] = [];
-    for (let i = 0; i < this.options.threads; i++) {
+    for (let i = 0; i < this.options.workers; i++) {
       const worker = new Worker(new URL('./census-worker.js', import.meta.url), { workerData: this.options.init });
       const slot: WorkerSlot = { worker, inflight: 0, decoder: new ObservationDecoder() };
       worker.on('message', (reply: ChunkReply) => this.onReply(slot, reply));
@@ -351,7 +422,16 @@ export class ParallelCensus {
       this.ready.delete(this.nextSeq);
       this.nextSeq++;
       if (unit.kind === 'overlong') this.engine.overlong(unit.bytes);
-      else {
+      else if (unit.kind === 'ahead') {
+        this.aheadPending = false;
+        const engine = this.engine;
+        engine.absorbChunk(unit.counts, () => {
+          for (const item of unit.items) {
+            if (item instanceof DeferredLine) engine.interpretDeferred(item.dialect, item.env, item.text, item.lineNo);
+            else engine.observe(item);
+          }
+        });
+      } else {
         const { reply, slot } = unit;
         this.engine.absorbChunk(reply.counts, () => slot.decoder.decode(reply.batch, this.handler));
       }
@@ -362,5 +442,15 @@ export class ParallelCensus {
   private newBuffer(): ArrayBuffer {
     const b = this.pool.pop();
     return b !== undefined && b.byteLength === this.blockBytes ? b : new ArrayBuffer(this.blockBytes);
+  }
+}
+
+/** The chunk's lines into `engine`: the run of whole lines, then the input's last line if it has no newline. */
+export function countChunk(engine: LineEngine, buf: Buffer, length: number, linesEnd: number, maxLine: number): void {
+  if (linesEnd > 0) engine.lines(buf, 0, linesEnd);
+  if (length > linesEnd) {
+    const end = buf[length - 1] === 13 ? length - 1 : length;
+    if (end - linesEnd > maxLine) engine.overlong(end - linesEnd);
+    else engine.line(buf, linesEnd, end);
   }
 }

@@ -8,6 +8,11 @@ import type { Envelope } from '../model/types.js';
 import type { TagSpan } from './locate-program.js';
 import type { EnvelopeContext } from './parse-envelope.js';
 
+/** Buffer#utf8Slice: what toString('utf8', …) calls after checking its arguments (measurably slower per line). */
+export interface Utf8Slicer {
+  utf8Slice(start: number, end: number): string;
+}
+
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 const MAX_CACHED_HOSTS = 1024;
 
@@ -75,7 +80,7 @@ export class FastEnvelope {
       host,
       program,
       pid: pid === -1 ? null : pid,
-      message: buf.toString('utf8', span.tagSpace + 1, end),
+      message: (buf as unknown as Utf8Slicer).utf8Slice(span.tagSpace + 1, end),
     };
   }
 

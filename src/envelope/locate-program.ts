@@ -27,12 +27,14 @@ export interface TagSpan {
   hostEnd: number;
   nameStart: number;
   nameEnd: number;
+  /** A hash of the name's bytes (FNV-1a), for caches keyed by them. */
+  nameHash: number;
   /** The space after the tag's colon; the message starts after it. */
   tagSpace: number;
 }
 
 export function newTagSpan(): TagSpan {
-  return { stamp: 0, stampEnd: 0, hostStart: -1, hostEnd: -1, nameStart: 0, nameEnd: 0, tagSpace: 0 };
+  return { stamp: 0, stampEnd: 0, hostStart: -1, hostEnd: -1, nameStart: 0, nameEnd: 0, nameHash: 0, tagSpace: 0 };
 }
 
 /**
@@ -130,10 +132,13 @@ function tagName(buf: Buffer, from: number, colon: number, span: TagSpan): numbe
   }
   if (stop <= from) return TAG_UNSURE;
   // Names with brackets or colons are not tags to parseEnvelope either: let the slow path decide.
+  let h = 0x811c9dc5;
   for (let i = from; i < stop; i++) {
-    const b = buf[i];
+    const b = buf[i]!;
     if (b === LBRACKET || b === RBRACKET || b === COLON) return TAG_UNSURE;
+    h = Math.imul(h ^ b, 16777619);
   }
+  span.nameHash = h;
   span.nameStart = from;
   span.nameEnd = stop;
   return TAG_SYSLOG;

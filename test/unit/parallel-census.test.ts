@@ -33,10 +33,18 @@ async function run(args: string[], options: CensusOptions): Promise<{ json: stri
 
 async function assertSame(args: string[], chunkBytes: number): Promise<void> {
   const one = await run(args, { threads: 1 });
-  const many = await run(args, { threads: 2, parallel: { chunkBytes, startAfterBytes: 0 } });
   assert.equal(one.workers, 0);
-  assert.equal(many.workers, 2, 'the parallel path was taken');
-  assert.equal(many.json, one.json);
+  // One worker, and three (their chunks then come back out of order); and with this thread counting chunks
+  // ahead whenever the workers are full.
+  for (const [threads, countAhead] of [
+    [2, 'never'],
+    [4, 'never'],
+    [2, 'always'],
+  ] as const) {
+    const many = await run(args, { threads, parallel: { chunkBytes, startAfterBytes: 0, countAhead } });
+    assert.equal(many.workers, threads - 1, 'the parallel path was taken');
+    assert.equal(many.json, one.json, `threads ${threads}, count ahead ${countAhead}`);
+  }
 }
 
 /** Lines of a dialect that keeps state across lines (OpenSMTPD's session table, Exchange's #Fields header). */
