@@ -183,10 +183,26 @@ function withValue(set: Set<string>, value: string): Set<string> {
   return own;
 }
 
+/** Shared one-entry maps `{ key → 1 }`: most peers are seen once, with one suite or one failure reason. */
+const ONES = new Map<unknown, Map<unknown, number>>();
+
 function withCount<K>(map: Map<K, number>, key: K, n: number): Map<K, number> {
-  const own = SHARED.has(map) ? new Map(map) : map;
-  own.set(key, (own.get(key) ?? 0) + n);
-  return own;
+  if (SHARED.has(map)) {
+    if (map.size === 0 && n === 1) {
+      let one = ONES.get(key) as Map<K, number> | undefined;
+      if (one === undefined) {
+        one = new Map([[key, 1]]);
+        if (ONES.size >= MAX_MEMO) return one;
+        ONES.set(key, shared(one) as Map<unknown, number>);
+      }
+      return one;
+    }
+    const own = new Map(map);
+    own.set(key, (own.get(key) ?? 0) + n);
+    return own;
+  }
+  map.set(key, (map.get(key) ?? 0) + n);
+  return map;
 }
 
 const mailboxServices = new Map<string, boolean>();
