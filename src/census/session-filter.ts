@@ -1,5 +1,6 @@
 // Which sessions a report counts: time window, direction, services, and --exclude-unknown (the seed
-// one-liner's `grep -v 'unknown\['`: clients without a verified name).
+// one-liner's `grep -v 'unknown\['`: clients without a verified name); and a tap that sees every
+// closed session (the history's feed).
 
 import { type Direction, isUnknownClient, type Session } from '../model/types.js';
 
@@ -10,6 +11,11 @@ export interface SessionFilter {
   excludeUnknown?: boolean;
   /** Service names as logged after the syslog name: `smtpd`, `submission/smtpd`, `smtp`, `imap`, … */
   services?: readonly string[] | null;
+  /**
+   * Sees every closed session before the filter decides: `report --history` records the whole log, whatever the
+   * report shows. Runs where the sessions are correlated (the main thread, also with worker threads).
+   */
+  onSession?: ((s: Session) => void) | null;
 }
 
 export function compileFilter(f: SessionFilter): (s: Session) => boolean {
@@ -18,7 +24,9 @@ export function compileFilter(f: SessionFilter): (s: Session) => boolean {
   const direction = f.direction ?? 'both';
   const services = f.services && f.services.length > 0 ? new Set(f.services) : null;
   const excludeUnknown = f.excludeUnknown ?? false;
+  const onSession = f.onSession ?? null;
   return (s) => {
+    if (onSession !== null) onSession(s);
     if (direction !== 'both' && s.direction !== direction) return false;
     if (services && !services.has(s.service)) return false;
     if (excludeUnknown && isUnknownClient(s.peer)) return false;

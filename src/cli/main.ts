@@ -9,6 +9,7 @@ import { registerAudit } from './audit-command.js';
 import { processIo } from './io.js';
 import { registerPeers } from './peers-command.js';
 import { registerReport } from './report-command.js';
+import { registerTrend } from './trend-command.js';
 import { VERSION } from './version.js';
 import { registerWatch } from './watch-command.js';
 import { registerWhatIf } from './whatif-command.js';
@@ -26,6 +27,7 @@ export async function main(argv: string[]): Promise<number> {
   registerWhatIf(program, io);
   registerAudit(program, io);
   registerWatch(program, io);
+  registerTrend(program, io);
   try {
     await program.parseAsync(argv);
   } catch (e) {

@@ -1,15 +1,16 @@
 // `tlscensus report [LOG...]` (the default command): the census, in any format.
 
 import { type Command, Option } from 'commander';
-import { census } from '../census/census.js';
+import { type CensusOptions, type CensusResult, census } from '../census/census.js';
 import { CensusError, EXIT, type ExitCode } from '../model/errors.js';
 import { REPORT_FORMATS } from '../render/render-report.js';
 import { buildReport } from '../render/report-model.js';
 import { forTerminal } from '../render/sanitize.js';
 import { addCommonOptions, type CommonFlags, resolveCommon } from './common-options.js';
+import { addHistoryOptions, type HistoryFlags, openRecorder, summaryLine } from './history-options.js';
 import type { Io } from './io.js';
 
-interface ReportFlags extends CommonFlags {
+interface ReportFlags extends CommonFlags, HistoryFlags {
   format: string;
   top: string;
 }
@@ -18,7 +19,7 @@ export function registerReport(program: Command, io: Io): void {
   const cmd = program
     .command('report', { isDefault: true })
     .description('the census: protocol × cipher spread in and out, failures, plaintext peers, coverage');
-  addCommonOptions(cmd)
+  addHistoryOptions(addCommonOptions(cmd))
     .addOption(
       new Option('-f, --format <format>', 'output format').choices(Object.keys(REPORT_FORMATS)).default('table'),
     )
@@ -36,10 +37,28 @@ export async function runReport(logs: string[], flags: ReportFlags, io: Io): Pro
       hint: 'e.g. --top 50',
     });
   }
-  const result = await census(common.inputs, { ...common.census, ...io.progressFor(common.inputs, common.quiet) });
-  const report = buildReport(result.view, result.diagnostics, common.window, { whatIf: flags.format === 'html' });
-  const render = REPORT_FORMATS[flags.format]!;
-  io.out(await render(report, { color: common.color, top }));
+  // The history records every session of the logs, whatever the report shows (--since, --direction, …): trend
+  // filters when it reads. It is opened first, so that a bad file fails before the logs are read.
+  const recorder = openRecorder(
+    flags,
+    'report',
+    common.inputs.map((i) => i.path),
+  );
+  const options: CensusOptions = { ...common.census, ...io.progressFor(common.inputs, common.quiet) };
+  if (recorder) options.filter = { ...options.filter, onSession: (s) => recorder.add(s) };
+  let result: CensusResult;
+  try {
+    result = await census(common.inputs, options);
+    const report = buildReport(result.view, result.diagnostics, common.window, { whatIf: flags.format === 'html' });
+    const render = REPORT_FORMATS[flags.format]!;
+    io.out(await render(report, { color: common.color, top }));
+    if (recorder) {
+      const summary = recorder.finish();
+      if (!common.quiet) io.err(summaryLine(flags.history!, summary));
+    }
+  } finally {
+    recorder?.close();
+  }
   if (!common.quiet) {
     for (const issue of result.diagnostics.issues) io.err(`warning: ${forTerminal(issue.message)}`);
     if (common.showUnparsed) {

@@ -9,6 +9,7 @@ import { selectDialects } from '../census/census.js';
 import { compileFilter } from '../census/session-filter.js';
 import { parseZone } from '../envelope/clock.js';
 import { CensusError, EXIT, type ExitCode } from '../model/errors.js';
+import type { Session } from '../model/types.js';
 import { TlsMetrics } from '../render/prom.js';
 import { forTerminal } from '../render/sanitize.js';
 import { LogWatcher } from '../watch/log-watcher.js';
@@ -20,9 +21,11 @@ import {
   TEXTFILE_NAME,
   writeTextfile,
 } from '../watch/metrics-output.js';
+import { addHistoryOptions, type HistoryFlags, openRecorder } from './history-options.js';
 import type { Io } from './io.js';
 
-export interface WatchFlags {
+export interface WatchFlags extends HistoryFlags {
+  historyInterval: string;
   listen: string;
   textfile?: string;
   interval: string;
@@ -40,7 +43,7 @@ export interface WatchFlags {
 }
 
 export function registerWatch(program: Command, io: Io): void {
-  program
+  const cmd = program
     .command('watch')
     .description('follow mail logs across rotation and export Prometheus metrics (HTTP or textfile)')
     .argument(
@@ -75,6 +78,11 @@ export function registerWatch(program: Command, io: Io): void {
     .action(async (logs: string[], flags: WatchFlags) => {
       io.setExit(await runWatch(logs, flags, io));
     });
+  addHistoryOptions(cmd).option(
+    '--history-interval <duration>',
+    'how often closed connections are written into --history: 30s, 1m, 5m',
+    '1m',
+  );
 }
 
 /** `500ms`, `15s`, `5m`, `1h` → milliseconds. */
@@ -147,6 +155,16 @@ export async function startWatch(logs: string[], flags: WatchFlags, io: Io): Pro
   });
   const metrics = new TlsMetrics();
   const quiet = flags.quiet ?? false;
+  // The history records every closed session (whatever --direction, --service, --exclude-unknown keep for the
+  // metrics): it is written every --history-interval and on exit; a failed write is retried at the next one.
+  const historyIntervalMs = parseDuration('--history-interval', flags.historyInterval ?? '1m');
+  const recorder = openRecorder(flags, 'watch', logs);
+  try {
+    recorder?.start();
+  } catch (e) {
+    recorder?.close();
+    throw e;
+  }
   const watcher = new LogWatcher(
     {
       files: logs,
@@ -154,6 +172,7 @@ export async function startWatch(logs: string[], flags: WatchFlags, io: Io): Pro
       zone: parseZone(flags.timezone),
       year,
       filter,
+      ...(recorder ? { onSession: (s: Session) => recorder.add(s) } : {}),
       fromStart: flags.fromStart ?? false,
       idleTtlMs,
       ...(flags.verbose && !quiet ? { onEvent: (m: string) => io.err(`watch: ${forTerminal(m)}`) } : {}),
@@ -165,7 +184,12 @@ export async function startWatch(logs: string[], flags: WatchFlags, io: Io): Pro
     // Process metrics (CPU, RSS, open fds, event-loop lag) only over HTTP: in a textfile they would collide with
     // node_exporter's own process_* series.
     collectDefaultMetrics({ register: metrics.registry });
-    server = await serveMetrics(metrics, address);
+    try {
+      server = await serveMetrics(metrics, address);
+    } catch (e) {
+      recorder?.close();
+      throw e;
+    }
   }
   if (!quiet) {
     const where = address
@@ -177,6 +201,7 @@ export async function startWatch(logs: string[], flags: WatchFlags, io: Io): Pro
   let stopping = false;
   let pollTimer: NodeJS.Timeout | null = null;
   let fileTimer: NodeJS.Timeout | null = null;
+  let historyTimer: NodeJS.Timeout | null = null;
   let lastWarning = '';
   const warn = (e: unknown) => {
     const text = e instanceof Error ? e.message : String(e);
@@ -211,21 +236,41 @@ export async function startWatch(logs: string[], flags: WatchFlags, io: Io): Pro
     stopping = true;
     if (pollTimer) clearTimeout(pollTimer);
     if (fileTimer) clearInterval(fileTimer);
+    if (historyTimer) clearInterval(historyTimer);
     void (async () => {
+      let code: ExitCode = EXIT.ok;
       try {
         watcher.stop();
       } catch (e) {
         warn(e);
       }
+      if (recorder) {
+        try {
+          recorder.finish();
+        } catch (e) {
+          // The sessions since the last write are lost: say so in the exit code too.
+          warn(e);
+          code = EXIT.incomplete;
+        }
+      }
       await writeFile();
       await server?.close();
-      resolveDone(EXIT.ok);
+      resolveDone(code);
     })();
   };
   loop();
   if (textfile !== undefined) {
     await writeFile();
     fileTimer = setInterval(() => void writeFile(), intervalMs);
+  }
+  if (recorder) {
+    historyTimer = setInterval(() => {
+      try {
+        recorder.flush();
+      } catch (e) {
+        warn(e);
+      }
+    }, historyIntervalMs);
   }
   return {
     done,

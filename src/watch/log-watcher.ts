@@ -17,6 +17,8 @@ export interface LogWatcherOptions {
   zone: Zone;
   year: number | null;
   filter: (s: Session) => boolean;
+  /** Sees every closed session before `filter` (watch --history records the whole log). */
+  onSession?: (s: Session) => void;
   fromStart: boolean;
   /** Sessions idle longer than this are closed and counted. */
   idleTtlMs: number;
@@ -45,6 +47,7 @@ export class LogWatcher {
         zone: options.zone,
         year: options.year,
         filter: (s) => {
+          options.onSession?.(s);
           if (options.filter(s)) {
             const m = sessionMetrics(s);
             if (m) metrics.add(m);

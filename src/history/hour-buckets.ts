@@ -1,0 +1,304 @@
+// Sessions → per-hour history buckets: what the history store records (history-store.ts). Pure and fed the same
+// closed sessions the census counts (through SessionFilter.onSession in `report`, LogWatcher's onSession in
+// `watch`), so the hot path is untouched. A bucket is one UTC hour of session starts, kept apart per MTA (each
+// dialect's sessions are a stream of their own, see history-store.ts), with:
+//   totals     per section and service: sessions by outcome, messages;
+//   handshakes per section, service, protocol, cipher (IANA name, or as logged when not in the table), rating;
+//   failures   per section, service and reason;
+//   peers      per section: HyperLogLog sketches of legacy, plaintext and failed peers — never an address.
+// Memory is bounded by hours × distinct keys, never by sessions; log-derived names are cleaned and capped.
+
+import { sanitizeLabel } from '../aggregate/session-metrics.js';
+import { isLegacyProtocol, rateHandshake } from '../ciphers/lookup.js';
+import { isMailboxService, type Protocol, type Rating, type Session, type SessionOutcome } from '../model/types.js';
+import { hashPeer, PeerSketch } from './peer-sketch.js';
+
+export const HOUR_MS = 3_600_000;
+
+export type Section = 'inbound' | 'outbound' | 'mailbox';
+export const SECTIONS: readonly Section[] = ['inbound', 'outbound', 'mailbox'];
+
+/**
+ * Distinct peers kept per hour: those an admin acts on. All peers are not sketched: on a busy server that sketch is
+ * dense (1 KiB per hour and section) and says little a trend needs.
+ */
+export type PeerKind = 'legacy' | 'plaintext' | 'failed';
+export const PEER_KINDS: readonly PeerKind[] = ['legacy', 'plaintext', 'failed'];
+
+export interface HourTotals {
+  sessions: number;
+  tls: number;
+  failed: number;
+  plaintext: number;
+  noCommand: number;
+  trusted: number;
+  incomplete: number;
+  messages: number;
+  tlsMessages: number;
+  plaintextMessages: number;
+}
+
+export const TOTAL_FIELDS: readonly (keyof HourTotals)[] = [
+  'sessions',
+  'tls',
+  'failed',
+  'plaintext',
+  'noCommand',
+  'trusted',
+  'incomplete',
+  'messages',
+  'tlsMessages',
+  'plaintextMessages',
+];
+
+export function emptyHourTotals(): HourTotals {
+  return {
+    sessions: 0,
+    tls: 0,
+    failed: 0,
+    plaintext: 0,
+    noCommand: 0,
+    trusted: 0,
+    incomplete: 0,
+    messages: 0,
+    tlsMessages: 0,
+    plaintextMessages: 0,
+  };
+}
+
+const OUTCOME_FIELD: Record<SessionOutcome, keyof HourTotals> = {
+  tls: 'tls',
+  failed: 'failed',
+  plaintext: 'plaintext',
+  'no-command': 'noCommand',
+  trusted: 'trusted',
+  incomplete: 'incomplete',
+};
+
+export interface HandshakeKey {
+  section: Section;
+  service: string;
+  protocol: Protocol;
+  cipher: string;
+  rating: Rating;
+}
+
+/** One hour of one stream. Map keys join the parts with NUL (cleaned names cannot contain it). */
+export interface HourBucket {
+  /** `section\0service` → totals. */
+  totals: Map<string, HourTotals>;
+  /** `section\0service\0protocol\0cipher\0rating` → handshakes. */
+  handshakes: Map<string, number>;
+  /** `section\0service\0reason` → failed handshakes. */
+  failures: Map<string, number>;
+  /** `section\0kind` → sketch. */
+  peers: Map<string, PeerSketch>;
+}
+
+export function emptyBucket(): HourBucket {
+  return { totals: new Map(), handshakes: new Map(), failures: new Map(), peers: new Map() };
+}
+
+/** One MTA's sessions: the span of their start times (the stream's coverage) and its hours. */
+export interface StreamBatch {
+  mta: string;
+  fromMs: number;
+  toMs: number;
+  hours: Map<number, HourBucket>;
+}
+
+export interface HistoryBatch {
+  /** By MTA. */
+  streams: Map<string, StreamBatch>;
+  /** Sessions in the batch (dated ones; undated sessions cannot be placed in an hour and are only counted). */
+  sessions: number;
+  undated: number;
+}
+
+export function joinKey(...parts: string[]): string {
+  return parts.join('\u0000');
+}
+
+export function splitKey(key: string): string[] {
+  return key.split('\u0000');
+}
+
+/** Distinct cipher and service names kept per MTA and run before the rest is counted as `other`. */
+export const MAX_CIPHER_NAMES = 256;
+export const MAX_SERVICE_NAMES = 64;
+
+class NameCap {
+  private readonly seen = new Set<string>();
+  constructor(private readonly max: number) {}
+  apply(value: string): string {
+    const clean = sanitizeLabel(value);
+    if (this.seen.has(clean)) return clean;
+    if (this.seen.size >= this.max) return 'other';
+    this.seen.add(clean);
+    return clean;
+  }
+}
+
+interface StreamState {
+  ciphers: NameCap;
+  services: NameCap;
+  /** Latest session start taken so far: the next batch's span starts no later, so spans join up. */
+  lastToMs: number | null;
+}
+
+export function sectionOf(s: Session): Section {
+  return isMailboxService(s.service) ? 'mailbox' : s.direction;
+}
+
+/**
+ * Collects sessions into hour buckets; `take()` hands over what was collected since the last take (watch flushes
+ * periodically). The spans of consecutive batches of one MTA join up: a batch's span starts at the previous one's
+ * end, so a run's coverage has no gaps between flushes.
+ */
+export class HourBuckets {
+  private batch: HistoryBatch = { streams: new Map(), sessions: 0, undated: 0 };
+  private readonly state = new Map<string, StreamState>();
+
+  add(s: Session): void {
+    if (s.startMs === null || !Number.isFinite(s.startMs)) {
+      this.batch.undated++;
+      return;
+    }
+    const mtaName = sanitizeLabel(s.mta);
+    let st = this.state.get(mtaName);
+    if (st === undefined) {
+      st = { ciphers: new NameCap(MAX_CIPHER_NAMES), services: new NameCap(MAX_SERVICE_NAMES), lastToMs: null };
+      this.state.set(mtaName, st);
+    }
+    let stream = this.batch.streams.get(mtaName);
+    if (stream === undefined) {
+      const from = st.lastToMs === null ? s.startMs : Math.min(st.lastToMs, s.startMs);
+      stream = { mta: mtaName, fromMs: from, toMs: Math.max(from, s.startMs), hours: new Map() };
+      this.batch.streams.set(mtaName, stream);
+    } else {
+      if (s.startMs < stream.fromMs) stream.fromMs = s.startMs;
+      if (s.startMs > stream.toMs) stream.toMs = s.startMs;
+    }
+    this.batch.sessions++;
+    const hour = Math.floor(s.startMs / HOUR_MS) * HOUR_MS;
+    let b = stream.hours.get(hour);
+    if (b === undefined) {
+      b = emptyBucket();
+      stream.hours.set(hour, b);
+    }
+    const section = sectionOf(s);
+    const service = st.services.apply(s.service);
+    const tk = joinKey(section, service);
+    let t = b.totals.get(tk);
+    if (t === undefined) {
+      t = emptyHourTotals();
+      b.totals.set(tk, t);
+    }
+    t.sessions++;
+    t[OUTCOME_FIELD[s.outcome]]++;
+    t.messages += s.messages;
+    if (s.outcome === 'tls') t.tlsMessages += s.messages;
+    if (s.outcome === 'plaintext') t.plaintextMessages += s.messages;
+    let legacy = false;
+    const h = s.handshake;
+    if (h) {
+      // The same naming as the spread and the metrics: the IANA name when the suite is known.
+      const rated = rateHandshake(h.protocol, typeof h.iana === 'string' ? h.iana : h.cipher);
+      const cipher = st.ciphers.apply(rated.iana ?? h.cipher);
+      const hk = joinKey(section, service, h.protocol, cipher, rated.rating);
+      b.handshakes.set(hk, (b.handshakes.get(hk) ?? 0) + 1);
+      legacy = isLegacyProtocol(h.protocol);
+    }
+    if (s.outcome === 'failed') {
+      const fk = joinKey(section, service, s.failure?.reason ?? 'other');
+      b.failures.set(fk, (b.failures.get(fk) ?? 0) + 1);
+    }
+    if (s.peer) {
+      const ph = hashPeer(s.peer.ip);
+      if (legacy) sketch(b, section, 'legacy').add(ph);
+      if (s.outcome === 'plaintext') sketch(b, section, 'plaintext').add(ph);
+      if (s.outcome === 'failed') sketch(b, section, 'failed').add(ph);
+    }
+  }
+
+  /** Sessions collected and not taken yet. */
+  get pending(): number {
+    return this.batch.sessions + this.batch.undated;
+  }
+
+  /** Hands over the collected batch and starts a new one. */
+  take(): HistoryBatch {
+    const out = this.batch;
+    this.batch = { streams: new Map(), sessions: 0, undated: 0 };
+    for (const [mta, stream] of out.streams) {
+      const st = this.state.get(mta)!;
+      st.lastToMs = st.lastToMs === null ? stream.toMs : Math.max(st.lastToMs, stream.toMs);
+    }
+    return out;
+  }
+
+  /** Puts a batch back (its write failed) so that the next take() carries it again. */
+  restore(batch: HistoryBatch): void {
+    mergeBatch(batch, this.batch);
+    this.batch = batch;
+  }
+}
+
+function sketch(b: HourBucket, section: Section, kind: PeerKind): PeerSketch {
+  const k = joinKey(section, kind);
+  let s = b.peers.get(k);
+  if (s === undefined) {
+    s = new PeerSketch();
+    b.peers.set(k, s);
+  }
+  return s;
+}
+
+function addCounts(into: Map<string, number>, from: Map<string, number>): void {
+  for (const [k, n] of from) into.set(k, (into.get(k) ?? 0) + n);
+}
+
+export function mergeBucket(into: HourBucket, from: HourBucket): void {
+  for (const [k, t] of from.totals) {
+    const mine = into.totals.get(k);
+    if (mine === undefined) into.totals.set(k, { ...t });
+    else for (const f of TOTAL_FIELDS) mine[f] += t[f];
+  }
+  addCounts(into.handshakes, from.handshakes);
+  addCounts(into.failures, from.failures);
+  for (const [k, s] of from.peers) {
+    const mine = into.peers.get(k);
+    if (mine === undefined) into.peers.set(k, s.copy());
+    else mine.merge(s);
+  }
+}
+
+/** Adds `from` into `into` (mutating `into`). */
+export function mergeBatch(into: HistoryBatch, from: HistoryBatch): HistoryBatch {
+  into.sessions += from.sessions;
+  into.undated += from.undated;
+  for (const [mta, s] of from.streams) {
+    const mine = into.streams.get(mta);
+    if (mine === undefined) {
+      const hours = new Map<number, HourBucket>();
+      for (const [h, b] of s.hours) {
+        const copy = emptyBucket();
+        mergeBucket(copy, b);
+        hours.set(h, copy);
+      }
+      into.streams.set(mta, { mta, fromMs: s.fromMs, toMs: s.toMs, hours });
+      continue;
+    }
+    mine.fromMs = Math.min(mine.fromMs, s.fromMs);
+    mine.toMs = Math.max(mine.toMs, s.toMs);
+    for (const [h, b] of s.hours) {
+      const bucket = mine.hours.get(h);
+      if (bucket === undefined) {
+        const copy = emptyBucket();
+        mergeBucket(copy, b);
+        mine.hours.set(h, copy);
+      } else mergeBucket(bucket, b);
+    }
+  }
+  return into;
+}
