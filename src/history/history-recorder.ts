@@ -83,7 +83,12 @@ export class HistoryRecorder {
     let hours = 0;
     let pruned = 0;
     if (batch.streams.size === 0 && (this.options.kind === 'report' || this.recordingId !== null)) {
-      // Nothing to place in an hour: no write (a report without dated sessions leaves no recording).
+      // Nothing to place in an hour: no write (a report without dated sessions leaves no recording), except
+      // the retention of a quiet watch.
+      if (this.options.kind === 'watch' && this.pruneIsDue(nowMs)) {
+        pruned = this.store.transaction(() => this.pruneDue(nowMs));
+        if (pruned > 0) this.store.compact();
+      }
       return { sessions: 0, undated: batch.undated, firstMs, lastMs, hours, pruned };
     }
     try {
@@ -141,9 +146,13 @@ export class HistoryRecorder {
     });
   }
 
+  private pruneIsDue(nowMs: number): boolean {
+    return this.options.keepDays !== null && nowMs - this.lastPruneMs >= PRUNE_EVERY_MS;
+  }
+
   private pruneDue(nowMs: number): number {
     const keepDays = this.options.keepDays;
-    if (keepDays === null || nowMs - this.lastPruneMs < PRUNE_EVERY_MS) return 0;
+    if (keepDays === null || !this.pruneIsDue(nowMs)) return 0;
     this.lastPruneMs = nowMs;
     return this.store.prune(retentionCutoff(nowMs, keepDays));
   }

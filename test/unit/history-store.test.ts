@@ -427,6 +427,28 @@ describe('history: retention', () => {
   });
 });
 
+describe('history: retention of a quiet watch', () => {
+  it('prunes once an hour even when no session arrives', () => {
+    const file = tempDb();
+    record(file, traffic(T0, T0 + 2 * DAY - 1, HOUR_MS));
+    let nowMs = T0 + 2 * DAY - HOUR_MS; // day 1, 23:00: day 0 is within --keep-days 1
+    const w = HistoryRecorder.open(file, {
+      source: 'default',
+      kind: 'watch',
+      inputs: [],
+      keepDays: 1,
+      toolVersion: 'test',
+      now: () => nowMs,
+    });
+    w.start();
+    assert.equal(count(file, 'SELECT COUNT(*) AS n FROM contributions'), 48);
+    nowMs = T0 + 2 * DAY + 2 * HOUR_MS; // day 2: day 0 is past
+    assert.equal(w.flush().pruned, 24);
+    w.finish();
+    assert.equal(count(file, 'SELECT MIN(hour_ms) AS n FROM contributions'), T0 + DAY);
+  });
+});
+
 describe('history: files it cannot use', () => {
   const code = (fn: () => unknown): string => {
     try {
