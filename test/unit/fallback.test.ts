@@ -11,7 +11,12 @@ import type { Session, SessionOutcome } from '../../src/model/types.js';
 import { buildReport } from '../../src/render/report-model.js';
 import { resolveInputs } from '../../src/sources/resolve-inputs.js';
 
-function session(ip: string, outcome: SessionOutcome, minute: number, direction: 'inbound' | 'outbound' = 'inbound'): Session {
+function session(
+  ip: string,
+  outcome: SessionOutcome,
+  minute: number,
+  direction: 'inbound' | 'outbound' = 'inbound',
+): Session {
   return {
     mta: 'postfix',
     service: 'smtpd',
