@@ -20,6 +20,7 @@ export interface CommonFlags {
   quiet?: boolean;
   color?: boolean;
   showUnparsed?: boolean;
+  threads?: string;
 }
 
 export function addCommonOptions(cmd: Command): Command {
@@ -51,6 +52,7 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--year <year>', 'year of the first line, for timestamps without one (default: from the file date)')
     .option('--timezone <zone>', 'zone of timestamps without one: local (default), UTC, +02:00, Europe/Berlin')
     .option('--show-unparsed', 'list samples of lines that looked relevant but did not parse, with file:line')
+    .option('--threads <n>', 'threads to count with (default: one per core, at most 4; 1 = no worker threads)')
     .option('-q, --quiet', 'no progress or warnings on stderr')
     .option('--no-color', 'no colour even on a terminal (NO_COLOR is honoured too)');
 }
@@ -117,6 +119,15 @@ export function resolveCommon(logs: string[], flags: CommonFlags, nowMs = Date.n
     maxSamples: flags.showUnparsed ? 50 : 20,
   };
   if (flags.timezone !== undefined) census.timezone = flags.timezone;
+  if (flags.threads !== undefined) {
+    const threads = Number(flags.threads);
+    if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
+      throw new CensusError('bad-threads', `--threads ${JSON.stringify(flags.threads)} is not a thread count`, {
+        hint: 'give a whole number from 1 (no worker threads) to 64, e.g. --threads 2',
+      });
+    }
+    census.threads = threads;
+  }
   const quiet = flags.quiet ?? false;
   const color = (flags.color ?? true) && !process.env.NO_COLOR && process.stdout.isTTY === true;
   return {
