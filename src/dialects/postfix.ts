@@ -22,6 +22,11 @@ const LIBRARY_PROBLEM = /^warning: TLS library problem: (?:\d+:)?(.*)$/;
 const COUNTERS = / commands=(\d+)(?:\/(\d+))?/;
 const STARTTLS_COUNTER = / starttls=(\d+)(?:\/(\d+))?/;
 const QID_PREFIX = /^(?:NOQUEUE|[0-9A-Za-z]{5,20}): /;
+
+/** Length of a `<QID>: ` or `NOQUEUE: ` prefix, or 0 (read in place: no copy of the message per line). */
+function qidPrefixLength(msg: string): number {
+  return QID_PREFIX.exec(msg)?.[0].length ?? 0;
+}
 const CLIENT = /^([0-9A-Za-z]{5,20}): client=(\S*?\[[^[\]\s]*\])/;
 const DELIVERY =
   /^([0-9A-Za-z]{5,20}): to=<[^>]*>,(?: orig_to=<[^>]*>,)? relay=([^\s,]*), .*? status=(\w+)(?: \((.*)\))?$/;
@@ -44,11 +49,19 @@ export function parseNamaddr(text: string): (Peer & { port: number | null }) | n
   };
 }
 
+const programs = new Map<string, { service: string; daemon: string }>();
+
+/** Service and daemon of a program tag, remembered: per line, the same few tags (bounded: log text). */
 function describeProgram(program: string): { service: string; daemon: string } {
-  const slash = program.indexOf('/');
-  const service = slash < 0 ? program : program.slice(slash + 1);
-  const daemon = program.slice(program.lastIndexOf('/') + 1);
-  return { service, daemon };
+  let d = programs.get(program);
+  if (d === undefined) {
+    const slash = program.indexOf('/');
+    const service = slash < 0 ? program : program.slice(slash + 1);
+    const daemon = program.slice(program.lastIndexOf('/') + 1);
+    d = { service, daemon };
+    if (programs.size < 1024) programs.set(program, d);
+  }
+  return d;
 }
 
 // Per daemon, what each interpret* below looks for (`lost connection after STARTTLS` contains `TLS`).
@@ -164,9 +177,9 @@ function interpretSmtpd(env: Envelope, service: string): Observation[] | null | 
   }
   if (msg.startsWith('SSL_accept error')) return sslError(msg, b);
   if (msg.startsWith('warning: TLS library problem')) return libraryProblem(msg, b);
-  const body = msg.replace(QID_PREFIX, '');
-  if (body.startsWith('lost connection after STARTTLS from ')) {
-    const peer = parseNamaddr(body.slice(36));
+  const at = qidPrefixLength(msg);
+  if (msg.startsWith('lost connection after STARTTLS from ', at)) {
+    const peer = parseNamaddr(msg.slice(at + 36));
     return [
       {
         mta: b.mta,
@@ -247,8 +260,9 @@ function interpretSmtp(env: Envelope, service: string): Observation[] | null | t
   }
   if (msg.startsWith('SSL_connect error')) return sslError(msg, b);
   if (msg.startsWith('warning: TLS library problem')) return libraryProblem(msg, b);
-  const body = msg.replace(QID_PREFIX, '');
-  if (body.startsWith('Cannot start TLS')) {
+  const at = qidPrefixLength(msg);
+  if (msg.startsWith('Cannot start TLS', at)) {
+    const body = msg.slice(at);
     return [
       {
         mta: b.mta,
