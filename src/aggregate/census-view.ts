@@ -348,13 +348,21 @@ export function addSession(view: CensusView, s: Session): void {
     const k = hourKey(dir === view.mailbox ? 'mailbox' : s.direction, label);
     counts.set(k, (counts.get(k) ?? 0) + 1);
   }
-  if (suite !== null) addHandshake(dir, s, suite);
-  if (s.peer) addPeer(dir, s, s.peer, suite);
+  // One lookup of the peer (the biggest map) serves both.
+  const known = s.peer ? dir.peers.get(s.peer.ip) : undefined;
+  if (suite !== null) addHandshake(dir, s, suite, known);
+  if (s.peer) addPeer(dir, s, s.peer, suite, known);
   const k = counterKey(s, suite);
   if (k !== null) view.counters.set(k, (view.counters.get(k) ?? 0) + 1);
 }
 
-function addHandshake(dir: DirectionView, s: Session, suite: SuiteMemo): void {
+/**
+ * Sections that have counted a handshake whose dialect named the suite (`iana`): there, a peer's suite (logged
+ * protocol and cipher) no longer says which spread row it was counted in.
+ */
+const namedSuites = new WeakSet<DirectionView>();
+
+function addHandshake(dir: DirectionView, s: Session, suite: SuiteMemo, known: PeerStats | undefined): void {
   const h = s.handshake!;
   const rated = suite.rated;
   let row = dir.spread.get(suite.spreadKey);
@@ -379,13 +387,23 @@ function addHandshake(dir: DirectionView, s: Session, suite: SuiteMemo): void {
   row.count++;
   row.spellings.set(h.cipher, (row.spellings.get(h.cipher) ?? 0) + 1);
   if (isUnknownClient(s.peer)) row.unknownClients++;
-  if (s.peer) row.peers.add(s.peer.ip);
+  if (typeof h.iana === 'string') namedSuites.add(dir);
+  // A peer that already has this suite is in this row's set (a big set: skip the lookup) unless suites were named.
+  if (s.peer && !(known !== undefined && known.suites.has(suite.suiteKey) && !namedSuites.has(dir))) {
+    row.peers.add(s.peer.ip);
+  }
   row.mtas.add(s.mta);
   row.services.add(s.service);
 }
 
-function addPeer(dir: DirectionView, s: Session, peer: Peer, suite: SuiteMemo | null): void {
-  let p = dir.peers.get(peer.ip);
+function addPeer(
+  dir: DirectionView,
+  s: Session,
+  peer: Peer,
+  suite: SuiteMemo | null,
+  known: PeerStats | undefined,
+): void {
+  let p = known;
   if (!p) {
     p = {
       peer: copyPeer(peer),
@@ -460,6 +478,7 @@ function maxTime(a: number | null, b: number | null): number | null {
 }
 
 function mergeDirection(into: DirectionView, from: DirectionView): void {
+  if (namedSuites.has(from)) namedSuites.add(into);
   const t = into.totals;
   for (const k of Object.keys(t) as (keyof Totals)[]) t[k] += from.totals[k];
   for (const [key, r] of from.spread) {

@@ -7,7 +7,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { addSession, emptyView, mergeViews } from '../../src/aggregate/census-view.js';
 import { metricKey, sanitizeLabel, sessionMetrics } from '../../src/aggregate/session-metrics.js';
-import type { Session } from '../../src/model/types.js';
+import { rateHandshake } from '../../src/ciphers/lookup.js';
+import { isMailboxService, type Session } from '../../src/model/types.js';
 
 const sessionArb: fc.Arbitrary<Session> = fc
   .record({
@@ -58,6 +59,43 @@ describe('census view memos', () => {
         const v = emptyView();
         for (const s of sessions) addSession(v, s);
         assert.deepEqual([...v.counters].sort(), [...directCounters(sessions)].sort());
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('puts each peer into the peer set of every spread row it had a handshake in', () => {
+    fc.assert(
+      fc.property(fc.array(sessionArb, { maxLength: 40 }), fc.nat(), (sessions, cut) => {
+        const v = emptyView();
+        const at = cut % (sessions.length + 1);
+        const b = emptyView();
+        for (const s of sessions.slice(0, at)) addSession(v, s);
+        for (const s of sessions.slice(at)) addSession(b, s);
+        mergeViews(v, b);
+        for (const s of sessions) addSession(v, s);
+        const want = new Map<string, Set<string>>();
+        for (const s of sessions) {
+          if (!s.handshake || !s.peer) continue;
+          const h = s.handshake;
+          const rated = rateHandshake(h.protocol, typeof h.iana === 'string' ? h.iana : h.cipher);
+          const section = isMailboxService(s.service) ? 'mailbox' : s.direction;
+          const k = `${section} ${h.protocol}|${rated.iana ?? h.cipher}`;
+          if (!want.has(k)) want.set(k, new Set());
+          want.get(k)!.add(s.peer.ip);
+        }
+        const got = new Map<string, Set<string>>();
+        for (const [section, dir] of [
+          ['inbound', v.inbound],
+          ['outbound', v.outbound],
+          ['mailbox', v.mailbox],
+        ] as const) {
+          for (const [key, row] of dir.spread) if (row.peers.size > 0) got.set(`${section} ${key}`, row.peers);
+        }
+        assert.deepEqual(
+          [...got].map(([k, set]) => [k, [...set].sort()]).sort(),
+          [...want].map(([k, set]) => [k, [...set].sort()]).sort(),
+        );
       }),
       { numRuns: 300 },
     );
