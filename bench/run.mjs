@@ -49,10 +49,47 @@ const GZIP_WC = 'gzip -dc "$F" | wc -l';
 
 // ------------------------------------------------------------------------------------------------ logs
 
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** The time of the log's last line (RFC 3164 stamps take their year from genlog's first_time, Dec → Jan). */
+function lastLineTime(file, truth) {
+  const fd = fs.openSync(file, 'r');
+  const size = fs.fstatSync(fd).size;
+  const buf = Buffer.alloc(Math.min(size, 1 << 16));
+  fs.readSync(fd, buf, 0, buf.length, size - buf.length);
+  fs.closeSync(fd);
+  const lines = buf
+    .toString('latin1')
+    .split('\n')
+    .filter((l) => l !== '');
+  const last = lines.at(-1) ?? '';
+  const iso = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d))/.exec(last);
+  if (iso) return Date.parse(iso[1]);
+  const m = /^([A-Z][a-z]{2}) +(\d+) (\d\d):(\d\d):(\d\d)/.exec(last);
+  if (!m) throw new Error(`cannot read the time of the last line of ${file}`);
+  const first = new Date(JSON.parse(fs.readFileSync(truth, 'utf8')).first_time);
+  const month = MONTHS.indexOf(m[1]);
+  const year = first.getUTCFullYear() + (month < first.getUTCMonth() ? 1 : 0);
+  return Date.UTC(year, month, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]));
+}
+
+/**
+ * A log's mtime is when its last line was written, and tlscensus reads the year of RFC 3164 stamps from it (months
+ * after it are last year's). genlog writes logs dated from 2026-11-20 on, whatever the clock says: so that a
+ * log reaching into a month after "now" is not read as last year's, give each file the time of its last line.
+ */
+function dateLikeALog(file, truth, logFile = file) {
+  const t = new Date(lastLineTime(logFile, truth) + 1000);
+  if (Math.abs(fs.statSync(file).mtimeMs - t.getTime()) > 1000) fs.utimesSync(file, t, t);
+}
+
 function ensureLog(name, size, format) {
   const file = path.join(opt.cache, `${name}.log`);
   const truth = path.join(opt.cache, `${name}.truth.json`);
-  if (fs.existsSync(file) && fs.existsSync(truth)) return { file, truth };
+  if (fs.existsSync(file) && fs.existsSync(truth)) {
+    dateLikeALog(file, truth);
+    return { file, truth };
+  }
   process.stderr.write(`generating ${file} (${size}, ${format}) …\n`);
   const tmp = `${file}.tmp`;
   const out = fs.openSync(tmp, 'w');
@@ -66,6 +103,7 @@ function ensureLog(name, size, format) {
   JSON.parse(fs.readFileSync(`${truth}.tmp`, 'utf8')); // it must be the summary
   fs.renameSync(`${truth}.tmp`, truth);
   fs.renameSync(tmp, file);
+  dateLikeALog(file, truth);
   return { file, truth };
 }
 
@@ -81,6 +119,7 @@ function ensureGz(plain) {
     fs.renameSync(`${file}.tmp`, file);
   }
   if (!fs.existsSync(truth)) fs.copyFileSync(plain.truth, truth);
+  dateLikeALog(file, truth, plain.file);
   return { file, truth };
 }
 
