@@ -69,7 +69,13 @@ export function openInput(input: InputSpec, highWaterMark: number): OpenedInput 
   if (input.path === '-') return { raw: process.stdin, stream: process.stdin, gzip: false };
   const raw = fs.createReadStream(input.path, { highWaterMark });
   const gzip = isGzipFile(input.path);
-  return { raw, stream: gzip ? raw.pipe(zlib.createGunzip({ chunkSize: highWaterMark })) : raw, gzip };
+  // zlib inflates on libuv's thread pool: with room for 8 chunks of output it keeps inflating while this thread
+  // counts lines (at the default 16 KiB it would stop after every chunk until that one was read).
+  if (!gzip) return { raw, stream: raw, gzip };
+  // (zlib streams take Transform's options; @types/node does not list them.)
+  const options = { chunkSize: highWaterMark, readableHighWaterMark: 8 * highWaterMark } as zlib.ZlibOptions;
+  const inflate = zlib.createGunzip(options);
+  return { raw, stream: raw.pipe(inflate), gzip };
 }
 
 export async function readLines(input: InputSpec, sink: LineSink, options: ReadOptions = {}): Promise<ReadResult> {
