@@ -389,7 +389,7 @@ function addHandshake(dir: DirectionView, s: Session, suite: SuiteMemo, known: P
   if (isUnknownClient(s.peer)) row.unknownClients++;
   if (typeof h.iana === 'string') namedSuites.add(dir);
   // A peer that already has this suite is in this row's set (a big set: skip the lookup) unless suites were named.
-  if (s.peer && !(known !== undefined && known.suites.has(suite.suiteKey) && !namedSuites.has(dir))) {
+  if (s.peer && !(known?.suites.has(suite.suiteKey) && !namedSuites.has(dir))) {
     row.peers.add(s.peer.ip);
   }
   row.mtas.add(s.mta);

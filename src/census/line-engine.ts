@@ -80,8 +80,6 @@ export class LineEngine {
   readonly samples: UnparsedSample[] = [];
   /** Programs of lines no dialect claimed, with counts (kept small): named when nothing was recognised. */
   readonly foreignPrograms = new Map<string, number>();
-  /** Line number (1-based, within the current input) of the first claimed line, or 0. */
-  firstClaimedLine = 0;
   protected readonly dialects: readonly Dialect[];
   protected interpreters: Interpreter[] = [];
   private envCtx: EnvelopeContext;
@@ -122,9 +120,9 @@ export class LineEngine {
   }
 
   /** Start an input: fresh per-input dialect state and year inference from its mtime. */
-  beginSource(name: string, mtimeMs: number | null, firstLineNo = 0): void {
+  beginSource(name: string, mtimeMs: number | null): void {
     this.sourceName = name;
-    this.lineNo = firstLineNo;
+    this.lineNo = 0;
     this.envCtx = {
       clock: this.envCtx.clock,
       years: new YearResolver(this.options.year, mtimeMs ?? Date.now()),
@@ -134,11 +132,6 @@ export class LineEngine {
 
   get claimedLines(): number {
     return this.claimed;
-  }
-
-  /** Lines read in the current input so far. */
-  get linesInSource(): number {
-    return this.lineNo;
   }
 
   /** The run buf[start, end) of whole lines (`end - 1` is a `\n`), as `splitRun` would hand them out. */
@@ -226,7 +219,6 @@ export class LineEngine {
     c.unrecognized += d.unrecognized;
     c.malformed += d.malformed;
     c.foreign += d.foreign;
-    if (this.claimed === 0 && counts.claimed > 0) this.firstClaimedLine = base + 1;
     this.claimed += counts.claimed;
     this.lineNo = base + d.lines;
     for (const [program, n] of counts.foreign) {
@@ -270,7 +262,7 @@ export class LineEngine {
       this.noteForeign(info.name);
       return;
     }
-    this.noteClaimed(lineNo);
+    this.noteClaimed();
     if (!this.hasKeyword(info.keywordIds, buf, start, end)) {
       cov.unrecognized++;
       return;
@@ -305,7 +297,7 @@ export class LineEngine {
       this.noteForeign(env.program);
       return;
     }
-    this.noteClaimed(lineNo);
+    this.noteClaimed();
     if (!info.keywords.some((k) => env.message.includes(k))) {
       this.coverage.unrecognized++;
       return;
@@ -462,8 +454,7 @@ export class LineEngine {
     return id;
   }
 
-  private noteClaimed(lineNo: number): void {
-    if (this.claimed === 0) this.firstClaimedLine = lineNo;
+  private noteClaimed(): void {
     this.claimed++;
   }
 
