@@ -1,5 +1,6 @@
 // `tlscensus watch LOG…`: follow mail logs across rotation and export Prometheus counters, over HTTP
-// (`--listen`, default 127.0.0.1:9469) or into node_exporter's textfile directory (`--textfile DIR`).
+// (`--listen`, default 127.0.0.1:9469) or into node_exporter's textfile directory (`--textfile DIR`). Files are
+// polled every `--poll`, and at once when inotify reports a rotation in their directory.
 // SIGHUP reopens the files; SIGTERM and SIGINT stop cleanly (read what is left, count open sessions, write the
 // textfile a last time, close the server).
 
@@ -23,6 +24,9 @@ import {
 } from '../watch/metrics-output.js';
 import { addHistoryOptions, type HistoryFlags, openRecorder } from './history-options.js';
 import type { Io } from './io.js';
+
+const FAST_POLL_MS = 20;
+const FAST_WINDOW_MS = 2000;
 
 export interface WatchFlags extends HistoryFlags {
   historyInterval: string;
@@ -165,6 +169,8 @@ export async function startWatch(logs: string[], flags: WatchFlags, io: Io): Pro
     recorder?.close();
     throw e;
   }
+  // A rotation reported by inotify brings the next poll forward (set once the loop exists).
+  let wake = () => {};
   const watcher = new LogWatcher(
     {
       files: logs,
@@ -176,6 +182,7 @@ export async function startWatch(logs: string[], flags: WatchFlags, io: Io): Pro
       fromStart: flags.fromStart ?? false,
       idleTtlMs,
       ...(flags.verbose && !quiet ? { onEvent: (m: string) => io.err(`watch: ${forTerminal(m)}`) } : {}),
+      onWake: () => wake(),
     },
     metrics,
   );
@@ -208,8 +215,13 @@ export async function startWatch(logs: string[], flags: WatchFlags, io: Io): Pro
     if (text !== lastWarning && !quiet) io.err(`warning: ${forTerminal(text)}`);
     lastWarning = text;
   };
+  // After a wake (inotify saw a rename, or a look found a rotation) poll every FAST_POLL_MS for FAST_WINDOW_MS:
+  // rotations come in bursts, and a file rotated twice in a row must be seen before it is compressed.
+  let woken = false;
+  let fastUntil = 0;
   const loop = () => {
     pollTimer = null;
+    woken = false;
     if (stopping) return;
     let more = false;
     try {
@@ -217,7 +229,15 @@ export async function startWatch(logs: string[], flags: WatchFlags, io: Io): Pro
     } catch (e) {
       warn(e);
     }
-    pollTimer = setTimeout(loop, more ? 0 : pollMs);
+    const delay = more ? 0 : Date.now() < fastUntil ? Math.min(pollMs, FAST_POLL_MS) : pollMs;
+    pollTimer = setTimeout(loop, delay);
+  };
+  wake = () => {
+    fastUntil = Date.now() + FAST_WINDOW_MS;
+    if (stopping || woken || pollTimer === null) return;
+    woken = true;
+    clearTimeout(pollTimer);
+    pollTimer = setTimeout(loop, 0);
   };
   const writeFile = async () => {
     if (textfile === undefined) return;

@@ -23,6 +23,11 @@ export interface LogWatcherOptions {
   /** Sessions idle longer than this are closed and counted. */
   idleTtlMs: number;
   onEvent?: (message: string) => void;
+  /**
+   * Called when a followed file's directory reports a rename, creation or removal in its rotation set (inotify):
+   * poll soon, so that files rotated in quick succession are seen before they are compressed or deleted.
+   */
+  onWake?: () => void;
   /** The clock used for idle expiry (tests). */
   now?: () => number;
 }
@@ -61,7 +66,11 @@ export class LogWatcher {
       const follower = new FileFollower(
         file,
         { line: (buf, s, e) => engine.line(buf, s, e), overlong: (n) => engine.overlong(n) },
-        { fromStart: options.fromStart, ...(options.onEvent ? { onEvent: options.onEvent } : {}) },
+        {
+          fromStart: options.fromStart,
+          ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+          ...(options.onWake ? { onWake: options.onWake } : {}),
+        },
       );
       return { follower, engine };
     });

@@ -1,5 +1,6 @@
 // watch end to end on small files: the LogWatcher counts sessions when they close (disconnect or idle TTL by
-// the wall clock), and the CLI writes node_exporter textfiles atomically and exits cleanly on SIGTERM.
+// the wall clock), and the CLI writes node_exporter textfiles atomically, exits cleanly on SIGTERM, and notices
+// rotations through inotify rather than waiting for --poll.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -123,6 +124,58 @@ describe('watch', () => {
       [],
       'no temporary file left',
     );
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('CLI: a rotation is noticed through inotify, long before --poll', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-watch-wake-'));
+    const log = path.join(dir, 'mail.log');
+    const out = path.join(dir, 'textfile');
+    fs.mkdirSync(out);
+    fs.writeFileSync(log, `${tlsSession(1, Date.now())}\n`);
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(ROOT, 'dist/src/cli/main.js'),
+        'watch',
+        log,
+        '--from-start',
+        '--textfile',
+        out,
+        '--interval',
+        '50ms',
+        '--poll',
+        '10s',
+        '--timezone',
+        'UTC',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const prom = path.join(out, 'tlscensus.prom');
+    const read = () => (fs.existsSync(prom) ? fs.readFileSync(prom, 'utf8') : '');
+    let deadline = Date.now() + 5000;
+    while (value(read(), 'tlscensus_handshakes_total') < 1 && Date.now() < deadline) await sleep(20);
+    // Two rotations in a row (rename + create), each new file written: the next poll is 10 s away.
+    fs.renameSync(log, `${log}.1`);
+    fs.writeFileSync(log, `${tlsSession(2, Date.now())}\n`);
+    fs.renameSync(`${log}.1`, `${log}.2`);
+    fs.renameSync(log, `${log}.1`);
+    fs.writeFileSync(log, `${tlsSession(3, Date.now())}\n`);
+    const t0 = Date.now();
+    deadline = t0 + 5000;
+    while (value(read(), 'tlscensus_handshakes_total') < 3 && Date.now() < deadline) await sleep(20);
+    const took = Date.now() - t0;
+    const code = await new Promise<number | null>((resolve) => {
+      child.on('exit', (c) => resolve(c));
+      child.kill('SIGTERM');
+    });
+    assert.equal(code, 0, stderr);
+    assert.equal(value(read(), 'tlscensus_handshakes_total'), 3, stderr);
+    assert.ok(took < 5000, `counted after ${took} ms`);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
