@@ -80,7 +80,7 @@ describe('parallel census', () => {
     const dir = tmpdir();
     const file = path.join(dir, 'maillog');
     fs.writeFileSync(file, hardLines().join('\n')); // and no newline after the last line
-    for (const chunk of [1_000, 4_096, 65_536]) await assertSame([file], chunk);
+    for (const chunk of [1_500, 65_536]) await assertSame([file], chunk);
   });
 
   it('equals it on a rotation set whose sessions continue from file to file (one of them .gz)', async () => {
