@@ -45,8 +45,8 @@ FIRST_PORT=${TLSCENSUS_IT_PORT:-2645}
 MAINLOG="$WORKDIR/log/mainlog"
 LISTENERS="open strict smtps"
 T0=$SECONDS
-# shellcheck source=lib-realmta.sh
-source "$HERE/lib-realmta.sh"
+# shellcheck source=../lib/lib-realmta.sh
+source "$HERE/../lib/lib-realmta.sh"
 [[ $(id -u) == 0 ]] || die "must run as root (unpacks and starts Exim)"
 
 # ------------------------------------------------------------------ packages ----
@@ -266,7 +266,7 @@ if ((DRIVE_ONLY)); then log "--drive-only: not running tlscensus"; exit 0; fi
 # ------------------------------------------------------------------ tlscensus ----
 CLI="$ROOT/dist/src/cli/main.js"
 [[ -f "$CLI" ]] || { log "FAIL: $CLI does not exist (run 'npm run build' first)"; exit 1; }
-if node "$HERE/check.mjs" --truth "$OUT/truth.json" --log "$OUT/mainlog" --cli "$CLI" --mta exim \
+if node "$HERE/../lib/check-mta-census.mjs" --truth "$OUT/truth.json" --log "$OUT/mainlog" --cli "$CLI" --mta exim \
      --report-out "$OUT/report.json"; then
   log "PASS: tlscensus report equals the truth ($((SECONDS - T0)) s)"
 else

@@ -49,8 +49,8 @@ FIRST_PORT=${TLSCENSUS_IT_PORT:-2945}
 MAINLOG="$WORKDIR/log/mail.log"
 LISTENERS="open smtps"
 T0=$SECONDS
-# shellcheck source=lib-realmta.sh
-source "$HERE/lib-realmta.sh"
+# shellcheck source=../lib/lib-realmta.sh
+source "$HERE/../lib/lib-realmta.sh"
 [[ $(id -u) == 0 ]] || die "must run as root (unpacks and starts sendmail and rsyslogd)"
 
 # ------------------------------------------------------------------ packages ----
@@ -279,10 +279,10 @@ if ((DRIVE_ONLY)); then log "--drive-only: not running tlscensus"; exit 0; fi
 CLI="$ROOT/dist/src/cli/main.js"
 [[ -f "$CLI" ]] || { log "FAIL: $CLI does not exist (run 'npm run build' first)"; exit 1; }
 rc=0
-node "$HERE/check.mjs" --truth "$OUT/truth.json" --log "$OUT/mail.log" --cli "$CLI" --mta sendmail \
+node "$HERE/../lib/check-mta-census.mjs" --truth "$OUT/truth.json" --log "$OUT/mail.log" --cli "$CLI" --mta sendmail \
   --report-out "$OUT/report.json" || rc=1
 # traditional syslog stamps carry no year
-node "$HERE/check.mjs" --truth "$OUT/truth.json" --log "$OUT/mail.log.traditional" --cli "$CLI" --mta sendmail \
+node "$HERE/../lib/check-mta-census.mjs" --truth "$OUT/truth.json" --log "$OUT/mail.log.traditional" --cli "$CLI" --mta sendmail \
   --year "$(date +%Y)" --report-out "$OUT/report.traditional.json" || rc=1
 if ((rc == 0)); then
   log "PASS: tlscensus reports equal the truth ($((SECONDS - T0)) s)"

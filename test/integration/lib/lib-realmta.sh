@@ -2,8 +2,8 @@
 # integration suites. Copied from ../shared/realmta/lib-realmta.sh (which made
 # the corpus in test/fixtures/corpus/) so that CI needs nothing outside this
 # repository; changes: log prefix, drivers sclient2 (two messages on one TLS
-# connection) and raw_quit (EHLO + QUIT, no MAIL). Keep the copies in
-# test/integration/exim/ and test/integration/sendmail/ identical.
+# connection) and raw_quit (EHLO + QUIT, no MAIL). Shared by the exim/ and
+# sendmail/ suites.
 #
 # The sourcing script must set:
 #   MTA        name written into truth.json
