@@ -4,56 +4,18 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { type CensusOptions, census } from '../../src/census/census.js';
-import { lookupCipher } from '../../src/ciphers/lookup.js';
-import { buildReport, type DirectionReport, type ReportData } from '../../src/render/report-model.js';
+import type { CensusOptions } from '../../src/census/census.js';
+import type { ReportData } from '../../src/render/report-model.js';
 import { renderTable } from '../../src/render/table.js';
-import { resolveInputs } from '../../src/sources/resolve-inputs.js';
+import { byIana, readTruth, reportOf, spreadByIana, writeLog } from '../helpers/corpus-truth.js';
 import { fixturePath } from '../helpers/paths.js';
 
 async function report(paths: string[], options: CensusOptions = {}): Promise<ReportData> {
-  const r = await census(resolveInputs(paths), { year: 2026, timezone: 'UTC', mta: ['dovecot'], ...options });
-  return buildReport(r.view, r.diagnostics, { sinceMs: null, untilMs: null });
+  return reportOf(paths, { mta: ['dovecot'], ...options });
 }
 
-interface TruthCounts {
-  sessions: number;
-  tls: number;
-  plaintext: number;
-  tls_failed: number;
-  starttls_abandoned: number;
-  by_protocol_cipher: Record<string, number>;
-}
-
-function byIana(counts: Record<string, number>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, n] of Object.entries(counts)) {
-    const [protocol, cipher] = k.split(' ') as [string, string];
-    const key = `${protocol} ${lookupCipher(cipher)?.iana ?? cipher}`;
-    out[key] = (out[key] ?? 0) + n;
-  }
-  return out;
-}
-
-function spreadByIana(d: DirectionReport): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const row of d.spread) out[`${row.protocol} ${row.iana ?? row.cipher}`] = row.count;
-  return out;
-}
-
-function write(lines: string[]): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-dovecot-'));
-  const p = path.join(dir, 'mail.log');
-  fs.writeFileSync(p, `${lines.join('\n')}\n`);
-  return p;
-}
-
-const truth = JSON.parse(fs.readFileSync(fixturePath('corpus/dovecot/truth.json'), 'utf8')) as {
-  counts: { in: TruthCounts; out: TruthCounts };
-};
+const truth = readTruth('dovecot');
 const LOG = fixturePath('corpus/dovecot/dovecot.log');
 
 describe('Dovecot census: generated real-daemon corpus', () => {
@@ -131,10 +93,13 @@ describe('Dovecot census: real public lines and default formats', () => {
   });
 
   it('counts a default-format (no %k) login as TLS of unknown protocol, with a note naming %k', async () => {
-    const p = write([
-      'Nov 20 10:00:00 mx dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=198.51.100.1, lip=192.0.2.1, mpid=101, TLS, session=<AAAAAAAAAAAAAAAA>',
-      'Nov 20 10:00:01 mx dovecot: pop3-login: Login: user=<b>, method=PLAIN, rip=198.51.100.2, lip=192.0.2.1, mpid=102, TLS, session=<BBBBBBBBBBBBBBBB>',
-    ]);
+    const p = writeLog(
+      [
+        'Nov 20 10:00:00 mx dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=198.51.100.1, lip=192.0.2.1, mpid=101, TLS, session=<AAAAAAAAAAAAAAAA>',
+        'Nov 20 10:00:01 mx dovecot: pop3-login: Login: user=<b>, method=PLAIN, rip=198.51.100.2, lip=192.0.2.1, mpid=102, TLS, session=<BBBBBBBBBBBBBBBB>',
+      ],
+      'mail.log',
+    );
     const r = await report([p]);
     assert.equal(r.mailbox.totals.tls, 2);
     assert.deepEqual(
@@ -147,12 +112,15 @@ describe('Dovecot census: real public lines and default formats', () => {
 
   it('tells plaintext logins, silent plaintext connections and trusted ones apart', async () => {
     // Lines as Dovecot 2.3 writes them without TLS (log-formats.md §6: no TLS element = plaintext).
-    const p = write([
-      'Nov 20 10:00:00 mx dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=198.51.100.3, lip=192.0.2.1, mpid=103, session=<CCCCCCCCCCCCCCCC>',
-      'Nov 20 10:00:01 mx dovecot: imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<b>, method=PLAIN, rip=198.51.100.4, lip=192.0.2.1, session=<DDDDDDDDDDDDDDDD>',
-      'Nov 20 10:00:02 mx dovecot: imap-login: Disconnected (no auth attempts in 0 secs): user=<>, rip=198.51.100.5, lip=192.0.2.1, session=<EEEEEEEEEEEEEEEE>',
-      'Nov 20 10:00:03 mx dovecot: imap-login: Login: user=<c>, method=PLAIN, rip=192.0.2.1, lip=192.0.2.1, mpid=104, secured, session=<FFFFFFFFFFFFFFFF>',
-    ]);
+    const p = writeLog(
+      [
+        'Nov 20 10:00:00 mx dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=198.51.100.3, lip=192.0.2.1, mpid=103, session=<CCCCCCCCCCCCCCCC>',
+        'Nov 20 10:00:01 mx dovecot: imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<b>, method=PLAIN, rip=198.51.100.4, lip=192.0.2.1, session=<DDDDDDDDDDDDDDDD>',
+        'Nov 20 10:00:02 mx dovecot: imap-login: Disconnected (no auth attempts in 0 secs): user=<>, rip=198.51.100.5, lip=192.0.2.1, session=<EEEEEEEEEEEEEEEE>',
+        'Nov 20 10:00:03 mx dovecot: imap-login: Login: user=<c>, method=PLAIN, rip=192.0.2.1, lip=192.0.2.1, mpid=104, secured, session=<FFFFFFFFFFFFFFFF>',
+      ],
+      'mail.log',
+    );
     const r = await report([p]);
     const m = r.mailbox.totals;
     assert.deepEqual([m.sessions, m.plaintext, m.noCommand, m.trusted, m.tls], [4, 2, 1, 1, 0]);
@@ -163,10 +131,13 @@ describe('Dovecot census: real public lines and default formats', () => {
   });
 
   it('counts Dovecot submission as inbound SMTP, and keeps --exclude-unknown from dropping unnamed peers', async () => {
-    const p = write([
-      'Nov 20 10:00:00 mx dovecot: submission-login: Login: user=<a>, method=PLAIN, rip=198.51.100.6, lip=192.0.2.1, mpid=105, TLS, TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits), session=<GGGGGGGGGGGGGGGG>',
-      'Nov 20 10:00:01 mx dovecot: imap-login: Login: user=<b>, method=PLAIN, rip=198.51.100.7, lip=192.0.2.1, mpid=106, TLS, TLSv1.2 with cipher ECDHE-RSA-AES128-GCM-SHA256 (128/128 bits), session=<HHHHHHHHHHHHHHHH>',
-    ]);
+    const p = writeLog(
+      [
+        'Nov 20 10:00:00 mx dovecot: submission-login: Login: user=<a>, method=PLAIN, rip=198.51.100.6, lip=192.0.2.1, mpid=105, TLS, TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits), session=<GGGGGGGGGGGGGGGG>',
+        'Nov 20 10:00:01 mx dovecot: imap-login: Login: user=<b>, method=PLAIN, rip=198.51.100.7, lip=192.0.2.1, mpid=106, TLS, TLSv1.2 with cipher ECDHE-RSA-AES128-GCM-SHA256 (128/128 bits), session=<HHHHHHHHHHHHHHHH>',
+      ],
+      'mail.log',
+    );
     const all = await report([p]);
     assert.deepEqual([all.inbound.totals.tls, all.mailbox.totals.tls], [1, 1]);
     assert.deepEqual(all.inbound.spread[0]?.service, ['submission']);
@@ -175,9 +146,12 @@ describe('Dovecot census: real public lines and default formats', () => {
   });
 
   it('reads the 2.4 wording and a TLS handshake cut short', async () => {
-    const p = write([
-      'Nov 20 10:00:00 mx dovecot: imap-login: Login aborted: Connection closed (disconnected during TLS handshake) (tls_handshake_not_finished): user=<>, rip=198.51.100.8, lip=192.0.2.1, TLS handshaking, session=<IIIIIIIIIIIIIIII>',
-    ]);
+    const p = writeLog(
+      [
+        'Nov 20 10:00:00 mx dovecot: imap-login: Login aborted: Connection closed (disconnected during TLS handshake) (tls_handshake_not_finished): user=<>, rip=198.51.100.8, lip=192.0.2.1, TLS handshaking, session=<IIIIIIIIIIIIIIII>',
+      ],
+      'mail.log',
+    );
     const r = await report([p]);
     assert.deepEqual(r.mailbox.failures[0]?.reasons, { 'lost-connection': 1 });
     assert.equal(r.mailbox.failures[0]?.lastDetail, 'disconnected during TLS handshake');

@@ -3,64 +3,18 @@
 // +pid without ports, lines without either, several messages per connection, outbound reuse and fallback.
 
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, it } from 'node:test';
 import { census } from '../../src/census/census.js';
-import { lookupCipherFor, normaliseProtocol } from '../../src/ciphers/lookup.js';
-import { buildReport, type DirectionReport, type ReportData } from '../../src/render/report-model.js';
+import { buildReport, type ReportData } from '../../src/render/report-model.js';
 import { resolveInputs } from '../../src/sources/resolve-inputs.js';
+import { byIana, byProtocol, readTruth, reportOf, spreadByIana, writeLog } from '../helpers/corpus-truth.js';
 import { fixturePath } from '../helpers/paths.js';
 
 async function report(paths: string[]): Promise<ReportData> {
-  const r = await census(resolveInputs(paths), { year: 2026, timezone: 'UTC', mta: ['exim'] });
-  return buildReport(r.view, r.diagnostics, { sinceMs: null, untilMs: null });
+  return reportOf(paths, { mta: ['exim'] });
 }
 
-interface TruthCounts {
-  sessions: number;
-  tls: number;
-  plaintext: number;
-  tls_failed: number;
-  starttls_abandoned: number;
-  by_protocol: Record<string, number>;
-  by_protocol_cipher: Record<string, number>;
-}
-
-/** `protocol IANA-name` → count. truth.json names suites the OpenSSL way; Exim logs GnuTLS names: compare by IANA. */
-function byIana(counts: Record<string, number>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, n] of Object.entries(counts)) {
-    const [protocol, cipher] = k.split(' ') as [string, string];
-    const key = `${protocol} ${lookupCipherFor(normaliseProtocol(protocol), cipher)?.iana ?? cipher}`;
-    out[key] = (out[key] ?? 0) + n;
-  }
-  return out;
-}
-
-function spreadByIana(d: DirectionReport): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const row of d.spread) out[`${row.protocol} ${row.iana ?? row.cipher}`] = row.count;
-  return out;
-}
-
-function byProtocol(d: DirectionReport): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const row of d.spread) out[row.protocol] = (out[row.protocol] ?? 0) + row.count;
-  return out;
-}
-
-function write(lines: string[]): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-exim-'));
-  const p = path.join(dir, 'mainlog');
-  fs.writeFileSync(p, `${lines.join('\n')}\n`);
-  return p;
-}
-
-const truth = JSON.parse(fs.readFileSync(fixturePath('corpus/exim/truth.json'), 'utf8')) as {
-  counts: { in: TruthCounts; out: TruthCounts };
-};
+const truth = readTruth('exim');
 
 describe('Exim census: generated real-daemon corpus (truth.json)', () => {
   for (const [dir, key] of [
@@ -107,18 +61,21 @@ describe('Exim census: generated real-daemon corpus (truth.json)', () => {
 describe('Exim census: session rules beyond the corpus', () => {
   it('+pid: one handshake per connection, however many messages; plaintext without an end line', async () => {
     const r = await report([
-      write([
-        '2026-03-01 10:00:00 [100] 1aaaaa-000001-AA <= a@x H=mx.a.test [192.0.2.1] P=esmtps X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=no S=1 id=1@x',
-        '2026-03-01 10:00:01 [100] 1aaaaa-000002-AA <= a@x H=mx.a.test [192.0.2.1] P=esmtps X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=no S=1 id=2@x',
-        '2026-03-01 10:00:02 [101] 1aaaaa-000003-AA <= b@x H=(b.test) [192.0.2.2] P=esmtp S=1 id=3@x',
-        '2026-03-01 10:00:03 [101] 1aaaaa-000004-AA <= b@x H=(b.test) [192.0.2.2] P=esmtp S=1 id=4@x',
-        '2026-03-01 10:00:04 [102] no MAIL in SMTP connection from (c.test) [192.0.2.3] D=1s X=TLS1.2:ECDHE-RSA-AES128-GCM-SHA256:128 CV=no C=EHLO,STARTTLS,EHLO,QUIT',
-        '2026-03-01 10:00:05 [103] TLS error on connection from (d.test) [192.0.2.4] (SSL_accept): error:0A000102:SSL routines::unsupported protocol',
-        '2026-03-01 10:00:05 [103] no MAIL in SMTP connection from (d.test) [192.0.2.4] D=0s C=EHLO,STARTTLS',
-        '2026-03-01 10:00:06 [104] no MAIL in SMTP connection from [192.0.2.5] D=5s',
-        // pid 100 again, 30 minutes later: another connection
-        '2026-03-01 10:30:00 [100] 1aaaaa-000005-AA <= a@x H=mx.a.test [192.0.2.1] P=esmtps X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=no S=1 id=5@x',
-      ]),
+      writeLog(
+        [
+          '2026-03-01 10:00:00 [100] 1aaaaa-000001-AA <= a@x H=mx.a.test [192.0.2.1] P=esmtps X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=no S=1 id=1@x',
+          '2026-03-01 10:00:01 [100] 1aaaaa-000002-AA <= a@x H=mx.a.test [192.0.2.1] P=esmtps X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=no S=1 id=2@x',
+          '2026-03-01 10:00:02 [101] 1aaaaa-000003-AA <= b@x H=(b.test) [192.0.2.2] P=esmtp S=1 id=3@x',
+          '2026-03-01 10:00:03 [101] 1aaaaa-000004-AA <= b@x H=(b.test) [192.0.2.2] P=esmtp S=1 id=4@x',
+          '2026-03-01 10:00:04 [102] no MAIL in SMTP connection from (c.test) [192.0.2.3] D=1s X=TLS1.2:ECDHE-RSA-AES128-GCM-SHA256:128 CV=no C=EHLO,STARTTLS,EHLO,QUIT',
+          '2026-03-01 10:00:05 [103] TLS error on connection from (d.test) [192.0.2.4] (SSL_accept): error:0A000102:SSL routines::unsupported protocol',
+          '2026-03-01 10:00:05 [103] no MAIL in SMTP connection from (d.test) [192.0.2.4] D=0s C=EHLO,STARTTLS',
+          '2026-03-01 10:00:06 [104] no MAIL in SMTP connection from [192.0.2.5] D=5s',
+          // pid 100 again, 30 minutes later: another connection
+          '2026-03-01 10:30:00 [100] 1aaaaa-000005-AA <= a@x H=mx.a.test [192.0.2.1] P=esmtps X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=no S=1 id=5@x',
+        ],
+        'mainlog',
+      ),
     ]);
     const t = r.inbound.totals;
     assert.deepEqual(
@@ -136,13 +93,16 @@ describe('Exim census: session rules beyond the corpus', () => {
 
   it('no pid, no port: each line is a connection, and a TLS error and its `no MAIL` line are one', async () => {
     const r = await report([
-      write([
-        '2026-03-01 10:00:00 1aaaaa-000001-AA <= a@x H=mx.a.test [192.0.2.1] P=esmtps X=TLS1.2:ECDHE_RSA_AES_256_GCM_SHA384:256 CV=no S=1 id=1@x',
-        '2026-03-01 10:00:01 TLS error on connection from (b.test) [192.0.2.2] (gnutls_handshake): A TLS fatal alert has been received.',
-        '2026-03-01 10:00:01 no MAIL in SMTP connection from (b.test) [192.0.2.2] D=0s C=EHLO,STARTTLS',
-        '2026-03-01 10:00:02 H=(c.test) [192.0.2.3] X=TLS1.3:ECDHE_X25519__RSA_PSS_RSAE_SHA256__AES_256_GCM:256 CV=no F=<s@c.test> rejected RCPT <u@x>: relay not permitted',
-        '2026-03-01 10:00:03 1aaaaa-000002-AA <= s@d H=(d.test) [192.0.2.4] P=esmtpa A=plain:s S=1 id=2@x',
-      ]),
+      writeLog(
+        [
+          '2026-03-01 10:00:00 1aaaaa-000001-AA <= a@x H=mx.a.test [192.0.2.1] P=esmtps X=TLS1.2:ECDHE_RSA_AES_256_GCM_SHA384:256 CV=no S=1 id=1@x',
+          '2026-03-01 10:00:01 TLS error on connection from (b.test) [192.0.2.2] (gnutls_handshake): A TLS fatal alert has been received.',
+          '2026-03-01 10:00:01 no MAIL in SMTP connection from (b.test) [192.0.2.2] D=0s C=EHLO,STARTTLS',
+          '2026-03-01 10:00:02 H=(c.test) [192.0.2.3] X=TLS1.3:ECDHE_X25519__RSA_PSS_RSAE_SHA256__AES_256_GCM:256 CV=no F=<s@c.test> rejected RCPT <u@x>: relay not permitted',
+          '2026-03-01 10:00:03 1aaaaa-000002-AA <= s@d H=(d.test) [192.0.2.4] P=esmtpa A=plain:s S=1 id=2@x',
+        ],
+        'mainlog',
+      ),
     ]);
     const t = r.inbound.totals;
     assert.deepEqual([t.sessions, t.tls, t.failed, t.plaintext], [4, 2, 1, 1]);
@@ -155,11 +115,14 @@ describe('Exim census: session rules beyond the corpus', () => {
 
   it('through syslog: the pid from the tag, Exim’s own time stamp (syslog_timestamp) skipped', async () => {
     const r = await report([
-      write([
-        'Nov 27 19:00:00 mx exim[1234]: 2026-11-27 19:00:00 1xX19x-0007k6-18 <= a@x H=(a.test) [192.0.2.1] P=esmtps X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=no S=1 id=1@x',
-        'Nov 27 19:00:01 mx exim[1234]: 2026-11-27 19:00:01 1xX19x-0007k6-19 <= a@x H=(a.test) [192.0.2.1] P=esmtps X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=no S=1 id=2@x',
-        'Nov 27 19:00:02 mx exim4[1235]: 1xX19x-0007k6-20 <= b@x H=(b.test) [192.0.2.2] P=esmtp S=1 id=3@x',
-      ]),
+      writeLog(
+        [
+          'Nov 27 19:00:00 mx exim[1234]: 2026-11-27 19:00:00 1xX19x-0007k6-18 <= a@x H=(a.test) [192.0.2.1] P=esmtps X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=no S=1 id=1@x',
+          'Nov 27 19:00:01 mx exim[1234]: 2026-11-27 19:00:01 1xX19x-0007k6-19 <= a@x H=(a.test) [192.0.2.1] P=esmtps X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=no S=1 id=2@x',
+          'Nov 27 19:00:02 mx exim4[1235]: 1xX19x-0007k6-20 <= b@x H=(b.test) [192.0.2.2] P=esmtp S=1 id=3@x',
+        ],
+        'mainlog',
+      ),
     ]);
     const t = r.inbound.totals;
     assert.deepEqual([t.sessions, t.tls, t.plaintext, t.messages], [2, 1, 1, 3]);
@@ -167,25 +130,31 @@ describe('Exim census: session rules beyond the corpus', () => {
 
   it('tls_on_connect (P=essmtp) is service smtps', async () => {
     const r = await report([
-      write([
-        '2026-03-01 10:00:00 [7] 1aaaaa-000001-AA <= a@x H=(a.test) [192.0.2.1]:4000 P=essmtpa X=TLS1.3:TLS_AES_128_GCM_SHA256:128 CV=no A=plain:a S=1 id=1@x',
-      ]),
+      writeLog(
+        [
+          '2026-03-01 10:00:00 [7] 1aaaaa-000001-AA <= a@x H=(a.test) [192.0.2.1]:4000 P=essmtpa X=TLS1.3:TLS_AES_128_GCM_SHA256:128 CV=no A=plain:a S=1 id=1@x',
+        ],
+        'mainlog',
+      ),
     ]);
     assert.deepEqual(r.inbound.spread[0]?.service, ['smtps']);
   });
 
   it('outbound: `->` and continued deliveries share the connection; a TLS fallback is one failure, one plaintext', async () => {
     const r = await report([
-      write([
-        '2026-03-01 10:00:00 [9] 1aaaaa-000001-AA => a@x.test R=dnslookup T=remote_smtp H=mx.x.test [198.51.100.1] X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=yes C="250 OK"',
-        '2026-03-01 10:00:00 [9] 1aaaaa-000001-AA -> b@x.test R=dnslookup T=remote_smtp H=mx.x.test [198.51.100.1] X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=yes C="250 OK"',
-        '2026-03-01 10:00:01 [10] 1aaaaa-000002-AA => c@x.test R=dnslookup T=remote_smtp H=mx.x.test [198.51.100.1]* X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=yes C="250 OK"',
-        '2026-03-01 10:00:02 [11] 1aaaaa-000003-AA TLS session: (gnutls_handshake): A TLS fatal alert has been received.: delivering unencrypted to H=mx.y.test [198.51.100.2] (not in hosts_require_tls)',
-        '2026-03-01 10:00:03 [11] 1aaaaa-000003-AA => d@y.test R=dnslookup T=remote_smtp H=mx.y.test [198.51.100.2] C="250 OK"',
-        '2026-03-01 10:00:04 [12] 1aaaaa-000004-AA == e@z.test R=dnslookup T=remote_smtp defer (-38) H=mx.z.test [198.51.100.3]: a TLS session is required, but the server did not offer TLS support',
-        '2026-03-01 10:00:04 [12] 1aaaaa-000004-AA == f@z.test R=dnslookup T=remote_smtp defer (-38) H=mx.z.test [198.51.100.3]: a TLS session is required, but the server did not offer TLS support',
-        '2026-03-01 10:00:05 [13] 1aaaaa-000005-AA => u@local.test R=local_user T=local_delivery',
-      ]),
+      writeLog(
+        [
+          '2026-03-01 10:00:00 [9] 1aaaaa-000001-AA => a@x.test R=dnslookup T=remote_smtp H=mx.x.test [198.51.100.1] X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=yes C="250 OK"',
+          '2026-03-01 10:00:00 [9] 1aaaaa-000001-AA -> b@x.test R=dnslookup T=remote_smtp H=mx.x.test [198.51.100.1] X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=yes C="250 OK"',
+          '2026-03-01 10:00:01 [10] 1aaaaa-000002-AA => c@x.test R=dnslookup T=remote_smtp H=mx.x.test [198.51.100.1]* X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=yes C="250 OK"',
+          '2026-03-01 10:00:02 [11] 1aaaaa-000003-AA TLS session: (gnutls_handshake): A TLS fatal alert has been received.: delivering unencrypted to H=mx.y.test [198.51.100.2] (not in hosts_require_tls)',
+          '2026-03-01 10:00:03 [11] 1aaaaa-000003-AA => d@y.test R=dnslookup T=remote_smtp H=mx.y.test [198.51.100.2] C="250 OK"',
+          '2026-03-01 10:00:04 [12] 1aaaaa-000004-AA == e@z.test R=dnslookup T=remote_smtp defer (-38) H=mx.z.test [198.51.100.3]: a TLS session is required, but the server did not offer TLS support',
+          '2026-03-01 10:00:04 [12] 1aaaaa-000004-AA == f@z.test R=dnslookup T=remote_smtp defer (-38) H=mx.z.test [198.51.100.3]: a TLS session is required, but the server did not offer TLS support',
+          '2026-03-01 10:00:05 [13] 1aaaaa-000005-AA => u@local.test R=local_user T=local_delivery',
+        ],
+        'mainlog',
+      ),
     ]);
     const t = r.outbound.totals;
     assert.deepEqual([t.sessions, t.tls, t.failed, t.plaintext, t.messages], [4, 1, 2, 1, 3]);
@@ -196,10 +165,13 @@ describe('Exim census: session rules beyond the corpus', () => {
   });
 
   it('one table across MTAs: Postfix and Exim spellings of a suite share a row', async () => {
-    const log = write([
-      '2026-03-01 10:00:00 [7] 1aaaaa-000001-AA <= a@x H=(a.test) [192.0.2.1] P=esmtps X=TLS1.2:ECDHE_SECP256R1__RSA_SHA256__AES_256_GCM:256 CV=no S=1 id=1@x',
-      'Mar  1 10:00:01 mx postfix/smtpd[5]: Anonymous TLS connection established from unknown[192.0.2.9]: TLSv1.2 with cipher ECDHE-RSA-AES256-GCM-SHA384 (256/256 bits)',
-    ]);
+    const log = writeLog(
+      [
+        '2026-03-01 10:00:00 [7] 1aaaaa-000001-AA <= a@x H=(a.test) [192.0.2.1] P=esmtps X=TLS1.2:ECDHE_SECP256R1__RSA_SHA256__AES_256_GCM:256 CV=no S=1 id=1@x',
+        'Mar  1 10:00:01 mx postfix/smtpd[5]: Anonymous TLS connection established from unknown[192.0.2.9]: TLSv1.2 with cipher ECDHE-RSA-AES256-GCM-SHA384 (256/256 bits)',
+      ],
+      'mainlog',
+    );
     const res = await census(resolveInputs([log]), { year: 2026, timezone: 'UTC' });
     const r = buildReport(res.view, res.diagnostics, { sinceMs: null, untilMs: null });
     assert.equal(r.inbound.spread.length, 1);

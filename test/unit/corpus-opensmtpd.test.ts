@@ -4,56 +4,16 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { census } from '../../src/census/census.js';
-import { lookupCipher } from '../../src/ciphers/lookup.js';
-import { buildReport, type DirectionReport, type ReportData } from '../../src/render/report-model.js';
-import { resolveInputs } from '../../src/sources/resolve-inputs.js';
+import type { ReportData } from '../../src/render/report-model.js';
+import { byIana, readTruth, reportOf, spreadByIana, writeLog } from '../helpers/corpus-truth.js';
 import { fixturePath } from '../helpers/paths.js';
 
 async function report(paths: string[], mta = 'opensmtpd'): Promise<ReportData> {
-  const r = await census(resolveInputs(paths), { year: 2026, timezone: 'UTC', mta: [mta] });
-  return buildReport(r.view, r.diagnostics, { sinceMs: null, untilMs: null });
+  return reportOf(paths, { mta: [mta] });
 }
 
-interface TruthCounts {
-  sessions: number;
-  tls: number;
-  plaintext: number;
-  tls_failed: number;
-  starttls_abandoned: number;
-  by_protocol_cipher: Record<string, number>;
-}
-
-/** `protocol IANA-name` → count: truth.json names suites the OpenSSL way, the report keys rows by IANA name. */
-function byIana(counts: Record<string, number>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, n] of Object.entries(counts)) {
-    const [protocol, cipher] = k.split(' ') as [string, string];
-    const key = `${protocol} ${lookupCipher(cipher)?.iana ?? cipher}`;
-    out[key] = (out[key] ?? 0) + n;
-  }
-  return out;
-}
-
-function spreadByIana(d: DirectionReport): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const row of d.spread) out[`${row.protocol} ${row.iana ?? row.cipher}`] = row.count;
-  return out;
-}
-
-function write(lines: string[]): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-opensmtpd-'));
-  const p = path.join(dir, 'mail.log');
-  fs.writeFileSync(p, `${lines.join('\n')}\n`);
-  return p;
-}
-
-const truth = JSON.parse(fs.readFileSync(fixturePath('corpus/opensmtpd/truth.json'), 'utf8')) as {
-  counts: { in: TruthCounts; out: TruthCounts };
-};
+const truth = readTruth('opensmtpd');
 
 describe('OpenSMTPD census: generated real-daemon corpus', () => {
   for (const file of ['mail.log', 'mail.log.traditional']) {
@@ -131,15 +91,18 @@ describe('OpenSMTPD census: sessions', () => {
   it('counts an opportunistic TLS failure, then the plaintext retry on the same session id', async () => {
     // Format: usr.sbin/smtpd/mta_session.c (IO_ERROR in MTA_STARTTLS with use_smtp_tls: log, reconnect with
     // MTA_DOWNGRADE_PLAIN, whose scheme is `smtp+notls://`).
-    const p = write([
-      'Nov 20 10:00:00 mx smtpd[9]: 0123456789abcdef mta connecting address=smtp://192.0.2.25:25 host=mx.example.org',
-      'Nov 20 10:00:00 mx smtpd[9]: 0123456789abcdef mta connected',
-      'Nov 20 10:00:01 mx smtpd[9]: smtp-out: Error on session 0123456789abcdef: opportunistic TLS failed, downgrading to plain',
-      'Nov 20 10:00:01 mx smtpd[9]: 0123456789abcdef mta connecting address=smtp+notls://192.0.2.25:25 host=mx.example.org',
-      'Nov 20 10:00:01 mx smtpd[9]: 0123456789abcdef mta connected',
-      'Nov 20 10:00:02 mx smtpd[9]: 0123456789abcdef mta delivery evpid=1e9bc1560844ccba from=<a@example.net> to=<b@example.org> rcpt=<-> source="192.0.2.1" relay="192.0.2.25 (mx.example.org)" delay=2s result="Ok" stat="250 2.0.0 Ok: queued as 7187520E12C"',
-      'Nov 20 10:00:03 mx smtpd[9]: 0123456789abcdef mta disconnected reason=quit messages=1',
-    ]);
+    const p = writeLog(
+      [
+        'Nov 20 10:00:00 mx smtpd[9]: 0123456789abcdef mta connecting address=smtp://192.0.2.25:25 host=mx.example.org',
+        'Nov 20 10:00:00 mx smtpd[9]: 0123456789abcdef mta connected',
+        'Nov 20 10:00:01 mx smtpd[9]: smtp-out: Error on session 0123456789abcdef: opportunistic TLS failed, downgrading to plain',
+        'Nov 20 10:00:01 mx smtpd[9]: 0123456789abcdef mta connecting address=smtp+notls://192.0.2.25:25 host=mx.example.org',
+        'Nov 20 10:00:01 mx smtpd[9]: 0123456789abcdef mta connected',
+        'Nov 20 10:00:02 mx smtpd[9]: 0123456789abcdef mta delivery evpid=1e9bc1560844ccba from=<a@example.net> to=<b@example.org> rcpt=<-> source="192.0.2.1" relay="192.0.2.25 (mx.example.org)" delay=2s result="Ok" stat="250 2.0.0 Ok: queued as 7187520E12C"',
+        'Nov 20 10:00:03 mx smtpd[9]: 0123456789abcdef mta disconnected reason=quit messages=1',
+      ],
+      'mail.log',
+    );
     const r = await report([p]);
     const t = r.outbound.totals;
     assert.deepEqual([t.sessions, t.failed, t.plaintext, t.tls, t.plaintextMessages], [2, 1, 1, 0, 1]);
@@ -148,15 +111,18 @@ describe('OpenSMTPD census: sessions', () => {
   });
 
   it('counts a refused connection as nothing, and an unknown reverse name as an unknown client', async () => {
-    const p = write([
-      'Nov 20 10:00:00 mx smtpd[9]: 1111111111111111 mta connecting address=smtp://192.0.2.26:25 host=mx2.example.org',
-      'Nov 20 10:00:00 mx smtpd[9]: 1111111111111111 mta error reason=Connection failed: Connection refused',
-      'Nov 20 10:00:05 mx smtpd[9]: 2222222222222222 smtp connected address=198.51.100.7 host=<unknown>',
-      'Nov 20 10:00:05 mx smtpd[9]: 2222222222222222 smtp tls ciphers=TLSv1.2:ECDHE-RSA-AES128-GCM-SHA256:128',
-      'Nov 20 10:00:06 mx smtpd[9]: 2222222222222222 smtp disconnected reason=quit',
-      'Nov 20 10:00:07 mx smtpd[9]: 3333333333333333 smtp connected address=198.51.100.8 host=<unknown>',
-      'Nov 20 10:00:08 mx smtpd[9]: 3333333333333333 smtp disconnected reason="io-error: handshake failed: error:0A000102:SSL routines::unsupported protocol"',
-    ]);
+    const p = writeLog(
+      [
+        'Nov 20 10:00:00 mx smtpd[9]: 1111111111111111 mta connecting address=smtp://192.0.2.26:25 host=mx2.example.org',
+        'Nov 20 10:00:00 mx smtpd[9]: 1111111111111111 mta error reason=Connection failed: Connection refused',
+        'Nov 20 10:00:05 mx smtpd[9]: 2222222222222222 smtp connected address=198.51.100.7 host=<unknown>',
+        'Nov 20 10:00:05 mx smtpd[9]: 2222222222222222 smtp tls ciphers=TLSv1.2:ECDHE-RSA-AES128-GCM-SHA256:128',
+        'Nov 20 10:00:06 mx smtpd[9]: 2222222222222222 smtp disconnected reason=quit',
+        'Nov 20 10:00:07 mx smtpd[9]: 3333333333333333 smtp connected address=198.51.100.8 host=<unknown>',
+        'Nov 20 10:00:08 mx smtpd[9]: 3333333333333333 smtp disconnected reason="io-error: handshake failed: error:0A000102:SSL routines::unsupported protocol"',
+      ],
+      'mail.log',
+    );
     const r = await report([p]);
     assert.equal(r.outbound.totals.sessions, 0);
     assert.equal(r.inbound.spread[0]?.unknownClients, 1);
@@ -165,13 +131,16 @@ describe('OpenSMTPD census: sessions', () => {
   });
 
   it('does not take an I/O error after TLS, or a reset on a plaintext session, for a failed handshake', async () => {
-    const p = write([
-      'Nov 20 10:00:00 mx smtpd[9]: 4444444444444444 smtp connected address=198.51.100.9 host=a.example',
-      'Nov 20 10:00:00 mx smtpd[9]: 4444444444444444 smtp tls ciphers=TLSv1.3:TLS_AES_128_GCM_SHA256:128',
-      'Nov 20 10:00:01 mx smtpd[9]: 4444444444444444 smtp disconnected reason="io-error: error:0A000126:SSL routines::unexpected eof while reading"',
-      'Nov 20 10:00:02 mx smtpd[9]: 5555555555555555 smtp connected address=198.51.100.10 host=b.example',
-      'Nov 20 10:00:03 mx smtpd[9]: 5555555555555555 smtp disconnected reason="io-error: Connection reset by peer"',
-    ]);
+    const p = writeLog(
+      [
+        'Nov 20 10:00:00 mx smtpd[9]: 4444444444444444 smtp connected address=198.51.100.9 host=a.example',
+        'Nov 20 10:00:00 mx smtpd[9]: 4444444444444444 smtp tls ciphers=TLSv1.3:TLS_AES_128_GCM_SHA256:128',
+        'Nov 20 10:00:01 mx smtpd[9]: 4444444444444444 smtp disconnected reason="io-error: error:0A000126:SSL routines::unexpected eof while reading"',
+        'Nov 20 10:00:02 mx smtpd[9]: 5555555555555555 smtp connected address=198.51.100.10 host=b.example',
+        'Nov 20 10:00:03 mx smtpd[9]: 5555555555555555 smtp disconnected reason="io-error: Connection reset by peer"',
+      ],
+      'mail.log',
+    );
     const r = await report([p]);
     assert.deepEqual([r.inbound.totals.tls, r.inbound.totals.failed, r.inbound.totals.plaintext], [1, 0, 1]);
   });
@@ -180,14 +149,17 @@ describe('OpenSMTPD census: sessions', () => {
     // Format strings: `%016llx smtp event=connected address=%s host=%s`, `… smtp event=starttls address=%s host=%s
     // ciphers="%s"` with ssl_to_text() = `version=%s, cipher=%s, bits=%d`, `… smtp event=closed address=%s
     // host=%s reason=…` (6.0, OpenSMTPD smtp_session.c 2018-05); `… smtp starttls address=… host=… ciphers="…"` (6.4).
-    const p = write([
-      'Nov 20 10:00:00 mx smtpd[9]: 6666666666666666 smtp event=connected address=203.0.113.5 host=c.example',
-      'Nov 20 10:00:00 mx smtpd[9]: 6666666666666666 smtp event=starttls address=203.0.113.5 host=c.example ciphers="version=TLSv1.2, cipher=ECDHE-RSA-AES256-GCM-SHA384, bits=256"',
-      'Nov 20 10:00:01 mx smtpd[9]: 6666666666666666 smtp event=closed address=203.0.113.5 host=c.example reason=quit',
-      'Nov 20 10:00:02 mx smtpd[9]: 7777777777777777 smtp starttls address=203.0.113.6 host=d.example ciphers="version=TLSv1, cipher=AES128-SHA, bits=128"',
-      'Nov 20 10:00:03 mx smtpd[9]: 8888888888888888 smtp event=connected address=203.0.113.7 host=e.example',
-      'Nov 20 10:00:03 mx smtpd[9]: 8888888888888888 smtp event=closed address=203.0.113.7 host=e.example reason="io-error: error:1408F10B:SSL routines:ssl3_get_record:wrong version number"',
-    ]);
+    const p = writeLog(
+      [
+        'Nov 20 10:00:00 mx smtpd[9]: 6666666666666666 smtp event=connected address=203.0.113.5 host=c.example',
+        'Nov 20 10:00:00 mx smtpd[9]: 6666666666666666 smtp event=starttls address=203.0.113.5 host=c.example ciphers="version=TLSv1.2, cipher=ECDHE-RSA-AES256-GCM-SHA384, bits=256"',
+        'Nov 20 10:00:01 mx smtpd[9]: 6666666666666666 smtp event=closed address=203.0.113.5 host=c.example reason=quit',
+        'Nov 20 10:00:02 mx smtpd[9]: 7777777777777777 smtp starttls address=203.0.113.6 host=d.example ciphers="version=TLSv1, cipher=AES128-SHA, bits=128"',
+        'Nov 20 10:00:03 mx smtpd[9]: 8888888888888888 smtp event=connected address=203.0.113.7 host=e.example',
+        'Nov 20 10:00:03 mx smtpd[9]: 8888888888888888 smtp event=closed address=203.0.113.7 host=e.example reason="io-error: error:1408F10B:SSL routines:ssl3_get_record:wrong version number"',
+      ],
+      'mail.log',
+    );
     const r = await report([p]);
     assert.deepEqual(spreadByIana(r.inbound), {
       'TLSv1.2 TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384': 1,

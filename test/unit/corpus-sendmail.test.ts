@@ -3,63 +3,16 @@
 // log shapes the corpus lacks: pre-8.15 versions, the MSP's loopback pair, client failures, reused pids.
 
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { census } from '../../src/census/census.js';
-import { lookupCipherFor, normaliseProtocol } from '../../src/ciphers/lookup.js';
-import { buildReport, type DirectionReport, type ReportData } from '../../src/render/report-model.js';
-import { resolveInputs } from '../../src/sources/resolve-inputs.js';
+import type { ReportData } from '../../src/render/report-model.js';
+import { byIana, byProtocol, readTruth, reportOf, spreadByIana, writeLog } from '../helpers/corpus-truth.js';
 import { fixturePath } from '../helpers/paths.js';
 
 async function report(paths: string[]): Promise<ReportData> {
-  const r = await census(resolveInputs(paths), { year: 2026, timezone: 'UTC', mta: ['sendmail'] });
-  return buildReport(r.view, r.diagnostics, { sinceMs: null, untilMs: null });
+  return reportOf(paths, { mta: ['sendmail'] });
 }
 
-interface TruthCounts {
-  sessions: number;
-  tls: number;
-  plaintext: number;
-  tls_failed: number;
-  starttls_abandoned: number;
-  by_protocol: Record<string, number>;
-  by_protocol_cipher: Record<string, number>;
-}
-
-function byIana(counts: Record<string, number>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, n] of Object.entries(counts)) {
-    const [protocol, cipher] = k.split(' ') as [string, string];
-    const key = `${protocol} ${lookupCipherFor(normaliseProtocol(protocol), cipher)?.iana ?? cipher}`;
-    out[key] = (out[key] ?? 0) + n;
-  }
-  return out;
-}
-
-function spreadByIana(d: DirectionReport): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const row of d.spread) out[`${row.protocol} ${row.iana ?? row.cipher}`] = row.count;
-  return out;
-}
-
-function byProtocol(d: DirectionReport): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const row of d.spread) out[row.protocol] = (out[row.protocol] ?? 0) + row.count;
-  return out;
-}
-
-function write(lines: string[]): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-sendmail-'));
-  const p = path.join(dir, 'mail.log');
-  fs.writeFileSync(p, `${lines.join('\n')}\n`);
-  return p;
-}
-
-const truth = JSON.parse(fs.readFileSync(fixturePath('corpus/sendmail/truth.json'), 'utf8')) as {
-  counts: { in: TruthCounts; out: TruthCounts };
-};
+const truth = readTruth('sendmail');
 
 describe('Sendmail census: generated real-daemon corpus (truth.json)', () => {
   for (const file of ['mail.log', 'mail.log.traditional']) {
@@ -103,13 +56,16 @@ describe('Sendmail census: generated real-daemon corpus (truth.json)', () => {
 describe('Sendmail census: session rules beyond the corpus', () => {
   it('pre-8.15: TLSv1/SSLv3 is protocol unknown with a note; the MSP loopback pair counts once each way', async () => {
     const r = await report([
-      write([
-        'Mar  4 23:20:52 mydomain sendmail[2563]: u253Kp8W002563: from=www-data, size=175, class=0, nrcpts=1, msgid=<1@x>, relay=www-data@localhost',
-        'Mar  4 23:20:52 mydomain sm-mta[2564]: STARTTLS=server, relay=localhost [127.0.0.1], version=TLSv1/SSLv3, verify=NOT, cipher=DHE-RSA-AES256-GCM-SHA384, bits=256/256',
-        'Mar  4 23:20:52 mydomain sendmail[2563]: STARTTLS=client, relay=[127.0.0.1], version=TLSv1/SSLv3, verify=FAIL, cipher=DHE-RSA-AES256-GCM-SHA384, bits=256/256',
-        'Mar  4 23:20:52 mydomain sm-mta[2564]: u253KqZe002564: from=<www-data@mydomain.com>, size=408, class=0, nrcpts=1, msgid=<1@x>, proto=ESMTP, daemon=MTA, relay=localhost [127.0.0.1]',
-        'Mar  4 23:20:52 mydomain sendmail[2563]: u253Kp8W002563: to=www-data, ctladdr=www-data (33/33), delay=00:00:00, xdelay=00:00:00, mailer=relay, pri=30175, relay=[127.0.0.1] [127.0.0.1], dsn=2.0.0, stat=Sent (u253KqZe002564 Message accepted for delivery)',
-      ]),
+      writeLog(
+        [
+          'Mar  4 23:20:52 mydomain sendmail[2563]: u253Kp8W002563: from=www-data, size=175, class=0, nrcpts=1, msgid=<1@x>, relay=www-data@localhost',
+          'Mar  4 23:20:52 mydomain sm-mta[2564]: STARTTLS=server, relay=localhost [127.0.0.1], version=TLSv1/SSLv3, verify=NOT, cipher=DHE-RSA-AES256-GCM-SHA384, bits=256/256',
+          'Mar  4 23:20:52 mydomain sendmail[2563]: STARTTLS=client, relay=[127.0.0.1], version=TLSv1/SSLv3, verify=FAIL, cipher=DHE-RSA-AES256-GCM-SHA384, bits=256/256',
+          'Mar  4 23:20:52 mydomain sm-mta[2564]: u253KqZe002564: from=<www-data@mydomain.com>, size=408, class=0, nrcpts=1, msgid=<1@x>, proto=ESMTP, daemon=MTA, relay=localhost [127.0.0.1]',
+          'Mar  4 23:20:52 mydomain sendmail[2563]: u253Kp8W002563: to=www-data, ctladdr=www-data (33/33), delay=00:00:00, xdelay=00:00:00, mailer=relay, pri=30175, relay=[127.0.0.1] [127.0.0.1], dsn=2.0.0, stat=Sent (u253KqZe002564 Message accepted for delivery)',
+        ],
+        'mail.log',
+      ),
     ]);
     for (const d of [r.inbound, r.outbound]) {
       assert.deepEqual([d.totals.sessions, d.totals.tls, d.totals.messages], [1, 1, 1]);
@@ -121,17 +77,20 @@ describe('Sendmail census: session rules beyond the corpus', () => {
 
   it('a client failure gets its server from the `to=` line of its process; a deferral does not count twice', async () => {
     const r = await report([
-      write([
-        'Dec  4 10:24:32 c sm-mta[32283]: STARTTLS=client, error: connect failed=0, SSL_error=5',
-        'Dec  4 10:24:32 c sm-mta[32283]: ruleset=tls_server, arg1=SOFTWARE, relay=mx.example.com, reject=403 4.7.0 TLS handshake failed.',
-        'Dec  4 10:24:32 c sm-mta[32283]: xB4AOW1a032283: to=<a@example.com>, delay=00:00:00, xdelay=00:00:00, mailer=esmtp, pri=1, relay=mx.example.com. [203.0.113.5], dsn=4.0.0, stat=Deferred: 403 4.7.0 TLS handshake failed.',
-        'Dec  4 10:24:32 c sm-mta[32283]: xB4AOW1a032283: to=<b@example.com>, delay=00:00:00, xdelay=00:00:00, mailer=esmtp, pri=1, relay=mx.example.com. [203.0.113.5], dsn=4.0.0, stat=Deferred: 403 4.7.0 TLS handshake failed.',
-        'Dec  4 10:25:00 c sm-mta[32290]: STARTTLS=client, relay=mx.other.test., version=TLSv1.3, verify=OK, cipher=TLS_AES_256_GCM_SHA384, bits=256/256',
-        'Dec  4 10:25:00 c sm-mta[32290]: xB4AOW2a032283: to=<c@other.test>, delay=00:00:00, xdelay=00:00:00, mailer=esmtp, pri=1, relay=mx.other.test. [203.0.113.6], dsn=2.0.0, stat=Sent (ok)',
-        'Dec  4 10:25:00 c sm-mta[32290]: xB4AOW3a032283: to=<d@other.test>, delay=00:00:00, xdelay=00:00:00, mailer=esmtp, pri=1, relay=mx.other.test. [203.0.113.6], dsn=2.0.0, stat=Sent (ok)',
-        'Dec  4 10:26:00 c sm-mta[32291]: xB4AOW4a032283: to=<e@plain.test>, delay=00:00:00, xdelay=00:00:00, mailer=esmtp, pri=1, relay=mx.plain.test. [203.0.113.7], dsn=2.0.0, stat=Sent (ok)',
-        'Dec  4 10:27:00 c sm-mta[32292]: xB4AOW5a032283: to=<f@down.test>, delay=00:00:00, xdelay=00:00:00, mailer=esmtp, pri=1, relay=mx.down.test. [203.0.113.8], dsn=4.0.0, stat=Deferred: Connection refused by mx.down.test.',
-      ]),
+      writeLog(
+        [
+          'Dec  4 10:24:32 c sm-mta[32283]: STARTTLS=client, error: connect failed=0, SSL_error=5',
+          'Dec  4 10:24:32 c sm-mta[32283]: ruleset=tls_server, arg1=SOFTWARE, relay=mx.example.com, reject=403 4.7.0 TLS handshake failed.',
+          'Dec  4 10:24:32 c sm-mta[32283]: xB4AOW1a032283: to=<a@example.com>, delay=00:00:00, xdelay=00:00:00, mailer=esmtp, pri=1, relay=mx.example.com. [203.0.113.5], dsn=4.0.0, stat=Deferred: 403 4.7.0 TLS handshake failed.',
+          'Dec  4 10:24:32 c sm-mta[32283]: xB4AOW1a032283: to=<b@example.com>, delay=00:00:00, xdelay=00:00:00, mailer=esmtp, pri=1, relay=mx.example.com. [203.0.113.5], dsn=4.0.0, stat=Deferred: 403 4.7.0 TLS handshake failed.',
+          'Dec  4 10:25:00 c sm-mta[32290]: STARTTLS=client, relay=mx.other.test., version=TLSv1.3, verify=OK, cipher=TLS_AES_256_GCM_SHA384, bits=256/256',
+          'Dec  4 10:25:00 c sm-mta[32290]: xB4AOW2a032283: to=<c@other.test>, delay=00:00:00, xdelay=00:00:00, mailer=esmtp, pri=1, relay=mx.other.test. [203.0.113.6], dsn=2.0.0, stat=Sent (ok)',
+          'Dec  4 10:25:00 c sm-mta[32290]: xB4AOW3a032283: to=<d@other.test>, delay=00:00:00, xdelay=00:00:00, mailer=esmtp, pri=1, relay=mx.other.test. [203.0.113.6], dsn=2.0.0, stat=Sent (ok)',
+          'Dec  4 10:26:00 c sm-mta[32291]: xB4AOW4a032283: to=<e@plain.test>, delay=00:00:00, xdelay=00:00:00, mailer=esmtp, pri=1, relay=mx.plain.test. [203.0.113.7], dsn=2.0.0, stat=Sent (ok)',
+          'Dec  4 10:27:00 c sm-mta[32292]: xB4AOW5a032283: to=<f@down.test>, delay=00:00:00, xdelay=00:00:00, mailer=esmtp, pri=1, relay=mx.down.test. [203.0.113.8], dsn=4.0.0, stat=Deferred: Connection refused by mx.down.test.',
+        ],
+        'mail.log',
+      ),
     ]);
     const t = r.outbound.totals;
     assert.deepEqual([t.sessions, t.tls, t.failed, t.plaintext, t.messages], [3, 1, 1, 1, 3]);
@@ -143,14 +102,17 @@ describe('Sendmail census: session rules beyond the corpus', () => {
 
   it('inbound: many messages on one connection, ESMTPS without a STARTTLS line, a reused pid', async () => {
     const r = await report([
-      write([
-        'Jan  5 10:00:00 mx sm-mta[500]: q05A001b000500: from=<a@x>, size=1, class=0, nrcpts=1, msgid=<1@x>, proto=ESMTP, daemon=MTA, relay=[192.0.2.1]',
-        'Jan  5 10:00:01 mx sm-mta[500]: q05A002b000500: from=<a@x>, size=1, class=0, nrcpts=1, msgid=<2@x>, proto=ESMTP, daemon=MTA, relay=[192.0.2.1]',
-        'Jan  5 10:00:02 mx sm-mta[501]: q05A003b000500: from=<b@x>, size=1, class=0, nrcpts=1, msgid=<3@x>, proto=ESMTPS, daemon=MTA, relay=mail.b.test [192.0.2.2]',
-        // pid 500 serves a new client a minute later (its STARTTLS line cannot belong to a connection that sent mail)
-        'Jan  5 10:01:00 mx sm-mta[500]: STARTTLS=server, relay=mail.c.test [192.0.2.3] (may be forged), version=TLSv1.2, verify=NO, cipher=ECDHE-RSA-AES128-GCM-SHA256, bits=128/128',
-        'Jan  5 10:01:01 mx sm-mta[500]: q05A004b000500: from=<c@x>, size=1, class=0, nrcpts=1, msgid=<4@x>, proto=ESMTPS, daemon=MTA, relay=mail.c.test [192.0.2.3] (may be forged)',
-      ]),
+      writeLog(
+        [
+          'Jan  5 10:00:00 mx sm-mta[500]: q05A001b000500: from=<a@x>, size=1, class=0, nrcpts=1, msgid=<1@x>, proto=ESMTP, daemon=MTA, relay=[192.0.2.1]',
+          'Jan  5 10:00:01 mx sm-mta[500]: q05A002b000500: from=<a@x>, size=1, class=0, nrcpts=1, msgid=<2@x>, proto=ESMTP, daemon=MTA, relay=[192.0.2.1]',
+          'Jan  5 10:00:02 mx sm-mta[501]: q05A003b000500: from=<b@x>, size=1, class=0, nrcpts=1, msgid=<3@x>, proto=ESMTPS, daemon=MTA, relay=mail.b.test [192.0.2.2]',
+          // pid 500 serves a new client a minute later (its STARTTLS line cannot belong to a connection that sent mail)
+          'Jan  5 10:01:00 mx sm-mta[500]: STARTTLS=server, relay=mail.c.test [192.0.2.3] (may be forged), version=TLSv1.2, verify=NO, cipher=ECDHE-RSA-AES128-GCM-SHA256, bits=128/128',
+          'Jan  5 10:01:01 mx sm-mta[500]: q05A004b000500: from=<c@x>, size=1, class=0, nrcpts=1, msgid=<4@x>, proto=ESMTPS, daemon=MTA, relay=mail.c.test [192.0.2.3] (may be forged)',
+        ],
+        'mail.log',
+      ),
     ]);
     const t = r.inbound.totals;
     assert.deepEqual([t.sessions, t.tls, t.plaintext, t.messages], [3, 2, 1, 4]);
