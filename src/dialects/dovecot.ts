@@ -19,6 +19,7 @@
 import { normaliseProtocol } from '../ciphers/lookup.js';
 import type { Envelope, FailureReason, Observation, Peer } from '../model/types.js';
 import { type Dialect, type Interpreter, MALFORMED } from './dialect.js';
+import { disconnectObs, failureObs, handshakeObs } from './observations.js';
 import { classifyTlsError } from './tls-error-reason.js';
 
 const LOGIN_PROCESS = /^([a-z][a-z0-9]*)-login$/;
@@ -77,47 +78,12 @@ function interpretDovecot(env: Envelope): Observation[] | null | typeof MALFORME
 
   if (login.tls === 'handshaking') {
     const failure = handshakeFailure(login.tlsError, message);
-    return [
-      {
-        mta: b.mta,
-        service: b.service,
-        direction: b.direction,
-        key: b.key,
-        timeMs: b.timeMs,
-        kind: 'failure',
-        peer,
-        reason: failure.reason,
-        detail: failure.detail,
-      },
-      {
-        mta: b.mta,
-        service: b.service,
-        direction: b.direction,
-        key: b.key,
-        timeMs: b.timeMs,
-        kind: 'disconnect',
-        peer,
-        starttls: 'failed',
-        commands: null,
-      },
-    ];
+    return [failureObs(b, peer, failure.reason, failure.detail), disconnectObs(b, peer, 'failed', null)];
   }
   if (login.tls === 'done') {
     const security = login.security === null ? null : SSL_SECURITY.exec(login.security);
     const h: Observation = security
-      ? {
-          mta: b.mta,
-          service: b.service,
-          direction: b.direction,
-          key: b.key,
-          timeMs: b.timeMs,
-          kind: 'handshake',
-          peer,
-          protocol: normaliseProtocol(security[1]!),
-          cipher: security[2]!,
-          bits: security[3]!,
-          trust: null,
-        }
+      ? handshakeObs(b, peer, normaliseProtocol(security[1]!), security[2]!, security[3]!, null)
       : {
           mta: b.mta,
           service: b.service,
@@ -132,20 +98,7 @@ function interpretDovecot(env: Envelope): Observation[] | null | typeof MALFORME
           trust: null,
           note: login.security === PROXIED ? PROXIED_NOTE : NO_SSL_SECURITY_NOTE,
         };
-    return [
-      h,
-      {
-        mta: b.mta,
-        service: b.service,
-        direction: b.direction,
-        key: b.key,
-        timeMs: b.timeMs,
-        kind: 'disconnect',
-        peer,
-        starttls: 'ok',
-        commands: null,
-      },
-    ];
+    return [h, disconnectObs(b, peer, 'ok', null)];
   }
   if (login.secured)
     return [
@@ -166,17 +119,7 @@ function interpretDovecot(env: Envelope): Observation[] | null | typeof MALFORME
   // that disconnected without ever trying to authenticate exchanged nothing of value: no command, like a
   // Postfix `commands=0` scanner.
   const silent = !succeeded && /\(no auth attempts\b|\(disconnected before auth was ready\b/.test(message);
-  const disconnect: Observation = {
-    mta: b.mta,
-    service: b.service,
-    direction: b.direction,
-    key: b.key,
-    timeMs: b.timeMs,
-    kind: 'disconnect',
-    peer,
-    starttls: 'absent',
-    commands: silent ? 0 : null,
-  };
+  const disconnect: Observation = disconnectObs(b, peer, 'absent', silent ? 0 : null);
   if (!silent) disconnect.plaintext = true;
   return [disconnect];
 }

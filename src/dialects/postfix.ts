@@ -13,6 +13,16 @@
 import { normaliseProtocol } from '../ciphers/lookup.js';
 import type { Direction, Envelope, Observation, Peer } from '../model/types.js';
 import { type Dialect, type Interpreter, MALFORMED } from './dialect.js';
+import {
+  connectObs,
+  deliveryObs,
+  disconnectObs,
+  failureDetailObs,
+  failureObs,
+  handshakeObs,
+  messageObs,
+  starttlsLostObs,
+} from './observations.js';
 import { classifyTlsError } from './tls-error-reason.js';
 
 const HANDSHAKE =
@@ -110,19 +120,7 @@ function handshakeOf(m: RegExpExecArray, b: ReturnType<typeof base>): Observatio
   const peer = parseNamaddr(m[4]!);
   if (!peer) return MALFORMED;
   return [
-    {
-      mta: b.mta,
-      service: b.service,
-      direction: b.direction,
-      key: b.key,
-      timeMs: b.timeMs,
-      kind: 'handshake',
-      peer: { host: peer.host, ip: peer.ip },
-      protocol: normaliseProtocol(m[5]!),
-      cipher: m[6]!,
-      bits: m[7] ?? null,
-      trust: m[1] ?? null,
-    },
+    handshakeObs(b, { host: peer.host, ip: peer.ip }, normaliseProtocol(m[5]!), m[6]!, m[7] ?? null, m[1] ?? null),
   ];
 }
 
@@ -131,19 +129,7 @@ function interpretSmtpd(env: Envelope, service: string): Observation[] | null | 
   const b = base(env, service, 'inbound', processKey(env));
   if (msg.startsWith('connect from ')) {
     const peer = parseNamaddr(msg.slice(13));
-    return peer
-      ? [
-          {
-            mta: b.mta,
-            service: b.service,
-            direction: b.direction,
-            key: b.key,
-            timeMs: b.timeMs,
-            kind: 'connect',
-            peer: { host: peer.host, ip: peer.ip },
-          },
-        ]
-      : MALFORMED;
+    return peer ? [connectObs(b, { host: peer.host, ip: peer.ip })] : MALFORMED;
   }
   if (msg.startsWith('disconnect from ')) {
     const peer = parseNamaddr(msg.slice(16));
@@ -157,19 +143,7 @@ function interpretSmtpd(env: Envelope, service: string): Observation[] | null | 
       state = ok > 0 ? 'ok' : total > 0 ? 'failed' : 'absent';
     } else if (commands) state = 'absent';
     const total = commands ? Number(commands[2] ?? commands[1]) : null;
-    return [
-      {
-        mta: b.mta,
-        service: b.service,
-        direction: b.direction,
-        key: b.key,
-        timeMs: b.timeMs,
-        kind: 'disconnect',
-        peer: { host: peer.host, ip: peer.ip },
-        starttls: state,
-        commands: total,
-      },
-    ];
+    return [disconnectObs(b, { host: peer.host, ip: peer.ip }, state, total)];
   }
   if (msg.includes('TLS connection ')) {
     const m = HANDSHAKE.exec(msg);
@@ -180,33 +154,12 @@ function interpretSmtpd(env: Envelope, service: string): Observation[] | null | 
   const at = qidPrefixLength(msg);
   if (msg.startsWith('lost connection after STARTTLS from ', at)) {
     const peer = parseNamaddr(msg.slice(at + 36));
-    return [
-      {
-        mta: b.mta,
-        service: b.service,
-        direction: b.direction,
-        key: b.key,
-        timeMs: b.timeMs,
-        kind: 'starttls-lost',
-        peer: peer ? { host: peer.host, ip: peer.ip } : null,
-      },
-    ];
+    return [starttlsLostObs(b, peer ? { host: peer.host, ip: peer.ip } : null)];
   }
   const client = CLIENT.exec(msg);
   if (client) {
     const peer = parseNamaddr(client[2]!);
-    return [
-      {
-        mta: b.mta,
-        service: b.service,
-        direction: b.direction,
-        key: b.key,
-        timeMs: b.timeMs,
-        kind: 'message',
-        peer: peer ? { host: peer.host, ip: peer.ip } : null,
-        queueId: client[1]!,
-      },
-    ];
+    return [messageObs(b, peer ? { host: peer.host, ip: peer.ip } : null, client[1]!)];
   }
   return null;
 }
@@ -218,37 +171,14 @@ function sslError(msg: string, b: ReturnType<typeof base>): Observation[] | type
   const detail = m[3] ?? '';
   // `-1`/`0`: OpenSSL queued errors that follow as `TLS library problem` lines and refine the reason.
   const reason = /^-?\d+$/.test(detail) ? 'other' : classifyTlsError(detail);
-  return [
-    {
-      mta: b.mta,
-      service: b.service,
-      direction: b.direction,
-      key: b.key,
-      timeMs: b.timeMs,
-      kind: 'failure',
-      peer: peer ? { host: peer.host, ip: peer.ip } : null,
-      reason,
-      detail,
-    },
-  ];
+  return [failureObs(b, peer ? { host: peer.host, ip: peer.ip } : null, reason, detail)];
 }
 
 function libraryProblem(msg: string, b: ReturnType<typeof base>): Observation[] | typeof MALFORMED {
   const m = LIBRARY_PROBLEM.exec(msg);
   if (!m) return MALFORMED;
   const detail = m[1]!;
-  return [
-    {
-      mta: b.mta,
-      service: b.service,
-      direction: b.direction,
-      key: b.key,
-      timeMs: b.timeMs,
-      kind: 'failure-detail',
-      reason: classifyTlsError(detail),
-      detail,
-    },
-  ];
+  return [failureDetailObs(b, classifyTlsError(detail), detail)];
 }
 
 function interpretSmtp(env: Envelope, service: string): Observation[] | null | typeof MALFORMED {
@@ -263,19 +193,7 @@ function interpretSmtp(env: Envelope, service: string): Observation[] | null | t
   const at = qidPrefixLength(msg);
   if (msg.startsWith('Cannot start TLS', at)) {
     const body = msg.slice(at);
-    return [
-      {
-        mta: b.mta,
-        service: b.service,
-        direction: b.direction,
-        key: b.key,
-        timeMs: b.timeMs,
-        kind: 'failure',
-        peer: null,
-        reason: 'other',
-        detail: body,
-      },
-    ];
+    return [failureObs(b, null, 'other', body)];
   }
   if (!msg.includes('status=')) return null;
   const d = DELIVERY.exec(msg);
@@ -287,64 +205,15 @@ function interpretSmtp(env: Envelope, service: string): Observation[] | null | t
   const text = d[4] ?? '';
   const peer = { host: relay.host, ip: relay.ip };
   if (/^TLS is required, but was not offered/.test(text)) {
-    return [
-      {
-        mta: b.mta,
-        service: b.service,
-        direction: b.direction,
-        key: b.key,
-        timeMs: b.timeMs,
-        kind: 'failure',
-        peer,
-        reason: 'not-offered',
-        detail: text,
-      },
-    ];
+    return [failureObs(b, peer, 'not-offered', text)];
   }
   if (/^TLS is required, but host .* refused to start TLS/.test(text)) {
-    return [
-      {
-        mta: b.mta,
-        service: b.service,
-        direction: b.direction,
-        key: b.key,
-        timeMs: b.timeMs,
-        kind: 'failure',
-        peer,
-        reason: classifyTlsError(text),
-        detail: text,
-      },
-    ];
+    return [failureObs(b, peer, classifyTlsError(text), text)];
   }
-  if (/^Cannot start TLS/.test(text))
-    return [
-      {
-        mta: b.mta,
-        service: b.service,
-        direction: b.direction,
-        key: b.key,
-        timeMs: b.timeMs,
-        kind: 'failure',
-        peer,
-        reason: 'other',
-        detail: text,
-      },
-    ];
+  if (/^Cannot start TLS/.test(text)) return [failureObs(b, peer, 'other', text)];
   // The connection never got as far as SMTP: no session to count.
   if (/^connect to /.test(text)) return null;
-  return [
-    {
-      mta: b.mta,
-      service: b.service,
-      direction: b.direction,
-      key: b.key,
-      timeMs: b.timeMs,
-      kind: 'delivery',
-      peer,
-      queueId: d[1]!,
-      status: d[3]!,
-    },
-  ];
+  return [deliveryObs(b, peer, d[1]!, d[3]!)];
 }
 
 function interpretTlsproxy(env: Envelope, service: string): Observation[] | null | typeof MALFORMED {
@@ -356,31 +225,7 @@ function interpretTlsproxy(env: Envelope, service: string): Observation[] | null
     if (!peer) return MALFORMED;
     const b = base(env, service, 'inbound', `${processKey(env)}|${peer.ip}|${peer.port ?? ''}`);
     const p = { host: null, ip: peer.ip };
-    return msg.startsWith('CONNECT')
-      ? [
-          {
-            mta: b.mta,
-            service: b.service,
-            direction: b.direction,
-            key: b.key,
-            timeMs: b.timeMs,
-            kind: 'connect',
-            peer: p,
-          },
-        ]
-      : [
-          {
-            mta: b.mta,
-            service: b.service,
-            direction: b.direction,
-            key: b.key,
-            timeMs: b.timeMs,
-            kind: 'disconnect',
-            peer: p,
-            starttls: 'unknown',
-            commands: 0,
-          },
-        ];
+    return msg.startsWith('CONNECT') ? [connectObs(b, p)] : [disconnectObs(b, p, 'unknown', 0)];
   }
   const hs = HANDSHAKE.exec(msg);
   if (hs) {
