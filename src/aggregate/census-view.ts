@@ -4,16 +4,17 @@
 
 import { isLegacyProtocol, rateHandshake } from '../ciphers/lookup.js';
 import {
-  type FailureReason,
   isMailboxService,
   isUnknownClient,
-  type Peer,
   type Protocol,
   type Rating,
   type Session,
   type SessionOutcome,
 } from '../model/types.js';
+import { Count, PeerTable } from './peer-table.js';
 import { metricKey, sanitizeLabel, sessionMetrics } from './session-metrics.js';
+
+export type { PeerStats } from './peer-table.js';
 
 export interface Totals {
   sessions: number;
@@ -43,32 +44,13 @@ export interface SpreadRow {
   legacy: boolean;
   count: number;
   unknownClients: number;
-  /** Distinct peer addresses. */
-  peers: Set<string>;
+  /** Distinct peer addresses (which peers: PeerTable's spread rows). */
+  peers: number;
+  /** The row's position in its section's `spread` (rows are only ever added). */
+  id: number;
   mtas: Set<string>;
   services: Set<string>;
   note: string | null;
-}
-
-export interface PeerStats {
-  peer: Peer;
-  firstMs: number | null;
-  lastMs: number | null;
-  sessions: number;
-  messages: number;
-  tls: number;
-  failed: number;
-  plaintext: number;
-  noCommand: number;
-  plaintextMessages: number;
-  fallbackSessions: number;
-  fallbackMessages: number;
-  /** `protocol|cipher-as-logged` → handshakes. */
-  suites: Map<string, number>;
-  reasons: Map<FailureReason, number>;
-  lastFailureDetail: string | null;
-  mtas: Set<string>;
-  services: Set<string>;
 }
 
 export interface DirectionView {
@@ -76,7 +58,7 @@ export interface DirectionView {
   /** Keyed by `protocol|iana-name` (or the logged name when the suite is not in the table). */
   spread: Map<string, SpreadRow>;
   /** Keyed by peer address. */
-  peers: Map<string, PeerStats>;
+  peers: PeerTable;
 }
 
 export type HourCounts = Map<string, number>;
@@ -120,7 +102,7 @@ export function emptyTotals(): Totals {
 }
 
 function emptyDirection(): DirectionView {
-  return { totals: emptyTotals(), spread: new Map(), peers: new Map() };
+  return { totals: emptyTotals(), spread: new Map(), peers: new PeerTable() };
 }
 
 export function emptyView(): CensusView {
@@ -150,60 +132,9 @@ const HOUR_MS = 3_600_000;
 
 // The hot path (DESIGN.md §3): a session costs a few Map lookups. What a session's strings map to (its section,
 // spread row key, hourly label, Prometheus key) is memoised by exactly the values it is made from, with bounds
-// (log text is attacker-controlled); and the collections most peers never need more than one value in start
-// out shared (never written: copied on first write), which is most of a peer's memory.
+// (log text is attacker-controlled); peers live in columns (peer-table.ts), which is most of the memory.
 
 const MAX_MEMO = 4096;
-
-/** Shared collections: never written, replaced by a copy when a value is added (`withCount`, `withValue`). */
-const SHARED = new WeakSet<object>();
-const EMPTY_SUITES: Map<string, number> = shared(new Map());
-const EMPTY_REASONS: Map<FailureReason, number> = shared(new Map());
-const SINGLETONS = new Map<string, Set<string>>();
-
-function shared<T extends object>(x: T): T {
-  SHARED.add(x);
-  return x;
-}
-
-function singleton(value: string): Set<string> {
-  let set = SINGLETONS.get(value);
-  if (set === undefined) {
-    set = new Set([value]);
-    if (SINGLETONS.size >= MAX_MEMO) return set;
-    SINGLETONS.set(value, shared(set));
-  }
-  return set;
-}
-
-function withValue(set: Set<string>, value: string): Set<string> {
-  if (set.has(value)) return set;
-  const own = SHARED.has(set) ? new Set(set) : set;
-  own.add(value);
-  return own;
-}
-
-/** Shared one-entry maps `{ key → 1 }`: most peers are seen once, with one suite or one failure reason. */
-const ONES = new Map<unknown, Map<unknown, number>>();
-
-function withCount<K>(map: Map<K, number>, key: K, n: number): Map<K, number> {
-  if (SHARED.has(map)) {
-    if (map.size === 0 && n === 1) {
-      let one = ONES.get(key) as Map<K, number> | undefined;
-      if (one === undefined) {
-        one = new Map([[key, 1]]);
-        if (ONES.size >= MAX_MEMO) return one;
-        ONES.set(key, shared(one) as Map<unknown, number>);
-      }
-      return one;
-    }
-    const own = new Map(map);
-    own.set(key, (own.get(key) ?? 0) + n);
-    return own;
-  }
-  map.set(key, (map.get(key) ?? 0) + n);
-  return map;
-}
 
 const mailboxServices = new Map<string, boolean>();
 
@@ -348,21 +279,15 @@ export function addSession(view: CensusView, s: Session): void {
     const k = hourKey(dir === view.mailbox ? 'mailbox' : s.direction, label);
     counts.set(k, (counts.get(k) ?? 0) + 1);
   }
-  // One lookup of the peer (the biggest map) serves both.
-  const known = s.peer ? dir.peers.get(s.peer.ip) : undefined;
-  if (suite !== null) addHandshake(dir, s, suite, known);
-  if (s.peer) addPeer(dir, s, s.peer, suite, known);
+  // One lookup of the peer (the biggest table) serves both.
+  const i = s.peer ? dir.peers.slot(s.peer) : -1;
+  if (suite !== null) addHandshake(dir, s, suite, i);
+  if (i >= 0) addPeer(dir.peers, i, s, suite);
   const k = counterKey(s, suite);
   if (k !== null) view.counters.set(k, (view.counters.get(k) ?? 0) + 1);
 }
 
-/**
- * Sections that have counted a handshake whose dialect named the suite (`iana`): there, a peer's suite (logged
- * protocol and cipher) no longer says which spread row it was counted in.
- */
-const namedSuites = new WeakSet<DirectionView>();
-
-function addHandshake(dir: DirectionView, s: Session, suite: SuiteMemo, known: PeerStats | undefined): void {
+function addHandshake(dir: DirectionView, s: Session, suite: SuiteMemo, peer: number): void {
   const h = s.handshake!;
   const rated = suite.rated;
   let row = dir.spread.get(suite.spreadKey);
@@ -377,7 +302,8 @@ function addHandshake(dir: DirectionView, s: Session, suite: SuiteMemo, known: P
       legacy: suite.legacy,
       count: 0,
       unknownClients: 0,
-      peers: new Set(),
+      peers: 0,
+      id: dir.spread.size,
       mtas: new Set(),
       services: new Set(),
       note: h.note ?? null,
@@ -387,76 +313,29 @@ function addHandshake(dir: DirectionView, s: Session, suite: SuiteMemo, known: P
   row.count++;
   row.spellings.set(h.cipher, (row.spellings.get(h.cipher) ?? 0) + 1);
   if (isUnknownClient(s.peer)) row.unknownClients++;
-  if (typeof h.iana === 'string') namedSuites.add(dir);
-  // A peer that already has this suite is in this row's set (a big set: skip the lookup) unless suites were named.
-  if (s.peer && !(known?.suites.has(suite.suiteKey) && !namedSuites.has(dir))) {
-    row.peers.add(s.peer.ip);
-  }
+  if (peer >= 0 && dir.peers.joinRow(peer, row.id)) row.peers++;
   row.mtas.add(s.mta);
   row.services.add(s.service);
 }
 
-function addPeer(
-  dir: DirectionView,
-  s: Session,
-  peer: Peer,
-  suite: SuiteMemo | null,
-  known: PeerStats | undefined,
-): void {
-  let p = known;
-  if (!p) {
-    p = {
-      peer: copyPeer(peer),
-      firstMs: null,
-      lastMs: null,
-      sessions: 0,
-      messages: 0,
-      tls: 0,
-      failed: 0,
-      plaintext: 0,
-      noCommand: 0,
-      plaintextMessages: 0,
-      fallbackSessions: 0,
-      fallbackMessages: 0,
-      suites: EMPTY_SUITES,
-      reasons: EMPTY_REASONS,
-      lastFailureDetail: null,
-      mtas: singleton(s.mta),
-      services: singleton(s.service),
-    };
-    dir.peers.set(peer.ip, p);
-  } else {
-    if (p.peer.host === null && peer.host !== null) p.peer = copyPeer(peer);
-    p.mtas = withValue(p.mtas, s.mta);
-    p.services = withValue(p.services, s.service);
-  }
-  p.sessions++;
-  p.messages += s.messages;
-  if (s.startMs !== null) {
-    if (p.firstMs === null || s.startMs < p.firstMs) p.firstMs = s.startMs;
-    if (p.lastMs === null || s.startMs > p.lastMs) p.lastMs = s.startMs;
-  }
+function addPeer(peers: PeerTable, i: number, s: Session, suite: SuiteMemo | null): void {
+  peers.mta(i, s.mta);
+  peers.service(i, s.service);
+  peers.count(i, Count.Sessions);
+  peers.count(i, Count.Messages, s.messages);
+  if (s.startMs !== null) peers.seen(i, s.startMs);
   if (s.outcome === 'tls' && suite !== null) {
-    p.tls++;
-    p.suites = withCount(p.suites, suite.suiteKey, 1);
+    peers.handshake(i, suite.suiteKey);
   } else if (s.outcome === 'failed') {
-    p.failed++;
-    p.reasons = withCount(p.reasons, s.failure?.reason ?? 'other', 1);
-    if (s.failure) p.lastFailureDetail = s.failure.detail;
+    peers.failure(i, s.failure?.reason ?? 'other', s.failure ? s.failure.detail : null);
   } else if (s.outcome === 'plaintext') {
-    p.plaintext++;
-    p.plaintextMessages += s.messages;
+    peers.count(i, Count.Plaintext);
+    peers.count(i, Count.PlaintextMessages, s.messages);
     if (s.fallback) {
-      p.fallbackSessions++;
-      p.fallbackMessages += s.messages;
+      peers.count(i, Count.FallbackSessions);
+      peers.count(i, Count.FallbackMessages, s.messages);
     }
-  } else if (s.outcome === 'no-command') p.noCommand++;
-}
-
-function copyPeer(peer: Peer): Peer {
-  return peer.nameLogged === false
-    ? { host: peer.host, ip: peer.ip, nameLogged: false }
-    : { host: peer.host, ip: peer.ip };
+  } else if (s.outcome === 'no-command') peers.count(i, Count.NoCommand);
 }
 
 // ---------------------------------------------------------------------------------------------- merge
@@ -478,59 +357,40 @@ function maxTime(a: number | null, b: number | null): number | null {
 }
 
 function mergeDirection(into: DirectionView, from: DirectionView): void {
-  if (namedSuites.has(from)) namedSuites.add(into);
   const t = into.totals;
   for (const k of Object.keys(t) as (keyof Totals)[]) t[k] += from.totals[k];
+  /** Their row id → ours. */
+  const rowIds: number[] = [];
+  const rows: SpreadRow[] = [...into.spread.values()];
   for (const [key, r] of from.spread) {
-    const mine = into.spread.get(key);
+    let mine = into.spread.get(key);
     if (!mine) {
-      into.spread.set(key, {
+      mine = {
         ...r,
         spellings: new Map(r.spellings),
-        peers: new Set(r.peers),
+        peers: 0,
+        id: into.spread.size,
         mtas: new Set(r.mtas),
         services: new Set(r.services),
-      });
-      continue;
+      };
+      into.spread.set(key, mine);
+      rows.push(mine);
+    } else {
+      mine.count += r.count;
+      mine.unknownClients += r.unknownClients;
+      addCounts(mine.spellings, r.spellings);
+      addAll(mine.mtas, r.mtas);
+      addAll(mine.services, r.services);
     }
-    mine.count += r.count;
-    mine.unknownClients += r.unknownClients;
-    addCounts(mine.spellings, r.spellings);
-    addAll(mine.peers, r.peers);
-    addAll(mine.mtas, r.mtas);
-    addAll(mine.services, r.services);
+    rowIds[r.id] = mine.id;
   }
-  for (const [ip, p] of from.peers) {
-    const mine = into.peers.get(ip);
-    if (!mine) {
-      into.peers.set(ip, {
-        ...p,
-        peer: { ...p.peer },
-        suites: SHARED.has(p.suites) ? p.suites : new Map(p.suites),
-        reasons: SHARED.has(p.reasons) ? p.reasons : new Map(p.reasons),
-        mtas: SHARED.has(p.mtas) ? p.mtas : new Set(p.mtas),
-        services: SHARED.has(p.services) ? p.services : new Set(p.services),
-      });
-      continue;
-    }
-    if (mine.peer.host === null && p.peer.host !== null) mine.peer = { ...p.peer };
-    mine.firstMs = minTime(mine.firstMs, p.firstMs);
-    mine.lastMs = maxTime(mine.lastMs, p.lastMs);
-    mine.sessions += p.sessions;
-    mine.messages += p.messages;
-    mine.tls += p.tls;
-    mine.failed += p.failed;
-    mine.plaintext += p.plaintext;
-    mine.noCommand += p.noCommand;
-    mine.plaintextMessages += p.plaintextMessages;
-    mine.fallbackSessions += p.fallbackSessions;
-    mine.fallbackMessages += p.fallbackMessages;
-    for (const [k, n] of p.suites) mine.suites = withCount(mine.suites, k, n);
-    for (const [k, n] of p.reasons) mine.reasons = withCount(mine.reasons, k, n);
-    if (p.lastFailureDetail !== null) mine.lastFailureDetail = p.lastFailureDetail;
-    for (const x of p.mtas) mine.mtas = withValue(mine.mtas, x);
-    for (const x of p.services) mine.services = withValue(mine.services, x);
-  }
+  into.peers.merge(
+    from.peers,
+    (theirs) => rowIds[theirs]!,
+    (row) => {
+      rows[row]!.peers++;
+    },
+  );
 }
 
 /** Adds `from` into `into` (mutating `into`) and returns it. */

@@ -175,21 +175,21 @@ export function buildReport(
 function buildDirection(d: DirectionView): DirectionReport {
   const handshakes = [...d.spread.values()].reduce((n, r) => n + r.count, 0);
   const spread = [...d.spread.values()].map((r) => spreadEntry(r, handshakes)).sort(compareSpread);
-  const peers = [...d.peers.values()];
-  const failures = peers
-    .filter((p) => p.failed > 0)
-    .map(failureEntry)
-    .sort((a, b) => b.count - a.count || comparePeers(a.peer, b.peer));
-  const plaintext = peers
-    .filter((p) => p.plaintext > 0)
-    .map(plaintextEntry)
-    .sort((a, b) => b.sessions - a.sessions || b.messages - a.messages || comparePeers(a.peer, b.peer));
+  // One pass over the peers, keeping only the entries: a section may have hundreds of thousands of peers.
+  const failures: FailureEntry[] = [];
+  const plaintext: PlaintextEntry[] = [];
+  const legacyPeers: LegacyPeerEntry[] = [];
+  for (const p of d.peers.values()) {
+    if (p.failed > 0) failures.push(failureEntry(p));
+    if (p.plaintext > 0) plaintext.push(plaintextEntry(p));
+    const legacy = legacyPeerEntry(p);
+    if (legacy !== null) legacyPeers.push(legacy);
+  }
+  failures.sort((a, b) => b.count - a.count || comparePeers(a.peer, b.peer));
+  plaintext.sort((a, b) => b.sessions - a.sessions || b.messages - a.messages || comparePeers(a.peer, b.peer));
+  legacyPeers.sort((a, b) => b.count - a.count || comparePeers(a.peer, b.peer));
   const { trusted, ...rest } = d.totals;
   const totals: ReportTotals = trusted > 0 ? { ...rest, trusted } : rest;
-  const legacyPeers = peers
-    .map(legacyPeerEntry)
-    .filter((e): e is LegacyPeerEntry => e !== null)
-    .sort((a, b) => b.count - a.count || comparePeers(a.peer, b.peer));
   return { totals, spread, failures, plaintext, legacyPeers };
 }
 
@@ -285,7 +285,7 @@ function spreadEntry(r: SpreadRow, handshakes: number): SpreadEntry {
     count: r.count,
     share: handshakes === 0 ? 0 : r.count / handshakes,
     unknownClients: r.unknownClients,
-    peers: r.peers.size,
+    peers: r.peers,
     spellings: Object.fromEntries(spellings),
     mta: [...r.mtas].sort(),
     service: [...r.services].sort(),

@@ -64,7 +64,7 @@ describe('census view memos', () => {
     );
   });
 
-  it('puts each peer into the peer set of every spread row it had a handshake in', () => {
+  it('counts each peer once in every spread row it had a handshake in, across merges', () => {
     fc.assert(
       fc.property(fc.array(sessionArb, { maxLength: 40 }), fc.nat(), (sessions, cut) => {
         const v = emptyView();
@@ -84,18 +84,15 @@ describe('census view memos', () => {
           if (!want.has(k)) want.set(k, new Set());
           want.get(k)!.add(s.peer.ip);
         }
-        const got = new Map<string, Set<string>>();
+        const got = new Map<string, number>();
         for (const [section, dir] of [
           ['inbound', v.inbound],
           ['outbound', v.outbound],
           ['mailbox', v.mailbox],
         ] as const) {
-          for (const [key, row] of dir.spread) if (row.peers.size > 0) got.set(`${section} ${key}`, row.peers);
+          for (const [key, row] of dir.spread) if (row.peers > 0) got.set(`${section} ${key}`, row.peers);
         }
-        assert.deepEqual(
-          [...got].map(([k, set]) => [k, [...set].sort()]).sort(),
-          [...want].map(([k, set]) => [k, [...set].sort()]).sort(),
-        );
+        assert.deepEqual([...got].sort(), [...want].map(([k, set]) => [k, set.size]).sort());
       }),
       { numRuns: 300 },
     );

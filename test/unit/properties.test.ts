@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { addSession, type CensusView, emptyView, mergeViews } from '../../src/aggregate/census-view.js';
+import { PeerTable } from '../../src/aggregate/peer-table.js';
 import { CensusEngine } from '../../src/census/engine.js';
 import { DIALECTS } from '../../src/dialects/registry.js';
 import { parseZone } from '../../src/envelope/clock.js';
@@ -15,6 +16,7 @@ import { fixturePath } from '../helpers/paths.js';
 /** A view as plain sorted data, so that two views can be compared with deepEqual. */
 function canonical(v: CensusView): unknown {
   const plain = (x: unknown): unknown => {
+    if (x instanceof PeerTable) return plain(new Map(x));
     if (x instanceof Map)
       return [...x.entries()].map(([k, val]) => [k, plain(val)]).sort((a, b) => (String(a[0]) < String(b[0]) ? -1 : 1));
     if (x instanceof Set) return [...x].sort();

@@ -1,0 +1,466 @@
+// Per-peer statistics in columns (typed arrays) instead of one object per peer.
+//
+// Why: a census meets a new client address every few KB of log (bots, scanners, IMAP users roaming between
+// networks): genlog's 1 GiB log has half a million. As objects (a PeerStats, its Peer, the address string, a Map
+// entry, a Set entry per spread row) they took about 450 bytes each, were most of the heap and most of the time
+// of every major garbage collection. Here a peer is a row index: an IPv4 address is a 32-bit key in an
+// open-addressing table, its counters are slots of typed arrays, and what most peers have one of (suite, failure
+// reason, MTA, service, spread row) is a small integer, with a side map only for the few peers that have more.
+// Memory stays bounded by the number of distinct peers, at a fraction of the cost per peer (DESIGN.md §3).
+//
+// Readers get `PeerStats` objects, made on demand (`get`, `values`); their collections may be shared between
+// peers and must not be written.
+
+import type { FailureReason, Peer } from '../model/types.js';
+
+export interface PeerStats {
+  peer: Peer;
+  firstMs: number | null;
+  lastMs: number | null;
+  sessions: number;
+  messages: number;
+  tls: number;
+  failed: number;
+  plaintext: number;
+  noCommand: number;
+  plaintextMessages: number;
+  fallbackSessions: number;
+  fallbackMessages: number;
+  /** `protocol|cipher-as-logged` → handshakes. */
+  suites: ReadonlyMap<string, number>;
+  reasons: ReadonlyMap<FailureReason, number>;
+  lastFailureDetail: string | null;
+  mtas: ReadonlySet<string>;
+  services: ReadonlySet<string>;
+}
+
+/** The counters of a peer, in the order of their slots. */
+export const Count = {
+  Sessions: 0,
+  Messages: 1,
+  Tls: 2,
+  Failed: 3,
+  Plaintext: 4,
+  NoCommand: 5,
+  PlaintextMessages: 6,
+  FallbackSessions: 7,
+  FallbackMessages: 8,
+} as const;
+export type Count = (typeof Count)[keyof typeof Count];
+const COUNTS = 9;
+
+/** A one-of column's value when the peer has none yet, or more than one (then its side map holds them all). */
+const NONE = -1;
+const MANY = -2;
+
+const FLAG_V4 = 1;
+const FLAG_NAME_NOT_LOGGED = 2;
+
+const INITIAL_CAPACITY = 256;
+
+/**
+ * The 32-bit key of an IPv4 address in canonical dotted-quad form (no leading zeros, so that the key gives the
+ * same string back), or -1 for anything else (IPv6, unix sockets, odd spellings), which is keyed by string.
+ */
+export function ipv4Key(ip: string): number {
+  const n = ip.length;
+  if (n < 7 || n > 15) return -1;
+  let key = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < n; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || dots === 3) return -1;
+      key = key * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && part === 0) return -1; // a leading zero
+      part = part * 10 + (c - 48);
+      if (part > 255) return -1;
+      digits++;
+    } else return -1;
+  }
+  if (dots !== 3 || digits === 0) return -1;
+  return key * 256 + part;
+}
+
+function ipv4String(key: number): string {
+  return `${key >>> 24}.${(key >>> 16) & 255}.${(key >>> 8) & 255}.${key & 255}`;
+}
+
+/** Strings to small integers and back, per table (suite keys, reasons, MTAs, services). */
+class Interner {
+  private readonly ids = new Map<string, number>();
+  readonly values: string[] = [];
+
+  id(value: string): number {
+    let id = this.ids.get(value);
+    if (id === undefined) {
+      id = this.values.length;
+      this.values.push(value);
+      this.ids.set(value, id);
+    }
+    return id;
+  }
+}
+
+/** Read-only one-entry collections, shared by every peer with just that one value (most peers). */
+const ONE_COUNT = new Map<string, Map<string, number>>();
+const ONE_VALUE = new Map<string, Set<string>>();
+const MAX_SHARED = 4096;
+const EMPTY_COUNTS: ReadonlyMap<string, number> = new Map();
+
+function oneCount(key: string, n: number): ReadonlyMap<string, number> {
+  if (n !== 1) return new Map([[key, n]]);
+  let m = ONE_COUNT.get(key);
+  if (m === undefined) {
+    m = new Map([[key, 1]]);
+    if (ONE_COUNT.size < MAX_SHARED) ONE_COUNT.set(key, m);
+  }
+  return m;
+}
+
+function oneValue(value: string): ReadonlySet<string> {
+  let s = ONE_VALUE.get(value);
+  if (s === undefined) {
+    s = new Set([value]);
+    if (ONE_VALUE.size < MAX_SHARED) ONE_VALUE.set(value, s);
+  }
+  return s;
+}
+
+/** A column holding one interned value per peer, with a side map of counts for peers that have several. */
+class CountedColumn {
+  ids: Int32Array;
+  readonly many = new Map<number, Map<string, number>>();
+
+  constructor(capacity: number) {
+    this.ids = new Int32Array(capacity).fill(NONE);
+  }
+
+  grow(capacity: number): void {
+    const ids = new Int32Array(capacity).fill(NONE);
+    ids.set(this.ids);
+    this.ids = ids;
+  }
+
+  /** Adds `n` to `value` of peer `i`, whose total over all values is `total` before the add. */
+  add(i: number, value: string, n: number, total: number, interner: Interner): void {
+    const id = this.ids[i]!;
+    if (id === NONE) {
+      this.ids[i] = interner.id(value);
+      return;
+    }
+    if (id === MANY) {
+      const m = this.many.get(i)!;
+      m.set(value, (m.get(value) ?? 0) + n);
+      return;
+    }
+    const mine = interner.values[id]!;
+    if (mine === value) return;
+    this.ids[i] = MANY;
+    this.many.set(
+      i,
+      new Map([
+        [mine, total],
+        [value, n],
+      ]),
+    );
+  }
+
+  /** Peer `i`'s values and counts, given its total (the count of its one value, when it has one). */
+  read(i: number, total: number, interner: Interner): ReadonlyMap<string, number> {
+    const id = this.ids[i]!;
+    if (id === NONE) return EMPTY_COUNTS;
+    if (id === MANY) return this.many.get(i)!;
+    return oneCount(interner.values[id]!, total);
+  }
+}
+
+/** A column holding one interned value per peer, with a side map of sets for peers that have several. */
+class SetColumn {
+  ids: Int32Array;
+  readonly many = new Map<number, Set<number>>();
+
+  constructor(capacity: number) {
+    this.ids = new Int32Array(capacity).fill(NONE);
+  }
+
+  grow(capacity: number): void {
+    const ids = new Int32Array(capacity).fill(NONE);
+    ids.set(this.ids);
+    this.ids = ids;
+  }
+
+  /** Adds `id` to peer `i`'s set; true if it was not there. */
+  add(i: number, id: number): boolean {
+    const mine = this.ids[i]!;
+    if (mine === id) return false;
+    if (mine === NONE) {
+      this.ids[i] = id;
+      return true;
+    }
+    if (mine === MANY) {
+      const set = this.many.get(i)!;
+      if (set.has(id)) return false;
+      set.add(id);
+      return true;
+    }
+    this.ids[i] = MANY;
+    this.many.set(i, new Set([mine, id]));
+    return true;
+  }
+
+  *read(i: number): Generator<number> {
+    const mine = this.ids[i]!;
+    if (mine === NONE) return;
+    if (mine === MANY) yield* this.many.get(i)!;
+    else yield mine;
+  }
+
+  readValues(i: number, interner: Interner): ReadonlySet<string> {
+    const mine = this.ids[i]!;
+    if (mine === NONE) return new Set();
+    if (mine !== MANY) return oneValue(interner.values[mine]!);
+    const out = new Set<string>();
+    for (const id of this.many.get(i)!) out.add(interner.values[id]!);
+    return out;
+  }
+}
+
+export class PeerTable {
+  /** Peers in the table. */
+  size = 0;
+  private capacity = INITIAL_CAPACITY;
+  /** Open addressing over IPv4 keys: row index + 1, 0 when empty. */
+  private slots = new Int32Array(INITIAL_CAPACITY * 2);
+  private v4 = new Uint32Array(INITIAL_CAPACITY);
+  /** Addresses that are not canonical IPv4, by string, and the other way. */
+  private readonly byString = new Map<string, number>();
+  private readonly stringOf = new Map<number, string>();
+  private flags = new Uint8Array(INITIAL_CAPACITY);
+  private readonly hosts: (string | null)[] = [];
+  /** first and last seen (ms) per peer; NaN when unknown. */
+  private times = new Float64Array(INITIAL_CAPACITY * 2).fill(Number.NaN);
+  /** Counters, COUNTS per peer (32 bits: a peer with four billion sessions would wrap). */
+  private counts = new Uint32Array(INITIAL_CAPACITY * COUNTS);
+  private readonly strings = new Interner();
+  /** Handshakes per suite (`protocol|cipher-as-logged`): their total is the Tls count. */
+  private readonly suites = new CountedColumn(INITIAL_CAPACITY);
+  /** Failed sessions per reason: their total is the Failed count. */
+  private readonly reasons = new CountedColumn(INITIAL_CAPACITY);
+  private readonly mtas = new SetColumn(INITIAL_CAPACITY);
+  private readonly services = new SetColumn(INITIAL_CAPACITY);
+  /** Spread rows (their ids in the section) the peer had a handshake in: a row's distinct peers. */
+  private readonly rows = new SetColumn(INITIAL_CAPACITY);
+  private readonly details = new Map<number, string>();
+
+  // ------------------------------------------------------------------------------------------ keys
+
+  /** The row of the peer with this address, or -1. */
+  find(ip: string): number {
+    const key = ipv4Key(ip);
+    if (key < 0) return this.byString.get(ip) ?? -1;
+    const mask = this.slots.length - 1;
+    for (let h = hash(key) & mask; ; h = (h + 1) & mask) {
+      const at = this.slots[h]!;
+      if (at === 0) return -1;
+      if (this.v4[at - 1] === key) return at - 1;
+    }
+  }
+
+  /** The row of this peer, added (with its name) when new; a later name fills in a peer first seen unnamed. */
+  slot(peer: Peer): number {
+    let i = this.find(peer.ip);
+    if (i < 0) {
+      i = this.size;
+      if (i === this.capacity) this.grow();
+      this.size++;
+      const key = ipv4Key(peer.ip);
+      if (key < 0) {
+        const ip = ownString(peer.ip);
+        this.byString.set(ip, i);
+        this.stringOf.set(i, ip);
+      } else {
+        this.v4[i] = key;
+        this.flags[i] = FLAG_V4;
+        this.place(key, i);
+      }
+      this.hosts.push(peer.host === null ? null : ownString(peer.host));
+      if (peer.nameLogged === false) this.flags[i]! |= FLAG_NAME_NOT_LOGGED;
+    } else if (this.hosts[i] === null && peer.host !== null) {
+      this.hosts[i] = ownString(peer.host);
+      if (peer.nameLogged === false) this.flags[i]! |= FLAG_NAME_NOT_LOGGED;
+      else this.flags[i]! &= ~FLAG_NAME_NOT_LOGGED;
+    }
+    return i;
+  }
+
+  private place(key: number, i: number): void {
+    const mask = this.slots.length - 1;
+    let h = hash(key) & mask;
+    while (this.slots[h] !== 0) h = (h + 1) & mask;
+    this.slots[h] = i + 1;
+  }
+
+  private grow(): void {
+    const capacity = this.capacity * 2;
+    const v4 = new Uint32Array(capacity);
+    v4.set(this.v4);
+    this.v4 = v4;
+    const flags = new Uint8Array(capacity);
+    flags.set(this.flags);
+    this.flags = flags;
+    const times = new Float64Array(capacity * 2).fill(Number.NaN);
+    times.set(this.times);
+    this.times = times;
+    const counts = new Uint32Array(capacity * COUNTS);
+    counts.set(this.counts);
+    this.counts = counts;
+    for (const c of [this.suites, this.reasons, this.mtas, this.services, this.rows]) c.grow(capacity);
+    this.capacity = capacity;
+    // Keep the load factor at most 1/2.
+    this.slots = new Int32Array(capacity * 2);
+    for (let i = 0; i < this.size; i++) if (this.flags[i]! & FLAG_V4) this.place(this.v4[i]!, i);
+  }
+
+  // --------------------------------------------------------------------------------------- writing
+
+  count(i: number, field: Count, n = 1): void {
+    this.counts[i * COUNTS + field]! += n;
+  }
+
+  seen(i: number, ms: number): void {
+    const first = this.times[i * 2]!;
+    if (!(ms >= first)) this.times[i * 2] = ms; // NaN compares false: the first time seen
+    const last = this.times[i * 2 + 1]!;
+    if (!(ms <= last)) this.times[i * 2 + 1] = ms;
+  }
+
+  /** A handshake with this suite; counts Tls. */
+  handshake(i: number, suiteKey: string, n = 1): void {
+    this.suites.add(i, suiteKey, n, this.counts[i * COUNTS + Count.Tls]!, this.strings);
+    this.counts[i * COUNTS + Count.Tls]! += n;
+  }
+
+  /** A failed session for this reason; counts Failed. */
+  failure(i: number, reason: FailureReason, detail: string | null, n = 1): void {
+    this.reasons.add(i, reason, n, this.counts[i * COUNTS + Count.Failed]!, this.strings);
+    this.counts[i * COUNTS + Count.Failed]! += n;
+    if (detail !== null) this.details.set(i, detail);
+  }
+
+  mta(i: number, mta: string): void {
+    this.mtas.add(i, this.strings.id(mta));
+  }
+
+  service(i: number, service: string): void {
+    this.services.add(i, this.strings.id(service));
+  }
+
+  /** Puts the peer into spread row `rowId`; true if it was not in it (the row gains a distinct peer). */
+  joinRow(i: number, rowId: number): boolean {
+    return this.rows.add(i, rowId);
+  }
+
+  /** Adds another table's peers (counters, suites, reasons, names, times); spread rows through `rowId`. */
+  merge(from: PeerTable, rowId: (theirs: number) => number, joined: (row: number) => void): void {
+    for (let j = 0; j < from.size; j++) {
+      const p = from.peerOf(j);
+      const i = this.slot(p);
+      for (let f = 0; f < COUNTS; f++) {
+        if (f === Count.Tls || f === Count.Failed) continue;
+        this.counts[i * COUNTS + f]! += from.counts[j * COUNTS + f]!;
+      }
+      for (const k of [j * 2, j * 2 + 1]) if (!Number.isNaN(from.times[k]!)) this.seen(i, from.times[k]!);
+      const tls = from.counts[j * COUNTS + Count.Tls]!;
+      for (const [k, n] of from.suites.read(j, tls, from.strings)) this.handshake(i, k, n);
+      const failed = from.counts[j * COUNTS + Count.Failed]!;
+      for (const [r, n] of from.reasons.read(j, failed, from.strings)) this.failure(i, r as FailureReason, null, n);
+      const detail = from.details.get(j);
+      if (detail !== undefined) this.details.set(i, detail);
+      for (const id of from.mtas.read(j)) this.mta(i, from.strings.values[id]!);
+      for (const id of from.services.read(j)) this.service(i, from.strings.values[id]!);
+      for (const row of from.rows.read(j)) {
+        const mine = rowId(row);
+        if (this.joinRow(i, mine)) joined(mine);
+      }
+    }
+  }
+
+  // --------------------------------------------------------------------------------------- reading
+
+  has(ip: string): boolean {
+    return this.find(ip) >= 0;
+  }
+
+  get(ip: string): PeerStats | undefined {
+    const i = this.find(ip);
+    return i < 0 ? undefined : this.statsOf(i);
+  }
+
+  *values(): Generator<PeerStats> {
+    for (let i = 0; i < this.size; i++) yield this.statsOf(i);
+  }
+
+  *keys(): Generator<string> {
+    for (let i = 0; i < this.size; i++) yield this.ipOf(i);
+  }
+
+  *[Symbol.iterator](): Generator<[string, PeerStats]> {
+    for (let i = 0; i < this.size; i++) yield [this.ipOf(i), this.statsOf(i)];
+  }
+
+  private ipOf(i: number): string {
+    return this.flags[i]! & FLAG_V4 ? ipv4String(this.v4[i]!) : this.stringOf.get(i)!;
+  }
+
+  private peerOf(i: number): Peer {
+    const peer: Peer = { host: this.hosts[i]!, ip: this.ipOf(i) };
+    if (this.flags[i]! & FLAG_NAME_NOT_LOGGED) peer.nameLogged = false;
+    return peer;
+  }
+
+  private statsOf(i: number): PeerStats {
+    const c = i * COUNTS;
+    const counts = this.counts;
+    const first = this.times[i * 2]!;
+    const last = this.times[i * 2 + 1]!;
+    return {
+      peer: this.peerOf(i),
+      firstMs: Number.isNaN(first) ? null : first,
+      lastMs: Number.isNaN(last) ? null : last,
+      sessions: counts[c + Count.Sessions]!,
+      messages: counts[c + Count.Messages]!,
+      tls: counts[c + Count.Tls]!,
+      failed: counts[c + Count.Failed]!,
+      plaintext: counts[c + Count.Plaintext]!,
+      noCommand: counts[c + Count.NoCommand]!,
+      plaintextMessages: counts[c + Count.PlaintextMessages]!,
+      fallbackSessions: counts[c + Count.FallbackSessions]!,
+      fallbackMessages: counts[c + Count.FallbackMessages]!,
+      suites: this.suites.read(i, counts[c + Count.Tls]!, this.strings),
+      reasons: this.reasons.read(i, counts[c + Count.Failed]!, this.strings) as ReadonlyMap<FailureReason, number>,
+      lastFailureDetail: this.details.get(i) ?? null,
+      mtas: this.mtas.readValues(i, this.strings),
+      services: this.services.readValues(i, this.strings),
+    };
+  }
+}
+
+/** Fibonacci hashing of a 32-bit key. */
+function hash(key: number): number {
+  return Math.imul(key, 0x9e3779b1) >>> 8;
+}
+
+/**
+ * A copy of `s` that holds no part of a longer string: V8 makes a slice of 13 characters or more a view into
+ * its parent (the log line), which a peer kept for the whole census would keep alive.
+ */
+function ownString(s: string): string {
+  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
+}
