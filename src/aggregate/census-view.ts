@@ -11,7 +11,7 @@ import {
   type Session,
   type SessionOutcome,
 } from '../model/types.js';
-import { Count, PeerTable } from './peer-table.js';
+import { PeerTable } from './peer-table.js';
 import { metricKey, sanitizeLabel, sessionMetrics } from './session-metrics.js';
 
 export type { PeerStats } from './peer-table.js';
@@ -319,23 +319,20 @@ function addHandshake(dir: DirectionView, s: Session, suite: SuiteMemo, peer: nu
 }
 
 function addPeer(peers: PeerTable, i: number, s: Session, suite: SuiteMemo | null): void {
-  peers.mta(i, s.mta);
-  peers.service(i, s.service);
-  peers.count(i, Count.Sessions);
-  peers.count(i, Count.Messages, s.messages);
-  if (s.startMs !== null) peers.seen(i, s.startMs);
-  if (s.outcome === 'tls' && suite !== null) {
-    peers.handshake(i, suite.suiteKey);
-  } else if (s.outcome === 'failed') {
-    peers.failure(i, s.failure?.reason ?? 'other', s.failure ? s.failure.detail : null);
-  } else if (s.outcome === 'plaintext') {
-    peers.count(i, Count.Plaintext);
-    peers.count(i, Count.PlaintextMessages, s.messages);
-    if (s.fallback) {
-      peers.count(i, Count.FallbackSessions);
-      peers.count(i, Count.FallbackMessages, s.messages);
-    }
-  } else if (s.outcome === 'no-command') peers.count(i, Count.NoCommand);
+  const tls = s.outcome === 'tls' && suite !== null;
+  const failed = !tls && s.outcome === 'failed';
+  peers.session(
+    i,
+    s.mta,
+    s.service,
+    s.startMs,
+    s.messages,
+    s.outcome,
+    tls ? suite.suiteKey : null,
+    failed ? (s.failure?.reason ?? 'other') : null,
+    failed && s.failure ? s.failure.detail : null,
+    s.fallback === true,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------- merge

@@ -236,8 +236,10 @@ export class PeerTable {
   /** Peers in the table. */
   size = 0;
   private capacity = INITIAL_CAPACITY;
-  /** Open addressing over IPv4 keys: row index + 1, 0 when empty. */
+  /** Open addressing over IPv4 keys: row index + 1, 0 when empty; 2 × capacity slots (load ≤ 1/2). */
   private slots = new Int32Array(INITIAL_CAPACITY * 2);
+  /** 32 − log2(slots): the hash takes the top bits of the product. */
+  private shift = 32 - Math.log2(INITIAL_CAPACITY * 2);
   private v4 = new Uint32Array(INITIAL_CAPACITY);
   /** Addresses that are not canonical IPv4, by string, and the other way. */
   private readonly byString = new Map<string, number>();
@@ -258,16 +260,25 @@ export class PeerTable {
   /** Spread rows (their ids in the section) the peer had a handshake in: a row's distinct peers. */
   private readonly rows = new SetColumn(INITIAL_CAPACITY);
   private readonly details = new Map<number, string>();
+  /** The last MTA and service interned, and their ids: the same few values come again and again. */
+  private lastMta = '';
+  private lastMtaId = -1;
+  private lastService = '';
+  private lastServiceId = -1;
 
   // ------------------------------------------------------------------------------------------ keys
 
   /** The row of the peer with this address, or -1. */
   find(ip: string): number {
     const key = ipv4Key(ip);
-    if (key < 0) return this.byString.get(ip) ?? -1;
-    const mask = this.slots.length - 1;
-    for (let h = hash(key) & mask; ; h = (h + 1) & mask) {
-      const at = this.slots[h]!;
+    return key < 0 ? (this.byString.get(ip) ?? -1) : this.findV4(key);
+  }
+
+  private findV4(key: number): number {
+    const slots = this.slots;
+    const mask = slots.length - 1;
+    for (let h = hash(key, this.shift); ; h = (h + 1) & mask) {
+      const at = slots[h]!;
       if (at === 0) return -1;
       if (this.v4[at - 1] === key) return at - 1;
     }
@@ -275,12 +286,12 @@ export class PeerTable {
 
   /** The row of this peer, added (with its name) when new; a later name fills in a peer first seen unnamed. */
   slot(peer: Peer): number {
-    let i = this.find(peer.ip);
+    const key = ipv4Key(peer.ip);
+    let i = key < 0 ? (this.byString.get(peer.ip) ?? -1) : this.findV4(key);
     if (i < 0) {
       i = this.size;
       if (i === this.capacity) this.grow();
       this.size++;
-      const key = ipv4Key(peer.ip);
       if (key < 0) {
         const ip = ownString(peer.ip);
         this.byString.set(ip, i);
@@ -302,7 +313,7 @@ export class PeerTable {
 
   private place(key: number, i: number): void {
     const mask = this.slots.length - 1;
-    let h = hash(key) & mask;
+    let h = hash(key, this.shift);
     while (this.slots[h] !== 0) h = (h + 1) & mask;
     this.slots[h] = i + 1;
   }
@@ -325,6 +336,7 @@ export class PeerTable {
     this.capacity = capacity;
     // Keep the load factor at most 1/2.
     this.slots = new Int32Array(capacity * 2);
+    this.shift = 32 - Math.log2(capacity * 2);
     for (let i = 0; i < this.size; i++) if (this.flags[i]! & FLAG_V4) this.place(this.v4[i]!, i);
   }
 
@@ -360,6 +372,59 @@ export class PeerTable {
 
   service(i: number, service: string): void {
     this.services.add(i, this.strings.id(service));
+  }
+
+  /**
+   * One session of peer `i` (the hot path: one call instead of one per counter). `suiteKey` for a handshake,
+   * `reason` for a failure; `fallback` for plaintext that followed a failed handshake.
+   */
+  session(
+    i: number,
+    mta: string,
+    service: string,
+    startMs: number | null,
+    messages: number,
+    outcome: string,
+    suiteKey: string | null,
+    reason: FailureReason | null,
+    detail: string | null,
+    fallback: boolean,
+  ): void {
+    const strings = this.strings;
+    this.mtas.add(i, mta === this.lastMta ? this.lastMtaId : this.mtaId(mta));
+    this.services.add(i, service === this.lastService ? this.lastServiceId : this.serviceId(service));
+    const c = i * COUNTS;
+    const counts = this.counts;
+    counts[c + Count.Sessions]! += 1;
+    counts[c + Count.Messages]! += messages;
+    if (startMs !== null) this.seen(i, startMs);
+    if (suiteKey !== null) {
+      this.suites.add(i, suiteKey, 1, counts[c + Count.Tls]!, strings);
+      counts[c + Count.Tls]! += 1;
+    } else if (reason !== null) {
+      this.reasons.add(i, reason, 1, counts[c + Count.Failed]!, strings);
+      counts[c + Count.Failed]! += 1;
+      if (detail !== null) this.details.set(i, detail);
+    } else if (outcome === 'plaintext') {
+      counts[c + Count.Plaintext]! += 1;
+      counts[c + Count.PlaintextMessages]! += messages;
+      if (fallback) {
+        counts[c + Count.FallbackSessions]! += 1;
+        counts[c + Count.FallbackMessages]! += messages;
+      }
+    } else if (outcome === 'no-command') counts[c + Count.NoCommand]! += 1;
+  }
+
+  private mtaId(mta: string): number {
+    this.lastMta = mta;
+    this.lastMtaId = this.strings.id(mta);
+    return this.lastMtaId;
+  }
+
+  private serviceId(service: string): number {
+    this.lastService = service;
+    this.lastServiceId = this.strings.id(service);
+    return this.lastServiceId;
   }
 
   /** Puts the peer into spread row `rowId`; true if it was not in it (the row gains a distinct peer). */
@@ -452,9 +517,9 @@ export class PeerTable {
   }
 }
 
-/** Fibonacci hashing of a 32-bit key. */
-function hash(key: number): number {
-  return Math.imul(key, 0x9e3779b1) >>> 8;
+/** Fibonacci hashing of a 32-bit key: the top bits of its product with 2^32 / φ. */
+function hash(key: number, shift: number): number {
+  return Math.imul(key, 0x9e3779b1) >>> shift;
 }
 
 /**

@@ -61,6 +61,8 @@ interface ProgramInfo {
   dialect: number;
   keywordIds: number[];
   keywords: readonly string[];
+  /** Dialect.acceptsFor: a byte test of the message that implies a keyword, tried before searching. */
+  accepts: ((buf: Buffer, start: number, end: number) => boolean) | null;
 }
 
 interface CacheEntry {
@@ -263,7 +265,8 @@ export class LineEngine {
       return;
     }
     this.noteClaimed();
-    if (!this.hasKeyword(info.keywordIds, buf, start, end)) {
+    const accepted = tag === TAG_SYSLOG && info.accepts !== null && info.accepts(buf, span.tagSpace + 1, end);
+    if (!accepted && !this.hasKeyword(info.keywordIds, buf, start, end)) {
       cov.unrecognized++;
       return;
     }
@@ -437,7 +440,8 @@ export class LineEngine {
     const dialect = this.dialects.findIndex((d) => d.claims(name));
     const keywords =
       dialect < 0 ? [] : (this.dialects[dialect]!.keywordsFor?.(name) ?? this.dialects[dialect]!.keywords);
-    info = { name, dialect, keywords, keywordIds: keywords.map((k) => this.keywordId(k)) };
+    const accepts = dialect < 0 ? null : (this.dialects[dialect]!.acceptsFor?.(name) ?? null);
+    info = { name, dialect, keywords, keywordIds: keywords.map((k) => this.keywordId(k)), accepts };
     if (this.byName.size >= MAX_CACHED_PROGRAMS) this.byName.clear();
     this.byName.set(name, info);
     return info;

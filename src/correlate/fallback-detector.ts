@@ -21,12 +21,12 @@ export class FallbackDetector {
   mark(s: Session): void {
     if (s.peer === null || s.startMs === null) return;
     if (s.startMs > this.latestMs) this.latestMs = s.startMs;
-    const key = `${s.direction}|${s.peer.ip}`;
     if (s.outcome === 'failed') {
+      const key = `${s.direction}|${s.peer.ip}`;
       const prev = this.lastFailure.get(key);
       if (prev === undefined || s.startMs > prev) this.lastFailure.set(key, s.startMs);
     } else if (s.outcome === 'plaintext') {
-      const failedAt = this.lastFailure.get(key);
+      const failedAt = this.lastFailure.get(`${s.direction}|${s.peer.ip}`);
       if (failedAt !== undefined && s.startMs >= failedAt && s.startMs - failedAt <= this.windowMs) s.fallback = true;
     }
     if (++this.seen % SWEEP_EVERY === 0) this.sweep();

@@ -30,6 +30,11 @@ export interface Dialect {
    */
   keywordsFor?(program: string): readonly string[];
   /**
+   * Optional, for speed: a byte test of a message (buf[start, end)) of this program that is true only when the
+   * message holds one of its keywords, so that the common lines skip the keyword search. Null: none.
+   */
+  acceptsFor?(program: string): ((buf: Buffer, start: number, end: number) => boolean) | null;
+  /**
    * True when the interpreter keeps no state from line to line, so that any line can be interpreted without the
    * lines before it: worker threads then interpret byte ranges of a file. Otherwise the dialect's lines are
    * interpreted on the main thread, in order.

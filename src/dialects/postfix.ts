@@ -79,6 +79,38 @@ const SMTPD_KEYWORDS = ['TLS', 'SSL_', 'connect from', 'client='];
 const SMTP_KEYWORDS = ['TLS', 'SSL_', 'status='];
 const TLSPROXY_KEYWORDS = ['CONNECT', 'TLS', 'SSL_'];
 
+/** How most smtpd messages start; each holds a keyword (`connect from`, `TLS`). */
+const SMTPD_STARTS = [
+  'connect from ',
+  'disconnect from ',
+  'Anonymous TLS connection ',
+  'Untrusted TLS connection ',
+  'Trusted TLS connection ',
+  'Verified TLS connection ',
+  'TLS connection ',
+].map((s) => Buffer.from(s, 'latin1'));
+const CLIENT_AFTER_QID = Buffer.from(': client=', 'latin1');
+
+function startsWithBytes(buf: Buffer, at: number, end: number, prefix: Buffer): boolean {
+  if (end - at < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (buf[at + i] !== prefix[i]) return false;
+  return true;
+}
+
+function isAlnum(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
+/** The smtpd lines that are most of a log (connect, disconnect, handshake, `<QID>: client=`), by their bytes. */
+function smtpdAccepts(buf: Buffer, start: number, end: number): boolean {
+  const first = buf[start];
+  for (const p of SMTPD_STARTS) if (p[0] === first && startsWithBytes(buf, start, end, p)) return true;
+  let i = start;
+  const stop = Math.min(end, start + 20);
+  while (i < stop && isAlnum(buf[i]!)) i++;
+  return i - start >= 5 && startsWithBytes(buf, i, end, CLIENT_AFTER_QID);
+}
+
 export const postfix: Dialect = {
   id: 'postfix',
   name: 'Postfix',
@@ -90,6 +122,9 @@ export const postfix: Dialect = {
     if (daemon === 'smtp' || daemon === 'lmtp') return SMTP_KEYWORDS;
     if (daemon === 'tlsproxy') return TLSPROXY_KEYWORDS;
     return []; // postscreen, qmgr, cleanup, …: interpretPostfix reads none of their lines
+  },
+  acceptsFor(program) {
+    return describeProgram(program).daemon === 'smtpd' ? smtpdAccepts : null;
   },
   stateless: true,
   createInterpreter(): Interpreter {

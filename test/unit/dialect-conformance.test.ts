@@ -91,4 +91,47 @@ describe('dialect conformance', () => {
       );
     });
   }
+
+  // The hot path skips the keyword search for messages `acceptsFor` accepts: that is only right if each one
+  // holds a keyword (else a line would reach the interpreter that the keyword filter keeps out).
+  for (const dialect of DIALECTS.filter((d) => d.acceptsFor !== undefined)) {
+    it(`${dialect.id}: a message acceptsFor accepts holds one of the program's keywords`, () => {
+      const fixture = readFixture(path.join(FIXTURE_DIR, `${dialect.id}.log`));
+      const ctx = { clock: new WallClock(parseZone('UTC')), years: new YearResolver(2026, 0) };
+      const envs = fixture.lines
+        .map((l) => parseEnvelope(l.text, ctx))
+        .filter((e): e is NonNullable<typeof e> => e !== null && dialect.claims(e.program));
+      const programs = [...new Set(envs.map((e) => e.program))];
+      let accepted = 0;
+      const check = (program: string, message: string): void => {
+        const accepts = dialect.acceptsFor!(program);
+        if (accepts === null) return;
+        const buf = Buffer.from(message, 'utf8');
+        if (!accepts(buf, 0, buf.length)) return;
+        accepted++;
+        const keywords = dialect.keywordsFor?.(program) ?? dialect.keywords;
+        assert.ok(
+          keywords.some((k) => message.includes(k)),
+          `${program}: ${JSON.stringify(message)} accepted without a keyword`,
+        );
+      };
+      for (const e of envs) check(e.program, e.message);
+      assert.ok(accepted > 0, 'the fixture has messages acceptsFor accepts');
+      const messages = envs.map((e) => e.message);
+      fc.assert(
+        fc.property(
+          fc.constantFrom(...programs),
+          fc.constantFrom(...messages),
+          fc.nat(),
+          fc.nat(),
+          fc.string({ maxLength: 12 }),
+          (program, m, a, b, ins) => {
+            const i = a % (m.length + 1);
+            check(program, m.slice(0, i) + ins + m.slice(Math.min(m.length, i + (b % 30))));
+          },
+        ),
+        { numRuns: 3000 },
+      );
+    });
+  }
 });
