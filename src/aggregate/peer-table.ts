@@ -53,6 +53,20 @@ const COUNTS = 9;
 const NONE = -1;
 const MANY = -2;
 
+// A peer's row: 16 × 32 bits, one cache line, so that a session touches one line (and its times) instead of
+// one per column. The counters are signed 32-bit: a peer with two billion sessions would wrap.
+const ROW = 16;
+const F_KEY = 0; // the IPv4 key (its 32 bits)
+const F_FLAGS = 1;
+const F_COUNTS = 2; // COUNTS counters, in the order of Count
+const F_SUITE = 11;
+const F_REASON = 12;
+const F_MTA = 13;
+const F_SERVICE = 14;
+const F_ROW = 15;
+/** A fresh row: no key, no flags, zero counts, no suite, reason, MTA, service or spread row. */
+const EMPTY_ROW = new Int32Array(ROW).fill(NONE).fill(0, 0, F_SUITE);
+
 const FLAG_V4 = 1;
 const FLAG_NAME_NOT_LOGGED = 2;
 
@@ -133,26 +147,18 @@ function oneValue(value: string): ReadonlySet<string> {
   return s;
 }
 
-/** A column holding one interned value per peer, with a side map of counts for peers that have several. */
-class CountedColumn {
-  ids: Int32Array;
+/** A field holding one interned value per peer, with a side map of counts for peers that have several. */
+class CountedField {
   readonly many = new Map<number, Map<string, number>>();
 
-  constructor(capacity: number) {
-    this.ids = new Int32Array(capacity).fill(NONE);
-  }
-
-  grow(capacity: number): void {
-    const ids = new Int32Array(capacity).fill(NONE);
-    ids.set(this.ids);
-    this.ids = ids;
-  }
+  constructor(private readonly field: number) {}
 
   /** Adds `n` to `value` of peer `i`, whose total over all values is `total` before the add. */
-  add(i: number, value: string, n: number, total: number, interner: Interner): void {
-    const id = this.ids[i]!;
+  add(data: Int32Array, i: number, value: string, n: number, total: number, interner: Interner): void {
+    const at = i * ROW + this.field;
+    const id = data[at]!;
     if (id === NONE) {
-      this.ids[i] = interner.id(value);
+      data[at] = interner.id(value);
       return;
     }
     if (id === MANY) {
@@ -162,7 +168,7 @@ class CountedColumn {
     }
     const mine = interner.values[id]!;
     if (mine === value) return;
-    this.ids[i] = MANY;
+    data[at] = MANY;
     this.many.set(
       i,
       new Map([
@@ -173,35 +179,27 @@ class CountedColumn {
   }
 
   /** Peer `i`'s values and counts, given its total (the count of its one value, when it has one). */
-  read(i: number, total: number, interner: Interner): ReadonlyMap<string, number> {
-    const id = this.ids[i]!;
+  read(data: Int32Array, i: number, total: number, interner: Interner): ReadonlyMap<string, number> {
+    const id = data[i * ROW + this.field]!;
     if (id === NONE) return EMPTY_COUNTS;
     if (id === MANY) return this.many.get(i)!;
     return oneCount(interner.values[id]!, total);
   }
 }
 
-/** A column holding one interned value per peer, with a side map of sets for peers that have several. */
-class SetColumn {
-  ids: Int32Array;
+/** A field holding one small integer per peer, with a side map of sets for peers that have several. */
+class SetField {
   readonly many = new Map<number, Set<number>>();
 
-  constructor(capacity: number) {
-    this.ids = new Int32Array(capacity).fill(NONE);
-  }
-
-  grow(capacity: number): void {
-    const ids = new Int32Array(capacity).fill(NONE);
-    ids.set(this.ids);
-    this.ids = ids;
-  }
+  constructor(private readonly field: number) {}
 
   /** Adds `id` to peer `i`'s set; true if it was not there. */
-  add(i: number, id: number): boolean {
-    const mine = this.ids[i]!;
+  add(data: Int32Array, i: number, id: number): boolean {
+    const at = i * ROW + this.field;
+    const mine = data[at]!;
     if (mine === id) return false;
     if (mine === NONE) {
-      this.ids[i] = id;
+      data[at] = id;
       return true;
     }
     if (mine === MANY) {
@@ -210,20 +208,20 @@ class SetColumn {
       set.add(id);
       return true;
     }
-    this.ids[i] = MANY;
+    data[at] = MANY;
     this.many.set(i, new Set([mine, id]));
     return true;
   }
 
-  *read(i: number): Generator<number> {
-    const mine = this.ids[i]!;
+  *read(data: Int32Array, i: number): Generator<number> {
+    const mine = data[i * ROW + this.field]!;
     if (mine === NONE) return;
     if (mine === MANY) yield* this.many.get(i)!;
     else yield mine;
   }
 
-  readValues(i: number, interner: Interner): ReadonlySet<string> {
-    const mine = this.ids[i]!;
+  readValues(data: Int32Array, i: number, interner: Interner): ReadonlySet<string> {
+    const mine = data[i * ROW + this.field]!;
     if (mine === NONE) return new Set();
     if (mine !== MANY) return oneValue(interner.values[mine]!);
     const out = new Set<string>();
@@ -240,25 +238,23 @@ export class PeerTable {
   private slots = new Int32Array(INITIAL_CAPACITY * 2);
   /** 32 − log2(slots): the hash takes the top bits of the product. */
   private shift = 32 - Math.log2(INITIAL_CAPACITY * 2);
-  private v4 = new Uint32Array(INITIAL_CAPACITY);
+  /** One row of ROW fields per peer. */
+  private data = newRows(INITIAL_CAPACITY);
   /** Addresses that are not canonical IPv4, by string, and the other way. */
   private readonly byString = new Map<string, number>();
   private readonly stringOf = new Map<number, string>();
-  private flags = new Uint8Array(INITIAL_CAPACITY);
   private readonly hosts: (string | null)[] = [];
   /** first and last seen (ms) per peer; NaN when unknown. */
   private times = new Float64Array(INITIAL_CAPACITY * 2).fill(Number.NaN);
-  /** Counters, COUNTS per peer (32 bits: a peer with four billion sessions would wrap). */
-  private counts = new Uint32Array(INITIAL_CAPACITY * COUNTS);
   private readonly strings = new Interner();
   /** Handshakes per suite (`protocol|cipher-as-logged`): their total is the Tls count. */
-  private readonly suites = new CountedColumn(INITIAL_CAPACITY);
+  private readonly suites = new CountedField(F_SUITE);
   /** Failed sessions per reason: their total is the Failed count. */
-  private readonly reasons = new CountedColumn(INITIAL_CAPACITY);
-  private readonly mtas = new SetColumn(INITIAL_CAPACITY);
-  private readonly services = new SetColumn(INITIAL_CAPACITY);
+  private readonly reasons = new CountedField(F_REASON);
+  private readonly mtas = new SetField(F_MTA);
+  private readonly services = new SetField(F_SERVICE);
   /** Spread rows (their ids in the section) the peer had a handshake in: a row's distinct peers. */
-  private readonly rows = new SetColumn(INITIAL_CAPACITY);
+  private readonly rows = new SetField(F_ROW);
   private readonly details = new Map<number, string>();
   /** The last MTA and service interned, and their ids: the same few values come again and again. */
   private lastMta = '';
@@ -280,7 +276,7 @@ export class PeerTable {
     for (let h = hash(key, this.shift); ; h = (h + 1) & mask) {
       const at = slots[h]!;
       if (at === 0) return -1;
-      if (this.v4[at - 1] === key) return at - 1;
+      if (this.data[(at - 1) * ROW + F_KEY] === (key | 0)) return at - 1;
     }
   }
 
@@ -297,16 +293,16 @@ export class PeerTable {
         this.byString.set(ip, i);
         this.stringOf.set(i, ip);
       } else {
-        this.v4[i] = key;
-        this.flags[i] = FLAG_V4;
+        this.data[i * ROW + F_KEY] = key | 0;
+        this.data[i * ROW + F_FLAGS] = FLAG_V4;
         this.place(key, i);
       }
       this.hosts.push(peer.host === null ? null : ownString(peer.host));
-      if (peer.nameLogged === false) this.flags[i]! |= FLAG_NAME_NOT_LOGGED;
+      if (peer.nameLogged === false) this.data[i * ROW + F_FLAGS]! |= FLAG_NAME_NOT_LOGGED;
     } else if (this.hosts[i] === null && peer.host !== null) {
       this.hosts[i] = ownString(peer.host);
-      if (peer.nameLogged === false) this.flags[i]! |= FLAG_NAME_NOT_LOGGED;
-      else this.flags[i]! &= ~FLAG_NAME_NOT_LOGGED;
+      if (peer.nameLogged === false) this.data[i * ROW + F_FLAGS]! |= FLAG_NAME_NOT_LOGGED;
+      else this.data[i * ROW + F_FLAGS]! &= ~FLAG_NAME_NOT_LOGGED;
     }
     return i;
   }
@@ -320,30 +316,25 @@ export class PeerTable {
 
   private grow(): void {
     const capacity = this.capacity * 2;
-    const v4 = new Uint32Array(capacity);
-    v4.set(this.v4);
-    this.v4 = v4;
-    const flags = new Uint8Array(capacity);
-    flags.set(this.flags);
-    this.flags = flags;
+    const data = newRows(capacity);
+    data.set(this.data);
+    this.data = data;
     const times = new Float64Array(capacity * 2).fill(Number.NaN);
     times.set(this.times);
     this.times = times;
-    const counts = new Uint32Array(capacity * COUNTS);
-    counts.set(this.counts);
-    this.counts = counts;
-    for (const c of [this.suites, this.reasons, this.mtas, this.services, this.rows]) c.grow(capacity);
     this.capacity = capacity;
     // Keep the load factor at most 1/2.
     this.slots = new Int32Array(capacity * 2);
     this.shift = 32 - Math.log2(capacity * 2);
-    for (let i = 0; i < this.size; i++) if (this.flags[i]! & FLAG_V4) this.place(this.v4[i]!, i);
+    for (let i = 0; i < this.size; i++) {
+      if (data[i * ROW + F_FLAGS]! & FLAG_V4) this.place(data[i * ROW + F_KEY]! >>> 0, i);
+    }
   }
 
   // --------------------------------------------------------------------------------------- writing
 
   count(i: number, field: Count, n = 1): void {
-    this.counts[i * COUNTS + field]! += n;
+    this.data[i * ROW + F_COUNTS + field]! += n;
   }
 
   seen(i: number, ms: number): void {
@@ -355,23 +346,25 @@ export class PeerTable {
 
   /** A handshake with this suite; counts Tls. */
   handshake(i: number, suiteKey: string, n = 1): void {
-    this.suites.add(i, suiteKey, n, this.counts[i * COUNTS + Count.Tls]!, this.strings);
-    this.counts[i * COUNTS + Count.Tls]! += n;
+    const at = i * ROW + F_COUNTS + Count.Tls;
+    this.suites.add(this.data, i, suiteKey, n, this.data[at]!, this.strings);
+    this.data[at]! += n;
   }
 
   /** A failed session for this reason; counts Failed. */
   failure(i: number, reason: FailureReason, detail: string | null, n = 1): void {
-    this.reasons.add(i, reason, n, this.counts[i * COUNTS + Count.Failed]!, this.strings);
-    this.counts[i * COUNTS + Count.Failed]! += n;
+    const at = i * ROW + F_COUNTS + Count.Failed;
+    this.reasons.add(this.data, i, reason, n, this.data[at]!, this.strings);
+    this.data[at]! += n;
     if (detail !== null) this.details.set(i, detail);
   }
 
   mta(i: number, mta: string): void {
-    this.mtas.add(i, this.strings.id(mta));
+    this.mtas.add(this.data, i, this.strings.id(mta));
   }
 
   service(i: number, service: string): void {
-    this.services.add(i, this.strings.id(service));
+    this.services.add(this.data, i, this.strings.id(service));
   }
 
   /**
@@ -391,18 +384,18 @@ export class PeerTable {
     fallback: boolean,
   ): void {
     const strings = this.strings;
-    this.mtas.add(i, mta === this.lastMta ? this.lastMtaId : this.mtaId(mta));
-    this.services.add(i, service === this.lastService ? this.lastServiceId : this.serviceId(service));
-    const c = i * COUNTS;
-    const counts = this.counts;
+    const counts = this.data;
+    this.mtas.add(counts, i, mta === this.lastMta ? this.lastMtaId : this.mtaId(mta));
+    this.services.add(counts, i, service === this.lastService ? this.lastServiceId : this.serviceId(service));
+    const c = i * ROW + F_COUNTS;
     counts[c + Count.Sessions]! += 1;
     counts[c + Count.Messages]! += messages;
     if (startMs !== null) this.seen(i, startMs);
     if (suiteKey !== null) {
-      this.suites.add(i, suiteKey, 1, counts[c + Count.Tls]!, strings);
+      this.suites.add(counts, i, suiteKey, 1, counts[c + Count.Tls]!, strings);
       counts[c + Count.Tls]! += 1;
     } else if (reason !== null) {
-      this.reasons.add(i, reason, 1, counts[c + Count.Failed]!, strings);
+      this.reasons.add(counts, i, reason, 1, counts[c + Count.Failed]!, strings);
       counts[c + Count.Failed]! += 1;
       if (detail !== null) this.details.set(i, detail);
     } else if (outcome === 'plaintext') {
@@ -429,28 +422,29 @@ export class PeerTable {
 
   /** Puts the peer into spread row `rowId`; true if it was not in it (the row gains a distinct peer). */
   joinRow(i: number, rowId: number): boolean {
-    return this.rows.add(i, rowId);
+    return this.rows.add(this.data, i, rowId);
   }
 
   /** Adds another table's peers (counters, suites, reasons, names, times); spread rows through `rowId`. */
   merge(from: PeerTable, rowId: (theirs: number) => number, joined: (row: number) => void): void {
+    const theirs = from.data;
     for (let j = 0; j < from.size; j++) {
-      const p = from.peerOf(j);
-      const i = this.slot(p);
+      const i = this.slot(from.peerOf(j));
+      const c = j * ROW + F_COUNTS;
       for (let f = 0; f < COUNTS; f++) {
         if (f === Count.Tls || f === Count.Failed) continue;
-        this.counts[i * COUNTS + f]! += from.counts[j * COUNTS + f]!;
+        this.count(i, f as Count, theirs[c + f]!);
       }
       for (const k of [j * 2, j * 2 + 1]) if (!Number.isNaN(from.times[k]!)) this.seen(i, from.times[k]!);
-      const tls = from.counts[j * COUNTS + Count.Tls]!;
-      for (const [k, n] of from.suites.read(j, tls, from.strings)) this.handshake(i, k, n);
-      const failed = from.counts[j * COUNTS + Count.Failed]!;
-      for (const [r, n] of from.reasons.read(j, failed, from.strings)) this.failure(i, r as FailureReason, null, n);
+      for (const [k, n] of from.suites.read(theirs, j, theirs[c + Count.Tls]!, from.strings)) this.handshake(i, k, n);
+      for (const [r, n] of from.reasons.read(theirs, j, theirs[c + Count.Failed]!, from.strings)) {
+        this.failure(i, r as FailureReason, null, n);
+      }
       const detail = from.details.get(j);
       if (detail !== undefined) this.details.set(i, detail);
-      for (const id of from.mtas.read(j)) this.mta(i, from.strings.values[id]!);
-      for (const id of from.services.read(j)) this.service(i, from.strings.values[id]!);
-      for (const row of from.rows.read(j)) {
+      for (const id of from.mtas.read(theirs, j)) this.mta(i, from.strings.values[id]!);
+      for (const id of from.services.read(theirs, j)) this.service(i, from.strings.values[id]!);
+      for (const row of from.rows.read(theirs, j)) {
         const mine = rowId(row);
         if (this.joinRow(i, mine)) joined(mine);
       }
@@ -481,18 +475,19 @@ export class PeerTable {
   }
 
   private ipOf(i: number): string {
-    return this.flags[i]! & FLAG_V4 ? ipv4String(this.v4[i]!) : this.stringOf.get(i)!;
+    const flags = this.data[i * ROW + F_FLAGS]!;
+    return flags & FLAG_V4 ? ipv4String(this.data[i * ROW + F_KEY]! >>> 0) : this.stringOf.get(i)!;
   }
 
   private peerOf(i: number): Peer {
     const peer: Peer = { host: this.hosts[i]!, ip: this.ipOf(i) };
-    if (this.flags[i]! & FLAG_NAME_NOT_LOGGED) peer.nameLogged = false;
+    if (this.data[i * ROW + F_FLAGS]! & FLAG_NAME_NOT_LOGGED) peer.nameLogged = false;
     return peer;
   }
 
   private statsOf(i: number): PeerStats {
-    const c = i * COUNTS;
-    const counts = this.counts;
+    const counts = this.data;
+    const c = i * ROW + F_COUNTS;
     const first = this.times[i * 2]!;
     const last = this.times[i * 2 + 1]!;
     return {
@@ -508,13 +503,22 @@ export class PeerTable {
       plaintextMessages: counts[c + Count.PlaintextMessages]!,
       fallbackSessions: counts[c + Count.FallbackSessions]!,
       fallbackMessages: counts[c + Count.FallbackMessages]!,
-      suites: this.suites.read(i, counts[c + Count.Tls]!, this.strings),
-      reasons: this.reasons.read(i, counts[c + Count.Failed]!, this.strings) as ReadonlyMap<FailureReason, number>,
+      suites: this.suites.read(counts, i, counts[c + Count.Tls]!, this.strings),
+      reasons: this.reasons.read(counts, i, counts[c + Count.Failed]!, this.strings) as ReadonlyMap<
+        FailureReason,
+        number
+      >,
       lastFailureDetail: this.details.get(i) ?? null,
-      mtas: this.mtas.readValues(i, this.strings),
-      services: this.services.readValues(i, this.strings),
+      mtas: this.mtas.readValues(counts, i, this.strings),
+      services: this.services.readValues(counts, i, this.strings),
     };
   }
+}
+
+function newRows(capacity: number): Int32Array {
+  const data = new Int32Array(capacity * ROW);
+  for (let i = 0; i < capacity; i++) data.set(EMPTY_ROW, i * ROW);
+  return data;
 }
 
 /** Fibonacci hashing of a 32-bit key: the top bits of its product with 2^32 / φ. */
