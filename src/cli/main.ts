@@ -2,7 +2,6 @@
 // tlscensus command line. The only place that prints or exits (DESIGN.md §2): expected errors print
 // `error: …` and `hint: …` and exit with their code; only a bug prints a stack trace.
 
-import './gc-tuning.js';
 import { Command, CommanderError } from 'commander';
 import { CensusError, EXIT } from '../model/errors.js';
 import { forTerminal } from '../render/sanitize.js';
