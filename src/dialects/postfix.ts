@@ -40,23 +40,55 @@ function qidPrefixLength(msg: string): number {
 const CLIENT = /^([0-9A-Za-z]{5,20}): client=(\S*?\[[^[\]\s]*\])/;
 const DELIVERY =
   /^([0-9A-Za-z]{5,20}): to=<[^>]*>,(?: orig_to=<[^>]*>,)? relay=([^\s,]*), .*? status=(\w+)(?: \((.*)\))?$/;
-// The address is the last bracketed part: a (hostile or odd) name may itself contain `[`.
-const NAMADDR = /^(\S*?)\[([^[\]\s]*)\](?::(\d+))?/;
 const IP_LIKE = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*|[#*x.]+)$/;
+
+/** What JavaScript's `\s` matches (ECMA-262 WhiteSpace and LineTerminator). */
+function isSpace(c: number): boolean {
+  return c <= 32
+    ? c === 32 || (c >= 9 && c <= 13)
+    : c >= 0xa0 &&
+        (c === 0xa0 ||
+          c === 0x1680 ||
+          (c >= 0x2000 && c <= 0x200a) ||
+          c === 0x2028 ||
+          c === 0x2029 ||
+          c === 0x202f ||
+          c === 0x205f ||
+          c === 0x3000 ||
+          c === 0xfeff);
+}
 
 /**
  * `host[ip]`, `host[ip]:port`, `[ip]:port` → Peer. `unknown`, an empty name and a name that is the address
  * itself (the smtp client's `127.0.0.1[127.0.0.1]` for a `[ip]` next hop) are not verified names.
+ *
+ * What `/^(\S*?)\[([^[\]\s]*)\](?::(\d+))?/` matches (a test holds the two together), scanned by hand: this runs
+ * for most Postfix lines. The address is the first bracketed part that holds no bracket: a (hostile or odd)
+ * name may itself contain `[`.
  */
 export function parseNamaddr(text: string): (Peer & { port: number | null }) | null {
-  const m = NAMADDR.exec(text);
-  if (!m) return null;
-  const host = m[1]!;
-  return {
-    host: host === '' || host === 'unknown' || host === m[2] ? null : host,
-    ip: m[2]!,
-    port: m[3] ? Number(m[3]) : null,
-  };
+  const n = text.length;
+  for (let open = 0; open < n; open++) {
+    const c = text.charCodeAt(open);
+    if (isSpace(c)) return null;
+    if (c !== 91 /* [ */) continue;
+    let close = open + 1;
+    for (; close < n; close++) {
+      const a = text.charCodeAt(close);
+      if (a === 91 || a === 93 || isSpace(a)) break;
+    }
+    if (close >= n || text.charCodeAt(close) !== 93 /* ] */) continue;
+    const host = text.slice(0, open);
+    const ip = text.slice(open + 1, close);
+    let port: number | null = null;
+    if (text.charCodeAt(close + 1) === 58 /* : */) {
+      let end = close + 2;
+      while (end < n && text.charCodeAt(end) >= 48 && text.charCodeAt(end) <= 57) end++;
+      if (end > close + 2) port = Number(text.slice(close + 2, end));
+    }
+    return { host: host === '' || host === 'unknown' || host === ip ? null : host, ip, port };
+  }
+  return null;
 }
 
 const programs = new Map<string, { service: string; daemon: string }>();
