@@ -12,7 +12,14 @@
 //   dialect's interpreter turns it into observations. Lines of unusual shape take the slow path: decode,
 //   `parseEnvelope`, then the same steps.
 
-import { type Dialect, type Interpreter, MALFORMED } from '../dialects/dialect.js';
+import {
+  type Dialect,
+  HOLDS_NONE,
+  type Interpreter,
+  type KeywordTest,
+  MALFORMED,
+  UNSURE,
+} from '../dialects/dialect.js';
 import { WallClock, YearResolver, type Zone } from '../envelope/clock.js';
 import { FastEnvelope } from '../envelope/fast-envelope.js';
 import { locateTag, newTagSpan, TAG_EXIM, TAG_SYSLOG, TAG_UNSURE, type TagSpan } from '../envelope/locate-program.js';
@@ -61,8 +68,8 @@ interface ProgramInfo {
   dialect: number;
   keywordIds: number[];
   keywords: readonly string[];
-  /** Dialect.acceptsFor: a byte test of the message that implies a keyword, tried before searching. */
-  accepts: ((buf: Buffer, start: number, end: number) => boolean) | null;
+  /** Dialect.keywordTestFor: a byte test of the message, tried before searching for keywords. */
+  keywordTest: KeywordTest | null;
 }
 
 interface CacheEntry {
@@ -265,8 +272,9 @@ export class LineEngine {
       return;
     }
     this.noteClaimed();
-    const accepted = tag === TAG_SYSLOG && info.accepts !== null && info.accepts(buf, span.tagSpace + 1, end);
-    if (!accepted && !this.hasKeyword(info.keywordIds, buf, start, end)) {
+    const test =
+      tag === TAG_SYSLOG && info.keywordTest !== null ? info.keywordTest(buf, span.tagSpace + 1, end) : UNSURE;
+    if (test === HOLDS_NONE || (test === UNSURE && !this.hasKeyword(info.keywordIds, buf, start, end))) {
       cov.unrecognized++;
       return;
     }
@@ -440,8 +448,8 @@ export class LineEngine {
     const dialect = this.dialects.findIndex((d) => d.claims(name));
     const keywords =
       dialect < 0 ? [] : (this.dialects[dialect]!.keywordsFor?.(name) ?? this.dialects[dialect]!.keywords);
-    const accepts = dialect < 0 ? null : (this.dialects[dialect]!.acceptsFor?.(name) ?? null);
-    info = { name, dialect, keywords, keywordIds: keywords.map((k) => this.keywordId(k)), accepts };
+    const keywordTest = dialect < 0 ? null : (this.dialects[dialect]!.keywordTestFor?.(name) ?? null);
+    info = { name, dialect, keywords, keywordIds: keywords.map((k) => this.keywordId(k)), keywordTest };
     if (this.byName.size >= MAX_CACHED_PROGRAMS) this.byName.clear();
     this.byName.set(name, info);
     return info;

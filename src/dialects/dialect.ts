@@ -30,10 +30,11 @@ export interface Dialect {
    */
   keywordsFor?(program: string): readonly string[];
   /**
-   * Optional, for speed: a byte test of a message (buf[start, end)) of this program that is true only when the
-   * message holds one of its keywords, so that the common lines skip the keyword search. Null: none.
+   * Optional, for speed: a byte test of a message (buf[start, end)) of this program that answers, where it can,
+   * whether the message holds one of the program's keywords: `HOLDS` (the keyword search is skipped), `HOLDS_NONE`
+   * (the line is unrecognized at once) or `UNSURE` (the search decides). Null: no test.
    */
-  acceptsFor?(program: string): ((buf: Buffer, start: number, end: number) => boolean) | null;
+  keywordTestFor?(program: string): KeywordTest | null;
   /**
    * True when the interpreter keeps no state from line to line, so that any line can be interpreted without the
    * lines before it: worker threads then interpret byte ranges of a file. Otherwise the dialect's lines are
@@ -42,4 +43,31 @@ export interface Dialect {
   readonly stateless?: boolean;
   /** A fresh interpreter (state, if any, is per input). */
   createInterpreter(): Interpreter;
+}
+
+/** What a KeywordTest answers. */
+export const HOLDS = 1;
+export const HOLDS_NONE = 0;
+export const UNSURE = -1;
+export type KeywordTest = (buf: Buffer, start: number, end: number) => number;
+
+/**
+ * For `keywordTestFor`: whether the message holds `keyword`, by a plain byte loop over the message only. A native
+ * `indexOf` from the line on costs a call and may run far past the line (a keyword whose first letter is common,
+ * like `rip=` or `status=`, stops it at every `r` or `s`); a message is a hundred bytes or so.
+ */
+export function messageHolds(keyword: string): (buf: Buffer, start: number, end: number) => boolean {
+  const k = Buffer.from(keyword, 'latin1');
+  const first = k[0]!;
+  const n = k.length;
+  return (buf, start, end) => {
+    const last = end - n;
+    for (let i = start; i <= last; i++) {
+      if (buf[i] !== first) continue;
+      let j = 1;
+      while (j < n && buf[i + j] === k[j]) j++;
+      if (j === n) return true;
+    }
+    return false;
+  };
 }

@@ -18,11 +18,13 @@
 
 import { normaliseProtocol } from '../ciphers/lookup.js';
 import type { Envelope, FailureReason, Observation, Peer } from '../model/types.js';
-import { type Dialect, type Interpreter, MALFORMED } from './dialect.js';
+import { type Dialect, HOLDS, HOLDS_NONE, type Interpreter, MALFORMED, messageHolds } from './dialect.js';
 import { disconnectObs, failureObs, handshakeObs } from './observations.js';
 import { classifyTlsError } from './tls-error-reason.js';
 
 const LOGIN_PROCESS = /^([a-z][a-z0-9]*)-login$/;
+const holdsRip = messageHolds('rip=');
+const ripKeywordTest = (buf: Buffer, start: number, end: number) => (holdsRip(buf, start, end) ? HOLDS : HOLDS_NONE);
 const SYSLOG_PREFIX = /^([a-z][a-z0-9]*)-login: /;
 const LEVEL = /^(?:Info|Warning|Error|Fatal|Panic|Debug): /;
 /** Where the elements begin: the first `: ` followed by an element Dovecot writes before `%c`. */
@@ -43,6 +45,8 @@ export const dovecot: Dialect = {
   name: 'Dovecot',
   claims: (program) => program === 'dovecot' || LOGIN_PROCESS.test(program) || POST_LOGIN.test(program),
   keywords: ['rip='],
+  // Its one keyword, looked for in the message alone (dialect.ts, messageHolds).
+  keywordTestFor: () => ripKeywordTest,
   stateless: true,
   createInterpreter(): Interpreter {
     return interpretDovecot;

@@ -12,7 +12,7 @@
 
 import { normaliseProtocol } from '../ciphers/lookup.js';
 import type { Direction, Envelope, Observation, Peer } from '../model/types.js';
-import { type Dialect, type Interpreter, MALFORMED } from './dialect.js';
+import { type Dialect, HOLDS, type Interpreter, MALFORMED, messageHolds, UNSURE } from './dialect.js';
 import {
   connectObs,
   deliveryObs,
@@ -122,6 +122,7 @@ const SMTPD_STARTS = [
   'TLS connection ',
 ].map((s) => Buffer.from(s, 'latin1'));
 const CLIENT_AFTER_QID = Buffer.from(': client=', 'latin1');
+const holdsStatus = messageHolds('status=');
 
 function startsWithBytes(buf: Buffer, at: number, end: number, prefix: Buffer): boolean {
   if (end - at < prefix.length) return false;
@@ -134,13 +135,18 @@ function isAlnum(c: number): boolean {
 }
 
 /** The smtpd lines that are most of a log (connect, disconnect, handshake, `<QID>: client=`), by their bytes. */
-function smtpdAccepts(buf: Buffer, start: number, end: number): boolean {
+function smtpdKeywordTest(buf: Buffer, start: number, end: number): number {
   const first = buf[start];
-  for (const p of SMTPD_STARTS) if (p[0] === first && startsWithBytes(buf, start, end, p)) return true;
+  for (const p of SMTPD_STARTS) if (p[0] === first && startsWithBytes(buf, start, end, p)) return HOLDS;
   let i = start;
   const stop = Math.min(end, start + 20);
   while (i < stop && isAlnum(buf[i]!)) i++;
-  return i - start >= 5 && startsWithBytes(buf, i, end, CLIENT_AFTER_QID);
+  return i - start >= 5 && startsWithBytes(buf, i, end, CLIENT_AFTER_QID) ? HOLDS : UNSURE;
+}
+
+/** Deliveries (`status=`) are most smtp and lmtp lines. */
+function smtpKeywordTest(buf: Buffer, start: number, end: number): number {
+  return holdsStatus(buf, start, end) ? HOLDS : UNSURE;
 }
 
 export const postfix: Dialect = {
@@ -155,8 +161,11 @@ export const postfix: Dialect = {
     if (daemon === 'tlsproxy') return TLSPROXY_KEYWORDS;
     return []; // postscreen, qmgr, cleanup, …: interpretPostfix reads none of their lines
   },
-  acceptsFor(program) {
-    return describeProgram(program).daemon === 'smtpd' ? smtpdAccepts : null;
+  keywordTestFor(program) {
+    const { daemon } = describeProgram(program);
+    if (daemon === 'smtpd') return smtpdKeywordTest;
+    if (daemon === 'smtp' || daemon === 'lmtp') return smtpKeywordTest;
+    return null;
   },
   stateless: true,
   createInterpreter(): Interpreter {

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { MALFORMED } from '../../src/dialects/dialect.js';
+import { HOLDS, MALFORMED, messageHolds, UNSURE } from '../../src/dialects/dialect.js';
 import { DIALECTS } from '../../src/dialects/registry.js';
 import { parseZone, WallClock, YearResolver } from '../../src/envelope/clock.js';
 import { parseEnvelope } from '../../src/envelope/parse-envelope.js';
@@ -92,31 +92,30 @@ describe('dialect conformance', () => {
     });
   }
 
-  // The hot path skips the keyword search for messages `acceptsFor` accepts: that is only right if each one
-  // holds a keyword (else a line would reach the interpreter that the keyword filter keeps out).
-  for (const dialect of DIALECTS.filter((d) => d.acceptsFor !== undefined)) {
-    it(`${dialect.id}: a message acceptsFor accepts holds one of the program's keywords`, () => {
+  // The hot path trusts keywordTestFor instead of searching: HOLDS must mean a keyword is in the message, and
+  // HOLDS_NONE that none is (else a line would reach the interpreter, or miss it, unlike the keyword filter).
+  for (const dialect of DIALECTS.filter((d) => d.keywordTestFor !== undefined)) {
+    it(`${dialect.id}: keywordTestFor answers what the keywords say`, () => {
       const fixture = readFixture(path.join(FIXTURE_DIR, `${dialect.id}.log`));
       const ctx = { clock: new WallClock(parseZone('UTC')), years: new YearResolver(2026, 0) };
       const envs = fixture.lines
         .map((l) => parseEnvelope(l.text, ctx))
         .filter((e): e is NonNullable<typeof e> => e !== null && dialect.claims(e.program));
       const programs = [...new Set(envs.map((e) => e.program))];
-      let accepted = 0;
+      const answered = new Set<number>();
       const check = (program: string, message: string): void => {
-        const accepts = dialect.acceptsFor!(program);
-        if (accepts === null) return;
+        const test = dialect.keywordTestFor!(program);
+        if (test === null) return;
         const buf = Buffer.from(message, 'utf8');
-        if (!accepts(buf, 0, buf.length)) return;
-        accepted++;
+        const answer = test(buf, 0, buf.length);
+        answered.add(answer);
+        if (answer === UNSURE) return;
         const keywords = dialect.keywordsFor?.(program) ?? dialect.keywords;
-        assert.ok(
-          keywords.some((k) => message.includes(k)),
-          `${program}: ${JSON.stringify(message)} accepted without a keyword`,
-        );
+        const holds = keywords.some((k) => message.includes(k));
+        assert.equal(holds, answer === HOLDS, `${program}: ${JSON.stringify(message)} answered ${answer}`);
       };
       for (const e of envs) check(e.program, e.message);
-      assert.ok(accepted > 0, 'the fixture has messages acceptsFor accepts');
+      assert.ok(answered.has(HOLDS), 'the fixture has messages keywordTestFor knows hold a keyword');
       const messages = envs.map((e) => e.message);
       fc.assert(
         fc.property(
@@ -134,4 +133,27 @@ describe('dialect conformance', () => {
       );
     });
   }
+});
+
+describe('messageHolds', () => {
+  it('is true exactly when the bytes of the message hold the keyword', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('rip=', 'status=', 'TLS', 'x'),
+        fc.array(fc.constantFrom('r', 'ri', 'rip', 'rip=', 'status', 's', '=', 'T', 'TL', 'TLS', ' ', 'x', 'é'), {
+          maxLength: 12,
+        }),
+        fc.nat(4),
+        fc.nat(4),
+        (keyword, parts, cutStart, cutEnd) => {
+          const buf = Buffer.from(parts.join(''), 'utf8');
+          const start = Math.min(cutStart, buf.length);
+          const end = Math.max(start, buf.length - cutEnd);
+          const want = buf.subarray(start, end).includes(Buffer.from(keyword, 'latin1'));
+          assert.equal(messageHolds(keyword)(buf, start, end), want);
+        },
+      ),
+      { numRuns: 5000 },
+    );
+  });
 });
