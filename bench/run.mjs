@@ -335,7 +335,7 @@ async function main() {
   const head = '| file | size | tlscensus s | MB/s | peak RSS MiB | baseline | baseline s | ratio |';
   const rows = results.map(
     (r) =>
-      `| ${r.name} | ${(r.bytes / MiB).toFixed(0)} MiB | ${r.seconds.toFixed(2)} | ${r.mbps.toFixed(0)} | ${r.rssMiB.toFixed(0)} | ${r.baseline} | ${r.baseSeconds.toFixed(2)} | ${r.ratio.toFixed(2)} |`,
+      `| ${r.name} | ${(r.bytes / MiB).toFixed(0)} MiB | ${r.seconds.toFixed(2)} | ${r.mbps.toFixed(0)} | ${r.rssMiB.toFixed(0)} | ${r.baseline.replaceAll('|', '\\|')} | ${r.baseSeconds.toFixed(2)} | ${r.ratio.toFixed(2)} |`,
   );
   process.stdout.write(`${[head, '|---|---|---|---|---|---|---|---|', ...rows].join('\n')}\n\n`);
 
