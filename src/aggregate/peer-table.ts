@@ -528,8 +528,10 @@ function hash(key: number, shift: number): number {
 
 /**
  * A copy of `s` that holds no part of a longer string: V8 makes a slice of 13 characters or more a view into
- * its parent (the log line), which a peer kept for the whole census would keep alive.
+ * its parent (the log line), which a peer kept for the whole census would keep alive. Slicing a concatenation
+ * makes V8 flatten it into a fresh string first; unlike a round trip through UTF-8 this keeps every UTF-16 code
+ * unit, lone surrogates included (journald JSON can carry them), so the copy is still the same map key.
  */
 function ownString(s: string): string {
-  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
+  return s.length < 13 ? s : ` ${s}`.slice(1);
 }

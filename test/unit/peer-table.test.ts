@@ -204,6 +204,16 @@ describe('PeerTable', () => {
     assert.equal(t.joinRow(i, 7), true);
   });
 
+  it('finds a peer whose address or name holds a lone surrogate (journald JSON) by the same string', () => {
+    const t = new PeerTable();
+    const ip = 'fe80::1%\ud800-an-odd-interface-name';
+    const host = 'mx\udfff.with-a-long-odd-name.example';
+    t.slot({ host, ip });
+    assert.equal(t.find(ip), 0);
+    assert.equal(t.slot({ host: null, ip }), 0);
+    assert.deepEqual(t.get(ip)?.peer, { host, ip });
+  });
+
   it('keeps a name learnt later, and whether the MTA logs names', () => {
     const t = new PeerTable();
     t.slot({ host: null, ip: '192.0.2.1', nameLogged: false });
