@@ -19,6 +19,14 @@
 import { normaliseProtocol, schannelCandidates } from '../ciphers/lookup.js';
 import type { Direction, Envelope, FailureReason, HandshakeObservation, Observation, Peer } from '../model/types.js';
 import { type Dialect, type Interpreter, MALFORMED } from './dialect.js';
+import {
+  connectObs,
+  disconnectObs,
+  failureObs,
+  handshakeObs,
+  messageObs,
+  type ObservationHead,
+} from './observations.js';
 import { classifyTlsError } from './tls-error-reason.js';
 
 /** The documented default column list, used until a `#Fields:` header is seen (log fragments without headers). */
@@ -72,8 +80,6 @@ const SECURITY_STATUS: Readonly<Record<string, FailureReason>> = {
   IllegalMessage: 'wrong-version-number',
   InvalidToken: 'wrong-version-number',
 };
-
-type ObservationBase = Pick<HandshakeObservation, 'mta' | 'service' | 'direction' | 'key' | 'timeMs'>;
 
 interface SessionState {
   direction: Direction;
@@ -160,7 +166,7 @@ function interpretExchange(env: Envelope, state: FileState): Observation[] | nul
   if (known) known.direction = direction;
   const peer: Peer = { host: null, ip: remote.ip, nameLogged: false };
   const key = `exchange|${sessionId}`;
-  const b: ObservationBase = {
+  const b: ObservationHead = {
     mta: 'exchange',
     service: direction === 'inbound' ? 'smtp-receive' : 'smtp-send',
     direction,
@@ -172,31 +178,23 @@ function interpretExchange(env: Envelope, state: FileState): Observation[] | nul
   switch (event) {
     case '+':
       session.commands = 0;
-      return [{ ...b, kind: 'connect', peer }];
+      return [connectObs(b, peer)];
     case '-':
       state.sessions.delete(sessionId);
-      return [{ ...b, kind: 'disconnect', peer, starttls: 'unknown', commands: known ? session.commands : null }];
+      return [disconnectObs(b, peer, 'unknown', known ? session.commands : null)];
     case '<':
     case '>': {
       const fromClient = (event === '<') === (direction === 'inbound');
       if (!fromClient) return [];
       session.commands++;
-      return MAIL_FROM.test(cell(columns.data)) ? [{ ...b, kind: 'message', peer, queueId: null }] : [];
+      return MAIL_FROM.test(cell(columns.data)) ? [messageObs(b, peer, null)] : [];
     }
     case '*': {
       if (success) return [handshakeOf(b, peer, success)];
       const failed = TLS_FAILED.exec(text);
       if (failed) {
         const status = failed[1]!;
-        return [
-          {
-            ...b,
-            kind: 'failure',
-            peer,
-            reason: SECURITY_STATUS[status] ?? classifyTlsError(status),
-            detail: failed[0],
-          },
-        ];
+        return [failureObs(b, peer, SECURITY_STATUS[status] ?? classifyTlsError(status), failed[0])];
       }
       return text.includes('TLS protocol ') && text.includes('negotiation succeeded') ? MALFORMED : [];
     }
@@ -205,21 +203,13 @@ function interpretExchange(env: Envelope, state: FileState): Observation[] | nul
   }
 }
 
-function handshakeOf(b: ObservationBase, peer: Peer, m: RegExpExecArray): HandshakeObservation {
+function handshakeOf(b: ObservationHead, peer: Peer, m: RegExpExecArray): HandshakeObservation {
   const [protoToken, bulk, bulkBits, hash, hashBits, kx, kxBits] = m.slice(1).map((x) => x ?? '');
   const protocol = normaliseProtocol(protoToken!);
   const candidates = schannelCandidates(protocol, bulk!, Number(bulkBits), hash!, Number(hashBits), kx!);
   const names = candidates.map((s) => s.iana ?? s.openssl ?? s.code);
-  const h: HandshakeObservation = {
-    ...b,
-    kind: 'handshake',
-    peer,
-    protocol,
-    cipher: `${bulk}/${hash}/${kx}`,
-    bits: `${bulkBits}/${hashBits}/${kxBits}`,
-    trust: null,
-    iana: candidates[0]?.iana ?? null,
-  };
+  const h = handshakeObs(b, peer, protocol, `${bulk}/${hash}/${kx}`, `${bulkBits}/${hashBits}/${kxBits}`, null);
+  h.iana = candidates[0]?.iana ?? null;
   if (names.length === 0) {
     h.note = `Exchange logs algorithms, not a suite: no cipher suite fits ${protoToken} ${bulk} (${bulkBits} bits), ${hash} (${hashBits} bits), ${kx}`;
   } else if (names.length > 1) {

@@ -26,6 +26,7 @@
 import { normaliseProtocol } from '../ciphers/lookup.js';
 import type { Direction, Envelope, FailureReason, Observation, Peer } from '../model/types.js';
 import { type Dialect, type Interpreter, MALFORMED } from './dialect.js';
+import { connectObs, deliveryObs, disconnectObs, failureObs, handshakeObs, messageObs } from './observations.js';
 import { classifyTlsError } from './tls-error-reason.js';
 
 type Result = Observation[] | null | typeof MALFORMED;
@@ -160,7 +161,9 @@ class EximInterpreter {
     const stamp = SYSLOG_STAMP.exec(msg);
     if (stamp) {
       msg = msg.slice(stamp[0].length);
-      if (stamp[1] !== undefined && env.pid === null) env = { ...env, pid: Number(stamp[1]) };
+      if (stamp[1] !== undefined && env.pid === null) {
+        env = { timeMs: env.timeMs, host: env.host, program: env.program, pid: Number(stamp[1]), message: env.message };
+      }
     }
     const id = MESSAGE_ID.exec(msg);
     const messageId = id ? id[1]! : null;
@@ -211,7 +214,7 @@ class EximInterpreter {
       if (env.timeMs !== null) s.lastMs = env.timeMs;
       return s;
     }
-    if (s) out.push({ ...this.base(env, 'inbound', key, service), kind: 'connect', peer });
+    if (s) out.push(connectObs(this.base(env, 'inbound', key, service), peer));
     const fresh: InboundState = { handshake: false, mail: false, lastMs: env.timeMs };
     this.inbound.set(key, fresh);
     return fresh;
@@ -229,15 +232,14 @@ class EximInterpreter {
     const hs = handshakeFields(x);
     if (!hs) return null;
     const cv = CV_FIELD.exec(fields);
-    return {
-      ...this.base(env, direction, key, service),
-      kind: 'handshake',
+    return handshakeObs(
+      this.base(env, direction, key, service),
       peer,
-      protocol: hs.protocol,
-      cipher: hs.cipher,
-      bits: hs.bits,
-      trust: cv ? `CV=${cv[1]}` : null,
-    };
+      hs.protocol,
+      hs.cipher,
+      hs.bits,
+      cv ? `CV=${cv[1]}` : null,
+    );
   }
 
   /** `<id> <= sender H=… P=… X=…`: a message received over a network connection. */
@@ -263,16 +265,9 @@ class EximInterpreter {
         if (!hs) return MALFORMED;
       } else if (proto.tls) {
         // TLS without X= (log_selector -tls_cipher): TLS happened, its parameters were not logged.
-        hs = {
-          ...this.base(env, 'inbound', k, service),
-          kind: 'handshake',
-          peer: host.peer,
-          protocol: 'unknown',
-          cipher: '(not logged)',
-          bits: null,
-          trust: null,
-          note: 'Exim logged an encrypted protocol (P=) without X=: add +tls_cipher to log_selector',
-        };
+        const h = handshakeObs(this.base(env, 'inbound', k, service), host.peer, 'unknown', '(not logged)', null, null);
+        h.note = 'Exim logged an encrypted protocol (P=) without X=: add +tls_cipher to log_selector';
+        hs = h;
       }
       if (hs) {
         out.push(hs);
@@ -280,22 +275,15 @@ class EximInterpreter {
       }
     }
     if (state) state.mail = true;
-    out.push({
-      ...this.base(env, 'inbound', k, service),
-      kind: 'message',
-      peer: host.peer,
-      queueId: messageId,
-      ...(!x && !proto.tls ? { plaintext: true } : {}),
-    });
+    const b = this.base(env, 'inbound', k, service);
+    const plaintext = !x && !proto.tls;
+    const message = messageObs(b, host.peer, messageId);
+    if (plaintext) message.plaintext = true;
+    out.push(message);
     if (key === null) {
-      out.push({
-        ...this.base(env, 'inbound', k, service),
-        kind: 'disconnect',
-        peer: host.peer,
-        starttls: 'unknown',
-        commands: null,
-        ...(!x && !proto.tls ? { plaintext: true } : {}),
-      });
+      const disconnect = disconnectObs(b, host.peer, 'unknown', null);
+      if (plaintext) disconnect.plaintext = true;
+      out.push(disconnect);
     }
     return out;
   }
@@ -313,16 +301,7 @@ class EximInterpreter {
       const k = `${env.host ?? ''}|in|line|${this.lineNo}`;
       const hs = this.handshakeObservation(env, k, service, 'inbound', host.peer, x[1]!, fields);
       if (!hs) return MALFORMED;
-      return [
-        hs,
-        {
-          ...this.base(env, 'inbound', k, service),
-          kind: 'disconnect',
-          peer: host.peer,
-          starttls: 'ok',
-          commands: null,
-        },
-      ];
+      return [hs, disconnectObs(this.base(env, 'inbound', k, service), host.peer, 'ok', null)];
     }
     const out: Observation[] = [];
     const state = this.stateFor(key, env, host.peer, out, service);
@@ -344,30 +323,15 @@ class EximInterpreter {
     const detail = fields.replace(/^(?: I=\S+)?(?: U=\S+)? ?/, '');
     const service = this.serviceOf(fields);
     const key = this.inboundKey(env, host);
-    const failure = (k: string): Observation => ({
-      ...this.base(env, 'inbound', k, service),
-      kind: 'failure',
-      peer: host.peer,
-      reason: classifyTlsError(detail),
-      detail,
-    });
+    const reason = classifyTlsError(detail);
     if (key === null) {
-      const k = `${env.host ?? ''}|in|line|${this.lineNo}`;
+      const b = this.base(env, 'inbound', `${env.host ?? ''}|in|line|${this.lineNo}`, service);
       this.recentTlsErrors.set(`${env.host ?? ''}|${host.peer.ip}`, env.timeMs);
-      return [
-        failure(k),
-        {
-          ...this.base(env, 'inbound', k, service),
-          kind: 'disconnect',
-          peer: host.peer,
-          starttls: 'failed',
-          commands: null,
-        },
-      ];
+      return [failureObs(b, host.peer, reason, detail), disconnectObs(b, host.peer, 'failed', null)];
     }
     const out: Observation[] = [];
     this.stateFor(key, env, host.peer, out, service);
-    out.push(failure(key));
+    out.push(failureObs(this.base(env, 'inbound', key, service), host.peer, reason, detail));
     return out;
   }
 
@@ -406,14 +370,15 @@ class EximInterpreter {
       if (!hs) return MALFORMED;
       out.push(hs);
     }
-    out.push({
-      ...this.base(env, 'inbound', k, service),
-      kind: 'disconnect',
-      peer: host.peer,
-      starttls: x ? 'ok' : starttlsSent ? 'failed' : 'absent',
-      // `C=...,` means the history buffer wrapped: more commands than listed.
-      commands: c ? Math.max(commands.length, 1) : 0,
-    });
+    out.push(
+      disconnectObs(
+        this.base(env, 'inbound', k, service),
+        host.peer,
+        x ? 'ok' : starttlsSent ? 'failed' : 'absent',
+        // `C=...,` means the history buffer wrapped: more commands than listed.
+        c ? Math.max(commands.length, 1) : 0,
+      ),
+    );
     return out;
   }
 
@@ -425,7 +390,7 @@ class EximInterpreter {
     const key = this.inboundKey(env, host)!;
     this.inbound.set(key, { handshake: false, mail: false, lastMs: env.timeMs });
     const service = this.serviceOf(msg.slice(host.end));
-    return [{ ...this.base(env, 'inbound', key, service), kind: 'connect', peer: host.peer }];
+    return [connectObs(this.base(env, 'inbound', key, service), host.peer)];
   }
 
   /** `… closed by QUIT`, `… lost`, timeouts: the end, unless a `no MAIL` line is still to come. */
@@ -440,15 +405,7 @@ class EximInterpreter {
     if (!state?.mail) return [];
     this.inbound.delete(key);
     const service = this.serviceOf(msg.slice(host.end));
-    return [
-      {
-        ...this.base(env, 'inbound', key, service),
-        kind: 'disconnect',
-        peer: host.peer,
-        starttls: 'unknown',
-        commands: null,
-      },
-    ];
+    return [disconnectObs(this.base(env, 'inbound', key, service), host.peer, 'unknown', null)];
   }
 
   // ----------------------------------------------------------------------------------------- outbound
@@ -486,7 +443,7 @@ class EximInterpreter {
     const b = this.base(env, 'outbound', key, 'smtp');
     const out: Observation[] = [];
     if (!joins) {
-      out.push({ ...b, kind: 'connect', peer });
+      out.push(connectObs(b, peer));
       if (x) {
         const hs = this.handshakeObservation(env, key, 'smtp', 'outbound', peer, x[1]!, fields);
         if (!hs) return MALFORMED;
@@ -505,7 +462,7 @@ class EximInterpreter {
       prev.failed = false;
     }
     const status = kind === '**' ? 'bounced' : 'sent';
-    out.push({ ...b, kind: 'delivery', peer, queueId: messageId, status });
+    out.push(deliveryObs(b, peer, messageId, status));
     return out;
   }
 
@@ -534,8 +491,8 @@ class EximInterpreter {
       : classifyTlsError(detail);
     this.outbound.set(key, { messageId: messageId ?? '', lastMs: env.timeMs, tls: false, failed: true });
     const b = this.base(env, 'outbound', key, 'smtp');
-    const failure: Observation = { ...b, kind: 'failure', peer, reason, detail };
-    return sameFailure ? [failure] : [{ ...b, kind: 'connect', peer }, failure];
+    const failure = failureObs(b, peer, reason, detail);
+    return sameFailure ? [failure] : [connectObs(b, peer), failure];
   }
 
   /** `<id> == rcpt … defer (…) H=name [ip]: TLS session: …` or `… a TLS session is required …`. */
@@ -564,15 +521,7 @@ class EximInterpreter {
     if (h) return this.clientFailure(env, outboundPeer(h[1]!, h[2]!), messageId, detail, false);
     // No host named: the failure is a connection of its own (the plaintext delivery that follows names the host).
     const key = `${env.host ?? ''}|out|msg|${messageId}|${this.lineNo}`;
-    return [
-      {
-        ...this.base(env, 'outbound', key, 'smtp'),
-        kind: 'failure',
-        peer: null,
-        reason: classifyTlsError(detail),
-        detail,
-      },
-    ];
+    return [failureObs(this.base(env, 'outbound', key, 'smtp'), null, classifyTlsError(detail), detail)];
   }
 
   /** Exim ≤4.8x client: `[<id> ]TLS error on connection to name [ip] (<fn>): <err>`. */

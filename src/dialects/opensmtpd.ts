@@ -24,6 +24,7 @@
 import { normaliseProtocol } from '../ciphers/lookup.js';
 import type { Direction, Envelope, FailureReason, Observation, Peer } from '../model/types.js';
 import { type Dialect, type Interpreter, MALFORMED } from './dialect.js';
+import { connectObs, deliveryObs, disconnectObs, failureObs, handshakeObs, messageObs } from './observations.js';
 import { classifyTlsError } from './tls-error-reason.js';
 
 /** Services as OpenSMTPD's own reporting API names the two sides (`smtp-in`, `smtp-out`). */
@@ -168,7 +169,7 @@ function inbound(
       }
       const peer = { host: hostName(ATTR_HOST.exec(rest)?.[1]), ip: bareAddress(address) };
       remember(sessions, key, { direction: 'inbound', local: false, peer, tls: false, failed: false });
-      return [{ ...b, kind: 'connect', peer }];
+      return [connectObs(b, peer)];
     }
     case 'tls':
     case 'starttls': {
@@ -188,7 +189,7 @@ function inbound(
     case 'message': {
       const info = infoFor(sessions, key, 'inbound');
       if (info.local) return [];
-      return [{ ...b, kind: 'message', peer: info.peer, queueId: ATTR_MSGID.exec(rest)?.[1] ?? null }];
+      return [messageObs(b, info.peer, ATTR_MSGID.exec(rest)?.[1] ?? null)];
     }
     case 'disconnected':
     case 'closed': {
@@ -199,9 +200,9 @@ function inbound(
       if (reasonAttr === undefined) return MALFORMED;
       const reason = unquote(reasonAttr);
       const peer = info?.peer ?? null;
-      const disconnect: Observation = { ...b, kind: 'disconnect', peer, starttls: 'unknown', commands: null };
+      const disconnect = disconnectObs(b, peer, 'unknown', null);
       const failure = inboundFailure(reason, info);
-      return failure ? [{ ...b, kind: 'failure', peer, ...failure }, disconnect] : [disconnect];
+      return failure ? [failureObs(b, peer, failure.reason, failure.detail), disconnect] : [disconnect];
     }
     default:
       return null;
@@ -234,15 +235,7 @@ function handshake(
   cipher: string,
   bits: string,
 ): Observation {
-  return {
-    ...b,
-    kind: 'handshake',
-    peer,
-    protocol: normaliseProtocol(protocol.trim()),
-    cipher: cipher.trim(),
-    bits: bits.trim(),
-    trust: null,
-  };
+  return handshakeObs(b, peer, normaliseProtocol(protocol.trim()), cipher.trim(), bits.trim(), null);
 }
 
 function outbound(
@@ -271,7 +264,7 @@ function outbound(
       if (!info?.peer || info.local) return [];
       info.tls = false;
       info.failed = false;
-      return [{ ...b, kind: 'connect', peer: info.peer }];
+      return [connectObs(b, info.peer)];
     }
     case 'tls': {
       const tls = TLS_CIPHERS.exec(rest);
@@ -291,10 +284,10 @@ function outbound(
       // TempFail that only repeats a connection or TLS error (`stat="IO Error: …"`) was carried by nothing.
       if (result !== 'Ok' && !/^[245]\d\d\b/.test(stat)) return [];
       const ip = relay === undefined ? null : (relay.split(' ')[0] ?? '');
-      if (!ip) return info?.peer ? [{ ...b, kind: 'message', peer: info.peer, queueId: null }] : [];
+      if (!ip) return info?.peer ? [messageObs(b, info.peer, null)] : [];
       const name = /\(([^)]*)\)/.exec(relay ?? '')?.[1];
       const peer = { host: hostName(name) ?? info?.peer?.host ?? null, ip: bareAddress(ip) };
-      return [{ ...b, kind: 'delivery', peer, queueId: evpidOf(rest), status: result }];
+      return [deliveryObs(b, peer, evpidOf(rest), result)];
     }
     case 'error':
     case 'closing': {
@@ -304,13 +297,13 @@ function outbound(
       const failure = outboundFailure(reasonText);
       if (!failure) return [];
       info.failed = true;
-      return [{ ...b, kind: 'failure', peer: info.peer, ...failure }];
+      return [failureObs(b, info.peer, failure.reason, failure.detail)];
     }
     case 'disconnected': {
       const info = sessions.get(key);
       sessions.delete(key);
       if (info?.local) return [];
-      return [{ ...b, kind: 'disconnect', peer: info?.peer ?? null, starttls: 'unknown', commands: null }];
+      return [disconnectObs(b, info?.peer ?? null, 'unknown', null)];
     }
     default:
       return null;
@@ -345,7 +338,7 @@ function smtpOut(env: Envelope, sessions: Map<string, SessionInfo>, msg: string)
     if (/^opportunistic TLS failed/.test(text)) {
       // The STARTTLS handshake failed; smtpd reconnects in plaintext under the same id (`smtp+notls://`).
       if (info) info.failed = true;
-      return [{ ...b, kind: 'failure', peer: info?.peer ?? null, reason: 'other', detail: text }];
+      return [failureObs(b, info?.peer ?? null, 'other', text)];
     }
     return [];
   }
@@ -375,7 +368,7 @@ function smtpInV5(
     }
     const peer = { host: hostName(fresh[2]), ip: bareAddress(fresh[3]!) };
     remember(sessions, key, { direction: 'inbound', local: false, peer, tls: false, failed: false });
-    return [{ ...base(env, 'inbound', key), kind: 'connect', peer }];
+    return [connectObs(base(env, 'inbound', key), peer)];
   }
   const tls = V5_TLS.exec(msg);
   if (tls) {
@@ -392,7 +385,7 @@ function smtpInV5(
     const key = keyOf(env, accepted[2]!);
     const info = sessions.get(key);
     if (info?.local) return [];
-    return [{ ...base(env, 'inbound', key), kind: 'message', peer: info?.peer ?? null, queueId: accepted[1]! }];
+    return [messageObs(base(env, 'inbound', key), info?.peer ?? null, accepted[1]!)];
   }
   const close = V5_CLOSE.exec(msg);
   const disconnecting = close ? null : V5_DISCONNECTING.exec(msg);
@@ -404,14 +397,12 @@ function smtpInV5(
   if (info?.local) return [];
   const b = base(env, 'inbound', key);
   const peer = info?.peer ?? null;
-  const disconnect: Observation = { ...b, kind: 'disconnect', peer, starttls: 'unknown', commands: null };
+  const disconnect = disconnectObs(b, peer, 'unknown', null);
   const why = disconnecting?.[2] ?? '';
   // 5.x: `Disconnecting session <sid>: IO error: <SSL error>` during the handshake.
   if (!info?.tls && /^IO error: /.test(why) && TLS_ERROR_TEXT.test(why.slice(10))) {
-    return [
-      { ...b, kind: 'failure', peer, reason: classifyTlsError(why.slice(10)), detail: why.slice(10) },
-      disconnect,
-    ];
+    const detail = why.slice(10);
+    return [failureObs(b, peer, classifyTlsError(detail), detail), disconnect];
   }
   return [disconnect];
 }

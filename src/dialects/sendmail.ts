@@ -25,6 +25,15 @@
 import { normaliseProtocol } from '../ciphers/lookup.js';
 import type { Direction, Envelope, FailureReason, Observation, Peer } from '../model/types.js';
 import { type Dialect, type Interpreter, MALFORMED } from './dialect.js';
+import {
+  connectObs,
+  deliveryObs,
+  disconnectObs,
+  failureDetailObs,
+  failureObs,
+  handshakeObs,
+  messageObs,
+} from './observations.js';
 import { classifyTlsError } from './tls-error-reason.js';
 
 type Result = Observation[] | null | typeof MALFORMED;
@@ -127,7 +136,7 @@ class SendmailInterpreter {
       if (env.timeMs !== null) s.lastMs = env.timeMs;
       return s;
     }
-    if (s && peer) out.push({ ...this.base(env, 'inbound'), kind: 'connect', peer });
+    if (s && peer) out.push(connectObs(this.base(env, 'inbound'), peer));
     const fresh: InboundState = { handshake: false, mail: false, lastMs: env.timeMs };
     this.inbound.set(key, fresh);
     return fresh;
@@ -154,16 +163,9 @@ class SendmailInterpreter {
       const out: Observation[] = [];
       if (direction === 'inbound') this.inboundState(env, peer, out, true).handshake = true;
       else this.outboundState(env).pendingFailure = null;
-      out.push({
-        ...this.base(env, direction),
-        kind: 'handshake',
-        peer,
-        protocol,
-        cipher: hs[5]!,
-        bits: hs[6]!,
-        trust: `verify=${hs[4]}`,
-        ...(version === 'TLSv1/SSLv3' ? { note: OLD_VERSION_NOTE } : {}),
-      });
+      const h = handshakeObs(this.base(env, direction), peer, protocol, hs[5]!, hs[6]!, `verify=${hs[4]}`);
+      if (version === 'TLSv1/SSLv3') h.note = OLD_VERSION_NOTE;
+      out.push(h);
       return out;
     }
     const failed = FAILED.exec(msg);
@@ -178,14 +180,14 @@ class SendmailInterpreter {
       const out: Observation[] = [];
       if (direction === 'inbound') this.inboundState(env, peer, out, true);
       else if (peer === null) this.outboundState(env).pendingFailure = { reason, detail };
-      out.push({ ...this.base(env, direction), kind: 'failure', peer, reason, detail });
+      out.push(failureObs(this.base(env, direction), peer, reason, detail));
       return out;
     }
     const queue = ERROR_QUEUE.exec(msg);
     if (queue) {
       const direction: Direction = queue[1] === 'server' ? 'inbound' : 'outbound';
       const detail = queue[2]!;
-      return [{ ...this.base(env, direction), kind: 'failure-detail', reason: classifyTlsError(detail), detail }];
+      return [failureDetailObs(this.base(env, direction), classifyTlsError(detail), detail)];
     }
     if (/^STARTTLS=(?:server|client), relay=/.test(msg)) return MALFORMED;
     return null; // STARTTLS: read/write error (after the handshake), init messages
@@ -203,26 +205,16 @@ class SendmailInterpreter {
     state.mail = true;
     // 8.15+ writes ESMTPS/ESMTPSA/UTF8SMTPS when TLS was active (srvrsmtp.c); before, always ESMTP.
     const tls = proto !== null && /^(?:UTF8)?E?SMTPS/.test(proto);
+    const b = this.base(env, 'inbound');
     if (tls && !state.handshake) {
-      out.push({
-        ...this.base(env, 'inbound'),
-        kind: 'handshake',
-        peer,
-        protocol: 'unknown',
-        cipher: '(not logged)',
-        bits: null,
-        trust: null,
-        note: `proto=${proto} without a STARTTLS=server line: set LogLevel 9 or higher to log protocol and cipher`,
-      });
+      const h = handshakeObs(b, peer, 'unknown', '(not logged)', null, null);
+      h.note = `proto=${proto} without a STARTTLS=server line: set LogLevel 9 or higher to log protocol and cipher`;
+      out.push(h);
       state.handshake = true;
     }
-    out.push({
-      ...this.base(env, 'inbound'),
-      kind: 'message',
-      peer,
-      queueId: env.message.match(QID_PREFIX)?.[0].slice(0, -2) ?? null,
-      ...(proto !== null && !tls ? { plaintext: true } : {}),
-    });
+    const message = messageObs(b, peer, env.message.match(QID_PREFIX)?.[0].slice(0, -2) ?? null);
+    if (proto !== null && !tls) message.plaintext = true;
+    out.push(message);
     return out;
   }
 
@@ -240,17 +232,17 @@ class SendmailInterpreter {
     if (state?.pendingFailure) {
       // The failed client handshake of this process named no server: this line does (told again, it refines
       // the same failure and gives it its peer).
-      out.push({ ...b, kind: 'failure', peer, ...state.pendingFailure });
+      out.push(failureObs(b, peer, state.pendingFailure.reason, state.pendingFailure.detail));
       state.pendingFailure = null;
     }
     if (TLS_DEFERRAL.test(stat)) {
-      if (out.length === 0) out.push({ ...b, kind: 'failure', peer, reason: 'other', detail: stat });
+      if (out.length === 0) out.push(failureObs(b, peer, 'other', stat));
       return out;
     }
     if (NO_CONNECTION.test(stat)) return out.length > 0 ? out : null;
     const queueId = env.message.match(QID_PREFIX)?.[0].slice(0, -2) ?? null;
     const status = /^(\w+)/.exec(stat)?.[1]?.toLowerCase() ?? 'unknown';
-    out.push({ ...b, kind: 'delivery', peer, queueId, status });
+    out.push(deliveryObs(b, peer, queueId, status));
     return out;
   }
 
@@ -259,6 +251,6 @@ class SendmailInterpreter {
     if (!m) return MALFORMED;
     const peer = parseRelay(m[1]!);
     this.inbound.delete(this.key(env, 'inbound'));
-    return [{ ...this.base(env, 'inbound'), kind: 'disconnect', peer, starttls: 'unknown', commands: null }];
+    return [disconnectObs(this.base(env, 'inbound'), peer, 'unknown', null)];
   }
 }
