@@ -2,10 +2,13 @@
 // domain (Public Suffix List via tldts) and network, and grouping by domain so that "86 SSLv3 connections"
 // becomes "these 3 organisations".
 
-import { getDomain } from 'tldts';
+import type * as Tldts from 'tldts';
 import { isLegacyProtocol, rateHandshake } from '../ciphers/lookup.js';
+import { lazyModule } from '../lazy-module.js';
 import { type FailureReason, type Peer, PROTOCOLS, type Protocol, type Rating } from '../model/types.js';
 import type { CensusView, DirectionView, PeerStats } from './census-view.js';
+
+const tldts = lazyModule<typeof Tldts>('tldts');
 
 export type Section = 'inbound' | 'outbound' | 'mailbox';
 
@@ -83,7 +86,7 @@ function expandIpv6(ip: string): string[] | null {
 export function domainOf(host: string | null): string | null {
   if (host === null) return null;
   try {
-    return getDomain(host, { allowPrivateDomains: false }) ?? null;
+    return tldts().getDomain(host, { allowPrivateDomains: false }) ?? null;
   } catch {
     return null;
   }

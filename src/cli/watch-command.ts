@@ -5,13 +5,12 @@
 // textfile a last time, close the server).
 
 import { type Command, Option } from 'commander';
-import { collectDefaultMetrics } from 'prom-client';
 import { selectDialects } from '../census/census.js';
 import { compileFilter } from '../census/session-filter.js';
 import { parseZone } from '../envelope/clock.js';
 import { CensusError, EXIT, type ExitCode } from '../model/errors.js';
 import type { Session } from '../model/types.js';
-import { TlsMetrics } from '../render/prom.js';
+import { collectProcessMetrics, TlsMetrics } from '../render/prom.js';
 import { forTerminal } from '../render/sanitize.js';
 import { LogWatcher } from '../watch/log-watcher.js';
 import {
@@ -190,7 +189,7 @@ export async function startWatch(logs: string[], flags: WatchFlags, io: Io): Pro
   if (address) {
     // Process metrics (CPU, RSS, open fds, event-loop lag) only over HTTP: in a textfile they would collide with
     // node_exporter's own process_* series.
-    collectDefaultMetrics({ register: metrics.registry });
+    collectProcessMetrics(metrics.registry);
     try {
       server = await serveMetrics(metrics, address);
     } catch (e) {

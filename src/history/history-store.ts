@@ -21,7 +21,8 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { lazyModule } from '../lazy-module.js';
 import { CensusError } from '../model/errors.js';
 import {
   emptyHourTotals,
@@ -35,6 +36,8 @@ import {
   TOTAL_FIELDS,
 } from './hour-buckets.js';
 import { PeerSketch } from './peer-sketch.js';
+
+const sqlite = lazyModule<typeof Database>('better-sqlite3');
 
 /** The schema this version writes and reads; a file of a higher version is refused. */
 export const HISTORY_SCHEMA_VERSION = 1;
@@ -317,7 +320,7 @@ export class HistoryStore {
     }
     let db: Database.Database | null = null;
     try {
-      db = new Database(file, { readonly, fileMustExist: readonly });
+      db = new (sqlite())(file, { readonly, fileMustExist: readonly });
       const toolVersion = options.toolVersion ?? 'unknown';
       return new HistoryStore(
         setUp(db, file, readonly, options.nowMs ?? Date.now(), toolVersion),

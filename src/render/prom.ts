@@ -2,7 +2,7 @@
 // `watch` serves and `report --format prom` writes once (README "Metrics"). Labels never name a peer; cipher
 // and service values are capped (session-metrics.ts) so a strange log cannot create unbounded series.
 
-import { Counter, Gauge, Registry } from 'prom-client';
+import type * as PromClient from 'prom-client';
 import {
   FAILURE_LABELS,
   HANDSHAKE_LABELS,
@@ -11,39 +11,42 @@ import {
   type MetricSample,
   PLAINTEXT_LABELS,
 } from '../aggregate/session-metrics.js';
+import { lazyModule } from '../lazy-module.js';
 import type { Coverage, LineOutcome } from '../model/types.js';
 import type { ReportData } from './report-model.js';
+
+const promClient = lazyModule<typeof PromClient>('prom-client');
 
 export const LINE_OUTCOMES: readonly LineOutcome[] = ['event', 'unrecognized', 'malformed', 'foreign'];
 
 export class TlsMetrics {
-  readonly registry = new Registry();
+  readonly registry = new (promClient().Registry)();
   private readonly caps = new MetricLabelCaps();
-  readonly handshakes = new Counter({
+  readonly handshakes = new (promClient().Counter)({
     name: 'tlscensus_handshakes_total',
     help: 'Completed TLS handshakes, counted when the session closes (cipher: IANA name, or as logged when not in the table; rare values folded into "other").',
     labelNames: HANDSHAKE_LABELS,
     registers: [this.registry],
   });
-  readonly failures = new Counter({
+  readonly failures = new (promClient().Counter)({
     name: 'tlscensus_handshake_failures_total',
     help: 'Failed TLS handshakes, by reason.',
     labelNames: FAILURE_LABELS,
     registers: [this.registry],
   });
-  readonly plaintext = new Counter({
+  readonly plaintext = new (promClient().Counter)({
     name: 'tlscensus_plaintext_sessions_total',
     help: 'Sessions that exchanged commands or mail without TLS.',
     labelNames: PLAINTEXT_LABELS,
     registers: [this.registry],
   });
-  readonly lines = new Counter({
+  readonly lines = new (promClient().Counter)({
     name: 'tlscensus_lines_total',
     help: 'Log lines read, by outcome (event, unrecognized, malformed, foreign).',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
-  private readonly families: Record<MetricFamily, Counter<string>> = {
+  private readonly families: Record<MetricFamily, PromClient.Counter<string>> = {
     handshakes: this.handshakes,
     failures: this.failures,
     plaintext: this.plaintext,
@@ -88,7 +91,7 @@ export class TlsMetrics {
 
   /** A gauge whose value is read at scrape time. */
   gauge(name: string, help: string, read: () => number): void {
-    new Gauge({
+    new (promClient().Gauge)({
       name,
       help,
       registers: [this.registry],
@@ -115,4 +118,9 @@ export function renderProm(r: ReportData): Promise<string> {
   for (const e of byCount(c.plaintext)) m.add({ family: 'plaintext', values: [e.direction, e.mta] }, e.count);
   m.syncLines(r.coverage);
   return m.text();
+}
+
+/** Process metrics (CPU, RSS, open file descriptors, event-loop lag) into a registry. */
+export function collectProcessMetrics(registry: PromClient.Registry): void {
+  promClient().collectDefaultMetrics({ register: registry });
 }
