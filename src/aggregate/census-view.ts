@@ -132,7 +132,7 @@ const HOUR_MS = 3_600_000;
 
 // The hot path (DESIGN.md §3): a session costs a few Map lookups. What a session's strings map to (its section,
 // spread row key, hourly label, Prometheus key) is memoised by exactly the values it is made from, with bounds
-// (log text is attacker-controlled); peers live in columns (peer-table.ts), which is most of the memory.
+// (log text is attacker-controlled); peers are rows of a typed array (peer-table.ts), which is most of the memory.
 
 const MAX_MEMO = 4096;
 

@@ -1,11 +1,12 @@
-// Per-peer statistics in columns (typed arrays) instead of one object per peer.
+// Per-peer statistics as rows of a typed array instead of one object per peer.
 //
 // Why: a census meets a new client address every few KB of log (bots, scanners, IMAP users roaming between
 // networks): genlog's 1 GiB log has half a million. As objects (a PeerStats, its Peer, the address string, a Map
 // entry, a Set entry per spread row) they took about 450 bytes each, were most of the heap and most of the time
 // of every major garbage collection. Here a peer is a row index: an IPv4 address is a 32-bit key in an
-// open-addressing table, its counters are slots of typed arrays, and what most peers have one of (suite, failure
-// reason, MTA, service, spread row) is a small integer, with a side map only for the few peers that have more.
+// open-addressing table, and its row of 16 32-bit fields (one cache line) holds the key, its counters and what
+// most peers have one of (suite, failure reason, MTA, service, spread row) as a small integer, with a side map
+// only for the few peers that have more.
 // Memory stays bounded by the number of distinct peers, at a fraction of the cost per peer (DESIGN.md §3).
 //
 // Readers get `PeerStats` objects, made on demand (`get`, `values`); their collections may be shared between
