@@ -52,7 +52,10 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--year <year>', 'year of the first line, for timestamps without one (default: from the file date)')
     .option('--timezone <zone>', 'zone of timestamps without one: local (default), UTC, +02:00, Europe/Berlin')
     .option('--show-unparsed', 'list samples of lines that looked relevant but did not parse, with file:line')
-    .option('--threads <n>', 'threads to count with (default: one per core, at most 4; 1 = no worker threads)')
+    .option(
+      '--threads <n>',
+      'threads to count with (default: one per core, at most 4, for 256 MiB of log or more; 1 = no worker threads)',
+    )
     .option('-q, --quiet', 'no progress or warnings on stderr')
     .option('--no-color', 'no colour even on a terminal (NO_COLOR is honoured too)');
 }

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import zlib from 'node:zlib';
-import { type CensusOptions, census } from '../../src/census/census.js';
+import { type CensusOptions, census, estimatedLogBytes, PARALLEL_MIN_BYTES } from '../../src/census/census.js';
 import { buildReport } from '../../src/render/report-model.js';
 import { resolveInputs } from '../../src/sources/resolve-inputs.js';
 import { fixturePath, ROOT } from '../helpers/paths.js';
@@ -122,5 +122,22 @@ describe('parallel census', () => {
     const one = await message({ threads: 1 });
     assert.match(one, /none of the first 50000 lines/);
     assert.equal(await message({ threads: 2, parallel: { chunkBytes: 4_096, startAfterBytes: 0 } }), one);
+  });
+
+  it('starts no worker by default for a small input, and counts a .gz as its uncompressed size, roughly', async () => {
+    const dir = tmpdir();
+    const plain = path.join(dir, 'maillog');
+    fs.writeFileSync(plain, `${SAMPLE.join('\n')}\n`);
+    const gz = path.join(dir, 'maillog.1.gz');
+    fs.writeFileSync(gz, zlib.gzipSync(`${SAMPLE.join('\n')}\n`));
+    assert.equal((await run([plain], {})).workers, 0);
+    const size = fs.statSync(plain).size;
+    const gzSize = fs.statSync(gz).size;
+    assert.equal(estimatedLogBytes(resolveInputs([plain])), size);
+    assert.equal(estimatedLogBytes(resolveInputs([plain, gz])), size + 5 * gzSize);
+    assert.equal(estimatedLogBytes([{ path: '-', mtimeMs: null, sizeBytes: null }]), null);
+    assert.ok(size < PARALLEL_MIN_BYTES);
+    // Asked for, threads are used whatever the size.
+    assert.equal((await run([plain], { threads: 2, parallel: { startAfterBytes: 0 } })).workers, 1);
   });
 });
