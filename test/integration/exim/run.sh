@@ -5,7 +5,7 @@
 #      is never apt-installed) and starts a private throwaway daemon on 127.0.0.1 with the log settings
 #      docs/mta-exim-sendmail.md asks admins for: log_selector = +tls_cipher +tls_certificate_verified
 #      +smtp_no_mail +pid (no +incoming_port, no +smtp_connection: connections are told apart by pid),
-#   2. drives sessions of known outcome (lib-realmta.sh): TLS 1.0-1.3 with chosen suites, tls_on_connect,
+#   2. drives sessions of known outcome (lib/realmta.sh): TLS 1.0-1.3 with chosen suites, tls_on_connect,
 #      two messages on one connection, handshake failures, STARTTLS then silence, plaintext, and outbound
 #      deliveries the daemon makes to itself (TLS 1.3, TLS 1.2, plaintext, and a failed TLS 1.0 handshake that
 #      falls back to plaintext); each session's client output and log lines are checked as it runs,
@@ -45,8 +45,8 @@ FIRST_PORT=${TLSCENSUS_IT_PORT:-2645}
 MAINLOG="$WORKDIR/log/mainlog"
 LISTENERS="open strict smtps"
 T0=$SECONDS
-# shellcheck source=../lib/lib-realmta.sh
-source "$HERE/../lib/lib-realmta.sh"
+# shellcheck source=../lib/realmta.sh
+source "$HERE/../lib/realmta.sh"
 [[ $(id -u) == 0 ]] || die "must run as root (unpacks and starts Exim)"
 
 # ------------------------------------------------------------------ packages ----

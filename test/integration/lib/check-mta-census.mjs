@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// check.mjs -- run `tlscensus report --format json` on a log a real daemon wrote and compare the census with the
-// truth.json that lib-realmta.sh wrote while driving the sessions (identical copies in test/integration/exim/ and
-// test/integration/sendmail/).
+// check-mta-census.mjs -- run `tlscensus report --format json` on a log a real daemon wrote and compare the census
+// with the truth.json that lib/realmta.sh wrote while driving the sessions (the exim/ and sendmail/ suites).
 //
 //   node check.mjs --truth truth.json --log LOG --cli dist/src/cli/main.js --mta ID [--year YYYY]
 //                  [--report-out report.json] [--expect-service in:smtps]...

@@ -1,7 +1,9 @@
 # realmta.sh -- session drivers and the truth.json writer for the real-daemon suites that drive a server with
-# scripted clients (opensmtpd/, dovecot/). Adapted from ../shared/realmta/lib-realmta.sh (the tested originals;
-# ../shared/realmta/README.md §6-§7): port checks without iproute2, drivers that connect from a chosen loopback
-# address (lib/line-client.mjs), the outcomes `trusted` and `no_command`, and the year of the log in the truth.
+# scripted clients (exim/, sendmail/, opensmtpd/, dovecot/). Adapted from ../shared/realmta/lib-realmta.sh (the
+# tested originals; ../shared/realmta/README.md §6-§7), so that CI needs nothing outside this repository: port
+# checks without iproute2, drivers sclient2 (two messages on one TLS connection), raw_quit (EHLO + QUIT, no MAIL)
+# and sclient_hs (handshake, then hang up), drivers that connect from a chosen loopback address
+# (lib/line-client.mjs), the outcomes `trusted` and `no_command`, and the year of the log in the truth.
 #
 # The sourcing script must set:
 #   MTA        name written into truth.json
@@ -61,6 +63,41 @@ drv_sclient_smtps() {  # implicit TLS (smtps / port-465 style), then the dialogu
   local id=$1 port; port=$(port_of "$2"); shift 2
   CMD="openssl s_client -connect 127.0.0.1:$port -brief -ign_eof $*  <<< EHLO/MAIL/RCPT/DATA/QUIT"
   smtp_dialogue "$id" | timeout 20 openssl s_client -connect "127.0.0.1:$port" -brief -ign_eof "$@"
+}
+smtp_dialogue2() {  # $1 = session id; two messages on one connection
+  sleep 0.3
+  printf 'EHLO %s.client.test\r\n' "$1";                 sleep 0.2
+  local n
+  for n in 1 2; do
+    printf 'MAIL FROM:<%s@client.test>\r\n' "$1";        sleep 0.1
+    printf 'RCPT TO:<user@test.local>\r\n';              sleep 0.1
+    printf 'DATA\r\n';                                   sleep 0.1
+    printf 'Subject: tlscensus %s/%s\r\nMessage-Id: <%s.%s@client.test>\r\n\r\nsession %s\r\n.\r\n' "$1" "$n" "$1" "$n" "$1"; sleep 0.3
+  done
+  printf 'QUIT\r\n';                                     sleep 0.3
+}
+drv_sclient2() {  # STARTTLS, then two messages in the same TLS session
+  local id=$1 port; port=$(port_of "$2"); shift 2
+  CMD="openssl s_client -starttls smtp -connect 127.0.0.1:$port -name $id.client.test -brief -ign_eof $*  <<< EHLO/(MAIL/RCPT/DATA)x2/QUIT"
+  smtp_dialogue2 "$id" | timeout 20 openssl s_client -starttls smtp -connect "127.0.0.1:$port" \
+      -name "$id.client.test" -brief -ign_eof "$@"
+}
+drv_raw_quit() {  # plaintext EHLO + QUIT: a connection without MAIL
+  local id=$1 port line; port=$(port_of "$2")
+  CMD="bash /dev/tcp: EHLO, QUIT (no STARTTLS, no MAIL)"
+  exec 3<>"/dev/tcp/127.0.0.1/$port"
+  read -r -t 5 line <&3; echo "S: $line"
+  printf 'EHLO %s.client.test\r\n' "$id" >&3; echo "C: EHLO $id.client.test"
+  while read -r -t 5 line <&3; do echo "S: $line"; [[ "$line" == 250\ * ]] && break; done
+  printf 'QUIT\r\n' >&3; echo "C: QUIT"
+  read -r -t 5 line <&3; echo "S: $line"
+  exec 3>&- 3<&-
+}
+drv_sclient_hs() {  # STARTTLS + handshake, then EOF on stdin -> hang up
+  local id=$1 port; port=$(port_of "$2"); shift 2
+  CMD="openssl s_client -starttls smtp -connect 127.0.0.1:$port -name $id.client.test -brief $* </dev/null"
+  timeout 20 openssl s_client -starttls smtp -connect "127.0.0.1:$port" \
+      -name "$id.client.test" -brief "$@" < /dev/null
 }
 drv_swaks() {
   local id=$1 port; port=$(port_of "$2"); shift 2

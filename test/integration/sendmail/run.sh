@@ -6,7 +6,7 @@
 #      (LogLevel 9) and a submit.cf for the MSP, starts a private rsyslogd on /dev/log (sendmail logs only
 #      through syslog) writing RFC 3339 (mail.log, Debian 12's default) and traditional (mail.log.traditional)
 #      files, a Node SMTP sink for outbound deliveries (smtp-sink.mjs), and the daemon (`sm-mta` tag),
-#   2. drives sessions of known outcome (lib-realmta.sh): TLSv1.2/1.3 with chosen suites, implicit TLS, two
+#   2. drives sessions of known outcome (lib/realmta.sh): TLSv1.2/1.3 with chosen suites, implicit TLS, two
 #      messages on one connection, handshake failures (TLSv1/1.1 impossible at OpenSSL 3's security level,
 #      suite mismatch, garbage, STARTTLS then silence), plaintext with and without mail, outbound TLS and
 #      plaintext, and a local submission through the MSP (its loopback STARTTLS pair: one out, one in);
@@ -49,8 +49,8 @@ FIRST_PORT=${TLSCENSUS_IT_PORT:-2945}
 MAINLOG="$WORKDIR/log/mail.log"
 LISTENERS="open smtps"
 T0=$SECONDS
-# shellcheck source=../lib/lib-realmta.sh
-source "$HERE/../lib/lib-realmta.sh"
+# shellcheck source=../lib/realmta.sh
+source "$HERE/../lib/realmta.sh"
 [[ $(id -u) == 0 ]] || die "must run as root (unpacks and starts sendmail and rsyslogd)"
 
 # ------------------------------------------------------------------ packages ----
