@@ -8,6 +8,9 @@
 // most peers have one of (suite, failure reason, MTA, service, spread row) as a small integer, with a side map
 // only for the few peers that have more.
 // Memory stays bounded by the number of distinct peers, at a fraction of the cost per peer (DESIGN.md §3).
+// Rows live in fixed pages of PAGE_ROWS, added as the table fills: a doubling array would carry up to half of
+// its rows unused and, while growing, hold the old copy and the new one at once (at 1 GiB of log that
+// transient was the census's peak memory).
 //
 // Readers get `PeerStats` objects, made on demand (`get`, `values`); their collections may be shared between
 // peers and must not be written.
@@ -71,7 +74,16 @@ const EMPTY_ROW = new Int32Array(ROW).fill(NONE).fill(0, 0, F_SUITE);
 const FLAG_V4 = 1;
 const FLAG_NAME_NOT_LOGGED = 2;
 
-const INITIAL_CAPACITY = 256;
+/** Rows per page: 4096 × 64 bytes = 256 KiB. */
+const PAGE_BITS = 12;
+const PAGE_ROWS = 1 << PAGE_BITS;
+const PAGE_MASK = PAGE_ROWS - 1;
+/** A fresh page: every row EMPTY_ROW. */
+const EMPTY_PAGE = new Int32Array(PAGE_ROWS * ROW);
+for (let r = 0; r < PAGE_ROWS; r++) EMPTY_PAGE.set(EMPTY_ROW, r * ROW);
+
+/** Hash slots at first; there are always at least twice as many slots as peers (load ≤ 1/2). */
+const INITIAL_SLOTS = 512;
 
 /**
  * The 32-bit key of an IPv4 address in canonical dotted-quad form (no leading zeros, so that the key gives the
@@ -154,9 +166,12 @@ class CountedField {
 
   constructor(private readonly field: number) {}
 
-  /** Adds `n` to `value` of peer `i`, whose total over all values is `total` before the add. */
-  add(data: Int32Array, i: number, value: string, n: number, total: number, interner: Interner): void {
-    const at = i * ROW + this.field;
+  /**
+   * Adds `n` to `value` of peer `i` (its row at `base` of `data`), whose total over all values is `total`
+   * before the add.
+   */
+  add(data: Int32Array, base: number, i: number, value: string, n: number, total: number, interner: Interner): void {
+    const at = base + this.field;
     const id = data[at]!;
     if (id === NONE) {
       data[at] = interner.id(value);
@@ -180,8 +195,8 @@ class CountedField {
   }
 
   /** Peer `i`'s values and counts, given its total (the count of its one value, when it has one). */
-  read(data: Int32Array, i: number, total: number, interner: Interner): ReadonlyMap<string, number> {
-    const id = data[i * ROW + this.field]!;
+  read(data: Int32Array, base: number, i: number, total: number, interner: Interner): ReadonlyMap<string, number> {
+    const id = data[base + this.field]!;
     if (id === NONE) return EMPTY_COUNTS;
     if (id === MANY) return this.many.get(i)!;
     return oneCount(interner.values[id]!, total);
@@ -194,9 +209,9 @@ class SetField {
 
   constructor(private readonly field: number) {}
 
-  /** Adds `id` to peer `i`'s set; true if it was not there. */
-  add(data: Int32Array, i: number, id: number): boolean {
-    const at = i * ROW + this.field;
+  /** Adds `id` to the set of peer `i` (its row at `base` of `data`); true if it was not there. */
+  add(data: Int32Array, base: number, i: number, id: number): boolean {
+    const at = base + this.field;
     const mine = data[at]!;
     if (mine === id) return false;
     if (mine === NONE) {
@@ -214,15 +229,15 @@ class SetField {
     return true;
   }
 
-  *read(data: Int32Array, i: number): Generator<number> {
-    const mine = data[i * ROW + this.field]!;
+  *read(data: Int32Array, base: number, i: number): Generator<number> {
+    const mine = data[base + this.field]!;
     if (mine === NONE) return;
     if (mine === MANY) yield* this.many.get(i)!;
     else yield mine;
   }
 
-  readValues(data: Int32Array, i: number, interner: Interner): ReadonlySet<string> {
-    const mine = data[i * ROW + this.field]!;
+  readValues(data: Int32Array, base: number, i: number, interner: Interner): ReadonlySet<string> {
+    const mine = data[base + this.field]!;
     if (mine === NONE) return new Set();
     if (mine !== MANY) return oneValue(interner.values[mine]!);
     const out = new Set<string>();
@@ -234,19 +249,18 @@ class SetField {
 export class PeerTable {
   /** Peers in the table. */
   size = 0;
-  private capacity = INITIAL_CAPACITY;
-  /** Open addressing over IPv4 keys: row index + 1, 0 when empty; 2 × capacity slots (load ≤ 1/2). */
-  private slots = new Int32Array(INITIAL_CAPACITY * 2);
-  /** 32 − log2(slots): the hash takes the top bits of the product. */
-  private shift = 32 - Math.log2(INITIAL_CAPACITY * 2);
-  /** One row of ROW fields per peer. */
-  private data = newRows(INITIAL_CAPACITY);
+  /** Open addressing over IPv4 keys, two entries per slot: the key, and its row + 1 (0: empty slot). */
+  private slots = new Int32Array(INITIAL_SLOTS * 2);
+  /** 32 − log2(slot count): the hash takes the top bits of the product. */
+  private shift = 32 - Math.log2(INITIAL_SLOTS);
+  /** Rows of ROW fields, PAGE_ROWS per page: row i is at `(i & PAGE_MASK) * ROW` of page `i >> PAGE_BITS`. */
+  private readonly pages: Int32Array[] = [];
+  /** First and last seen (ms), two per row, in pages like the rows; NaN when unknown. */
+  private readonly timePages: Float64Array[] = [];
   /** Addresses that are not canonical IPv4, by string, and the other way. */
   private readonly byString = new Map<string, number>();
   private readonly stringOf = new Map<number, string>();
   private readonly hosts: (string | null)[] = [];
-  /** first and last seen (ms) per peer; NaN when unknown. */
-  private times = new Float64Array(INITIAL_CAPACITY * 2).fill(Number.NaN);
   private readonly strings = new Interner();
   /** Handshakes per suite (`protocol|cipher-as-logged`): their total is the Tls count. */
   private readonly suites = new CountedField(F_SUITE);
@@ -273,11 +287,12 @@ export class PeerTable {
 
   private findV4(key: number): number {
     const slots = this.slots;
-    const mask = slots.length - 1;
+    const mask = (slots.length >> 1) - 1;
+    const k = key | 0;
     for (let h = hash(key, this.shift); ; h = (h + 1) & mask) {
-      const at = slots[h]!;
+      const at = slots[h * 2 + 1]!;
       if (at === 0) return -1;
-      if (this.data[(at - 1) * ROW + F_KEY] === (key | 0)) return at - 1;
+      if (slots[h * 2] === k) return at - 1;
     }
   }
 
@@ -286,86 +301,95 @@ export class PeerTable {
     const key = ipv4Key(peer.ip);
     let i = key < 0 ? (this.byString.get(peer.ip) ?? -1) : this.findV4(key);
     if (i < 0) {
-      i = this.size;
-      if (i === this.capacity) this.grow();
-      this.size++;
+      i = this.size++;
+      if ((i & PAGE_MASK) === 0) this.addPage();
+      const page = this.pages[i >> PAGE_BITS]!;
+      const base = (i & PAGE_MASK) * ROW;
       if (key < 0) {
         const ip = ownString(peer.ip);
         this.byString.set(ip, i);
         this.stringOf.set(i, ip);
       } else {
-        this.data[i * ROW + F_KEY] = key | 0;
-        this.data[i * ROW + F_FLAGS] = FLAG_V4;
+        page[base + F_KEY] = key | 0;
+        page[base + F_FLAGS] = FLAG_V4;
+        if (this.size * 2 > this.slots.length >> 1) this.rehash();
         this.place(key, i);
       }
       this.hosts.push(peer.host === null ? null : ownString(peer.host));
-      if (peer.nameLogged === false) this.data[i * ROW + F_FLAGS]! |= FLAG_NAME_NOT_LOGGED;
+      if (peer.nameLogged === false) page[base + F_FLAGS]! |= FLAG_NAME_NOT_LOGGED;
     } else if (this.hosts[i] === null && peer.host !== null) {
       this.hosts[i] = ownString(peer.host);
-      if (peer.nameLogged === false) this.data[i * ROW + F_FLAGS]! |= FLAG_NAME_NOT_LOGGED;
-      else this.data[i * ROW + F_FLAGS]! &= ~FLAG_NAME_NOT_LOGGED;
+      const page = this.pages[i >> PAGE_BITS]!;
+      const base = (i & PAGE_MASK) * ROW;
+      if (peer.nameLogged === false) page[base + F_FLAGS]! |= FLAG_NAME_NOT_LOGGED;
+      else page[base + F_FLAGS]! &= ~FLAG_NAME_NOT_LOGGED;
     }
     return i;
   }
 
-  private place(key: number, i: number): void {
-    const mask = this.slots.length - 1;
-    let h = hash(key, this.shift);
-    while (this.slots[h] !== 0) h = (h + 1) & mask;
-    this.slots[h] = i + 1;
+  private addPage(): void {
+    this.pages.push(EMPTY_PAGE.slice());
+    this.timePages.push(new Float64Array(PAGE_ROWS * 2).fill(Number.NaN));
   }
 
-  private grow(): void {
-    const capacity = this.capacity * 2;
-    const data = newRows(capacity);
-    data.set(this.data);
-    this.data = data;
-    const times = new Float64Array(capacity * 2).fill(Number.NaN);
-    times.set(this.times);
-    this.times = times;
-    this.capacity = capacity;
-    // Keep the load factor at most 1/2.
-    this.slots = new Int32Array(capacity * 2);
-    this.shift = 32 - Math.log2(capacity * 2);
-    for (let i = 0; i < this.size; i++) {
-      if (data[i * ROW + F_FLAGS]! & FLAG_V4) this.place(data[i * ROW + F_KEY]! >>> 0, i);
+  private place(key: number, i: number): void {
+    const slots = this.slots;
+    const mask = (slots.length >> 1) - 1;
+    let h = hash(key, this.shift);
+    while (slots[h * 2 + 1] !== 0) h = (h + 1) & mask;
+    slots[h * 2] = key | 0;
+    slots[h * 2 + 1] = i + 1;
+  }
+
+  /** Twice the slots, to keep the load at most 1/2; only the hash is rebuilt, rows stay where they are. */
+  private rehash(): void {
+    const old = this.slots;
+    const count = old.length; // twice the old slot count
+    this.slots = new Int32Array(count * 2);
+    this.shift = 32 - Math.log2(count);
+    for (let h = 0; h < old.length; h += 2) {
+      if (old[h + 1] !== 0) this.place(old[h]! >>> 0, old[h + 1]! - 1);
     }
   }
 
   // --------------------------------------------------------------------------------------- writing
 
   count(i: number, field: Count, n = 1): void {
-    this.data[i * ROW + F_COUNTS + field]! += n;
+    this.pages[i >> PAGE_BITS]![(i & PAGE_MASK) * ROW + F_COUNTS + field]! += n;
   }
 
   seen(i: number, ms: number): void {
-    const first = this.times[i * 2]!;
-    if (!(ms >= first)) this.times[i * 2] = ms; // NaN compares false: the first time seen
-    const last = this.times[i * 2 + 1]!;
-    if (!(ms <= last)) this.times[i * 2 + 1] = ms;
+    const times = this.timePages[i >> PAGE_BITS]!;
+    const at = (i & PAGE_MASK) * 2;
+    if (!(ms >= times[at]!)) times[at] = ms; // NaN compares false: the first time seen
+    if (!(ms <= times[at + 1]!)) times[at + 1] = ms;
   }
 
   /** A handshake with this suite; counts Tls. */
   handshake(i: number, suiteKey: string, n = 1): void {
-    const at = i * ROW + F_COUNTS + Count.Tls;
-    this.suites.add(this.data, i, suiteKey, n, this.data[at]!, this.strings);
-    this.data[at]! += n;
+    const page = this.pages[i >> PAGE_BITS]!;
+    const base = (i & PAGE_MASK) * ROW;
+    const at = base + F_COUNTS + Count.Tls;
+    this.suites.add(page, base, i, suiteKey, n, page[at]!, this.strings);
+    page[at]! += n;
   }
 
   /** A failed session for this reason; counts Failed. */
   failure(i: number, reason: FailureReason, detail: string | null, n = 1): void {
-    const at = i * ROW + F_COUNTS + Count.Failed;
-    this.reasons.add(this.data, i, reason, n, this.data[at]!, this.strings);
-    this.data[at]! += n;
+    const page = this.pages[i >> PAGE_BITS]!;
+    const base = (i & PAGE_MASK) * ROW;
+    const at = base + F_COUNTS + Count.Failed;
+    this.reasons.add(page, base, i, reason, n, page[at]!, this.strings);
+    page[at]! += n;
     if (detail !== null) this.details.set(i, detail);
   }
 
   mta(i: number, mta: string): void {
-    this.mtas.add(this.data, i, this.strings.id(mta));
+    this.mtas.add(this.pages[i >> PAGE_BITS]!, (i & PAGE_MASK) * ROW, i, this.strings.id(mta));
   }
 
   service(i: number, service: string): void {
-    this.services.add(this.data, i, this.strings.id(service));
+    this.services.add(this.pages[i >> PAGE_BITS]!, (i & PAGE_MASK) * ROW, i, this.strings.id(service));
   }
 
   /**
@@ -385,28 +409,29 @@ export class PeerTable {
     fallback: boolean,
   ): void {
     const strings = this.strings;
-    const counts = this.data;
-    this.mtas.add(counts, i, mta === this.lastMta ? this.lastMtaId : this.mtaId(mta));
-    this.services.add(counts, i, service === this.lastService ? this.lastServiceId : this.serviceId(service));
-    const c = i * ROW + F_COUNTS;
-    counts[c + Count.Sessions]! += 1;
-    counts[c + Count.Messages]! += messages;
+    const page = this.pages[i >> PAGE_BITS]!;
+    const base = (i & PAGE_MASK) * ROW;
+    this.mtas.add(page, base, i, mta === this.lastMta ? this.lastMtaId : this.mtaId(mta));
+    this.services.add(page, base, i, service === this.lastService ? this.lastServiceId : this.serviceId(service));
+    const c = base + F_COUNTS;
+    page[c + Count.Sessions]! += 1;
+    page[c + Count.Messages]! += messages;
     if (startMs !== null) this.seen(i, startMs);
     if (suiteKey !== null) {
-      this.suites.add(counts, i, suiteKey, 1, counts[c + Count.Tls]!, strings);
-      counts[c + Count.Tls]! += 1;
+      this.suites.add(page, base, i, suiteKey, 1, page[c + Count.Tls]!, strings);
+      page[c + Count.Tls]! += 1;
     } else if (reason !== null) {
-      this.reasons.add(counts, i, reason, 1, counts[c + Count.Failed]!, strings);
-      counts[c + Count.Failed]! += 1;
+      this.reasons.add(page, base, i, reason, 1, page[c + Count.Failed]!, strings);
+      page[c + Count.Failed]! += 1;
       if (detail !== null) this.details.set(i, detail);
     } else if (outcome === 'plaintext') {
-      counts[c + Count.Plaintext]! += 1;
-      counts[c + Count.PlaintextMessages]! += messages;
+      page[c + Count.Plaintext]! += 1;
+      page[c + Count.PlaintextMessages]! += messages;
       if (fallback) {
-        counts[c + Count.FallbackSessions]! += 1;
-        counts[c + Count.FallbackMessages]! += messages;
+        page[c + Count.FallbackSessions]! += 1;
+        page[c + Count.FallbackMessages]! += messages;
       }
-    } else if (outcome === 'no-command') counts[c + Count.NoCommand]! += 1;
+    } else if (outcome === 'no-command') page[c + Count.NoCommand]! += 1;
   }
 
   private mtaId(mta: string): number {
@@ -423,29 +448,34 @@ export class PeerTable {
 
   /** Puts the peer into spread row `rowId`; true if it was not in it (the row gains a distinct peer). */
   joinRow(i: number, rowId: number): boolean {
-    return this.rows.add(this.data, i, rowId);
+    return this.rows.add(this.pages[i >> PAGE_BITS]!, (i & PAGE_MASK) * ROW, i, rowId);
   }
 
   /** Adds another table's peers (counters, suites, reasons, names, times); spread rows through `rowId`. */
   merge(from: PeerTable, rowId: (theirs: number) => number, joined: (row: number) => void): void {
-    const theirs = from.data;
     for (let j = 0; j < from.size; j++) {
+      const theirs = from.pages[j >> PAGE_BITS]!;
+      const base = (j & PAGE_MASK) * ROW;
       const i = this.slot(from.peerOf(j));
-      const c = j * ROW + F_COUNTS;
+      const c = base + F_COUNTS;
       for (let f = 0; f < COUNTS; f++) {
         if (f === Count.Tls || f === Count.Failed) continue;
         this.count(i, f as Count, theirs[c + f]!);
       }
-      for (const k of [j * 2, j * 2 + 1]) if (!Number.isNaN(from.times[k]!)) this.seen(i, from.times[k]!);
-      for (const [k, n] of from.suites.read(theirs, j, theirs[c + Count.Tls]!, from.strings)) this.handshake(i, k, n);
-      for (const [r, n] of from.reasons.read(theirs, j, theirs[c + Count.Failed]!, from.strings)) {
+      const times = from.timePages[j >> PAGE_BITS]!;
+      const t = (j & PAGE_MASK) * 2;
+      for (const k of [t, t + 1]) if (!Number.isNaN(times[k]!)) this.seen(i, times[k]!);
+      for (const [k, n] of from.suites.read(theirs, base, j, theirs[c + Count.Tls]!, from.strings)) {
+        this.handshake(i, k, n);
+      }
+      for (const [r, n] of from.reasons.read(theirs, base, j, theirs[c + Count.Failed]!, from.strings)) {
         this.failure(i, r as FailureReason, null, n);
       }
       const detail = from.details.get(j);
       if (detail !== undefined) this.details.set(i, detail);
-      for (const id of from.mtas.read(theirs, j)) this.mta(i, from.strings.values[id]!);
-      for (const id of from.services.read(theirs, j)) this.service(i, from.strings.values[id]!);
-      for (const row of from.rows.read(theirs, j)) {
+      for (const id of from.mtas.read(theirs, base, j)) this.mta(i, from.strings.values[id]!);
+      for (const id of from.services.read(theirs, base, j)) this.service(i, from.strings.values[id]!);
+      for (const row of from.rows.read(theirs, base, j)) {
         const mine = rowId(row);
         if (this.joinRow(i, mine)) joined(mine);
       }
@@ -476,50 +506,47 @@ export class PeerTable {
   }
 
   private ipOf(i: number): string {
-    const flags = this.data[i * ROW + F_FLAGS]!;
-    return flags & FLAG_V4 ? ipv4String(this.data[i * ROW + F_KEY]! >>> 0) : this.stringOf.get(i)!;
+    const page = this.pages[i >> PAGE_BITS]!;
+    const base = (i & PAGE_MASK) * ROW;
+    return page[base + F_FLAGS]! & FLAG_V4 ? ipv4String(page[base + F_KEY]! >>> 0) : this.stringOf.get(i)!;
   }
 
   private peerOf(i: number): Peer {
     const peer: Peer = { host: this.hosts[i]!, ip: this.ipOf(i) };
-    if (this.data[i * ROW + F_FLAGS]! & FLAG_NAME_NOT_LOGGED) peer.nameLogged = false;
+    if (this.pages[i >> PAGE_BITS]![(i & PAGE_MASK) * ROW + F_FLAGS]! & FLAG_NAME_NOT_LOGGED) peer.nameLogged = false;
     return peer;
   }
 
   private statsOf(i: number): PeerStats {
-    const counts = this.data;
-    const c = i * ROW + F_COUNTS;
-    const first = this.times[i * 2]!;
-    const last = this.times[i * 2 + 1]!;
+    const page = this.pages[i >> PAGE_BITS]!;
+    const base = (i & PAGE_MASK) * ROW;
+    const c = base + F_COUNTS;
+    const times = this.timePages[i >> PAGE_BITS]!;
+    const first = times[(i & PAGE_MASK) * 2]!;
+    const last = times[(i & PAGE_MASK) * 2 + 1]!;
     return {
       peer: this.peerOf(i),
       firstMs: Number.isNaN(first) ? null : first,
       lastMs: Number.isNaN(last) ? null : last,
-      sessions: counts[c + Count.Sessions]!,
-      messages: counts[c + Count.Messages]!,
-      tls: counts[c + Count.Tls]!,
-      failed: counts[c + Count.Failed]!,
-      plaintext: counts[c + Count.Plaintext]!,
-      noCommand: counts[c + Count.NoCommand]!,
-      plaintextMessages: counts[c + Count.PlaintextMessages]!,
-      fallbackSessions: counts[c + Count.FallbackSessions]!,
-      fallbackMessages: counts[c + Count.FallbackMessages]!,
-      suites: this.suites.read(counts, i, counts[c + Count.Tls]!, this.strings),
-      reasons: this.reasons.read(counts, i, counts[c + Count.Failed]!, this.strings) as ReadonlyMap<
+      sessions: page[c + Count.Sessions]!,
+      messages: page[c + Count.Messages]!,
+      tls: page[c + Count.Tls]!,
+      failed: page[c + Count.Failed]!,
+      plaintext: page[c + Count.Plaintext]!,
+      noCommand: page[c + Count.NoCommand]!,
+      plaintextMessages: page[c + Count.PlaintextMessages]!,
+      fallbackSessions: page[c + Count.FallbackSessions]!,
+      fallbackMessages: page[c + Count.FallbackMessages]!,
+      suites: this.suites.read(page, base, i, page[c + Count.Tls]!, this.strings),
+      reasons: this.reasons.read(page, base, i, page[c + Count.Failed]!, this.strings) as ReadonlyMap<
         FailureReason,
         number
       >,
       lastFailureDetail: this.details.get(i) ?? null,
-      mtas: this.mtas.readValues(counts, i, this.strings),
-      services: this.services.readValues(counts, i, this.strings),
+      mtas: this.mtas.readValues(page, base, i, this.strings),
+      services: this.services.readValues(page, base, i, this.strings),
     };
   }
-}
-
-function newRows(capacity: number): Int32Array {
-  const data = new Int32Array(capacity * ROW);
-  for (let i = 0; i < capacity; i++) data.set(EMPTY_ROW, i * ROW);
-  return data;
 }
 
 /** Fibonacci hashing of a 32-bit key: the top bits of its product with 2^32 / φ. */
