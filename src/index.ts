@@ -55,7 +55,7 @@ export {
   presetPolicy,
   type WhatIfPolicy,
 } from './policy/whatif-policy.js';
-export { REPORT_FORMATS } from './render/render-report.js';
+export { REPORT_FORMATS, type Rendered, renderedText } from './render/render-report.js';
 export { buildReport, REPORT_SCHEMA, type ReportData } from './render/report-model.js';
 export { readLines } from './sources/read-lines.js';
 export { type InputSpec, resolveInputs } from './sources/resolve-inputs.js';

@@ -51,7 +51,9 @@ export async function runReport(logs: string[], flags: ReportFlags, io: Io): Pro
     result = await census(common.inputs, options);
     const report = buildReport(result.view, result.diagnostics, common.window, { whatIf: flags.format === 'html' });
     const render = REPORT_FORMATS[flags.format]!;
-    io.out(await render(report, { color: common.color, top }));
+    const rendered = await render(report, { color: common.color, top });
+    if (typeof rendered === 'string') io.out(rendered);
+    else for (const piece of rendered) io.out(piece);
     if (recorder) {
       const summary = recorder.finish();
       if (!common.quiet) io.err(summaryLine(flags.history!, summary));

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { census } from '../../src/census/census.js';
-import { REPORT_FORMATS } from '../../src/render/render-report.js';
+import { REPORT_FORMATS, renderedText } from '../../src/render/render-report.js';
 import { buildReport } from '../../src/render/report-model.js';
 import { resolveInputs } from '../../src/sources/resolve-inputs.js';
 import { fixturePath } from '../helpers/paths.js';
@@ -28,7 +28,7 @@ describe('golden reports', () => {
         report.malformedSamples = report.malformedSamples.map((s) => ({ ...s, source: path.basename(s.source) }));
         const render = REPORT_FORMATS[format];
         assert.ok(render, `format ${format} exists`);
-        const text = await render(report, { color: false, top: 20 });
+        const text = renderedText(await render(report, { color: false, top: 20 }));
         const file = fixturePath('golden', `${name}.${EXT[format]}`);
         if (process.env.UPDATE_GOLDEN === '1') fs.writeFileSync(file, text);
         assert.equal(text, fs.readFileSync(file, 'utf8'));
