@@ -52,21 +52,28 @@ export const UNSURE = -1;
 export type KeywordTest = (buf: Buffer, start: number, end: number) => number;
 
 /**
- * For `keywordTestFor`: whether the message holds `keyword`, by a plain byte loop over the message only. A native
+ * For `keywordTestFor`: whether the message holds `keyword`, by a byte loop over the message only. A native
  * `indexOf` from the line on costs a call and may run far past the line (a keyword whose first letter is common,
- * like `rip=` or `status=`, stops it at every `r` or `s`); a message is a hundred bytes or so.
+ * like `rip=` or `status=`, stops it at every `r` or `s`); a message is a hundred bytes or so. The loop is
+ * Boyer–Moore–Horspool's: it looks at the byte under the keyword's last letter and, when that byte is not in the
+ * keyword, jumps the keyword's whole length (most bytes of a message are not in `status=`).
  */
 export function messageHolds(keyword: string): (buf: Buffer, start: number, end: number) => boolean {
   const k = Buffer.from(keyword, 'latin1');
-  const first = k[0]!;
   const n = k.length;
+  const lastByte = k[n - 1]!;
+  // How far the keyword may move when the byte under its end is `c`: to line its rightmost earlier `c` up.
+  const skip = new Uint8Array(256).fill(Math.min(n, 255));
+  for (let j = 0; j < n - 1; j++) skip[k[j]!] = Math.min(n - 1 - j, 255);
   return (buf, start, end) => {
-    const last = end - n;
-    for (let i = start; i <= last; i++) {
-      if (buf[i] !== first) continue;
-      let j = 1;
-      while (j < n && buf[i + j] === k[j]) j++;
-      if (j === n) return true;
+    for (let i = start + n - 1; i < end; ) {
+      const c = buf[i]!;
+      if (c === lastByte) {
+        let j = n - 2;
+        while (j >= 0 && buf[i - (n - 1) + j] === k[j]) j--;
+        if (j < 0) return true;
+      }
+      i += skip[c]!;
     }
     return false;
   };
