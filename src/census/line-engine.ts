@@ -15,6 +15,7 @@
 import {
   type Dialect,
   HOLDS_NONE,
+  NO_EVENT,
   type Interpreter,
   type KeywordTest,
   MALFORMED,
@@ -274,7 +275,11 @@ export class LineEngine {
     this.noteClaimed();
     const test =
       tag === TAG_SYSLOG && info.keywordTest !== null ? info.keywordTest(buf, span.tagSpace + 1, end) : UNSURE;
-    if (test === HOLDS_NONE || (test === UNSURE && !this.hasKeyword(info.keywordIds, buf, start, end))) {
+    if (
+      test === HOLDS_NONE ||
+      test === NO_EVENT ||
+      (test === UNSURE && !this.hasKeyword(info.keywordIds, buf, start, end))
+    ) {
       cov.unrecognized++;
       return;
     }

@@ -32,7 +32,9 @@ export interface Dialect {
   /**
    * Optional, for speed: a byte test of a message (buf[start, end)) of this program that answers, where it can,
    * whether the message holds one of the program's keywords: `HOLDS` (the keyword search is skipped), `HOLDS_NONE`
-   * (the line is unrecognized at once) or `UNSURE` (the search decides). Null: no test.
+   * (the line is unrecognized at once) or `UNSURE` (the search decides). It may also answer `NO_EVENT` for a
+   * message the interpreter is known to make nothing of (neither an observation nor malformed), keywords or
+   * not: unrecognized at once too. Null: no test.
    */
   keywordTestFor?(program: string): KeywordTest | null;
   /**
@@ -49,6 +51,7 @@ export interface Dialect {
 export const HOLDS = 1;
 export const HOLDS_NONE = 0;
 export const UNSURE = -1;
+export const NO_EVENT = 2;
 export type KeywordTest = (buf: Buffer, start: number, end: number) => number;
 
 /**

@@ -12,7 +12,7 @@
 
 import { normaliseProtocol } from '../ciphers/lookup.js';
 import type { Direction, Envelope, Observation, Peer } from '../model/types.js';
-import { type Dialect, HOLDS, type Interpreter, MALFORMED, messageHolds, UNSURE } from './dialect.js';
+import { type Dialect, HOLDS, type Interpreter, MALFORMED, messageHolds, NO_EVENT, UNSURE } from './dialect.js';
 import {
   connectObs,
   deliveryObs,
@@ -144,9 +144,80 @@ function smtpdKeywordTest(buf: Buffer, start: number, end: number): number {
   return i - start >= 5 && startsWithBytes(buf, i, end, CLIENT_AFTER_QID) ? HOLDS : UNSURE;
 }
 
-/** Deliveries (`status=`) are most smtp and lmtp lines. */
+/**
+ * Deliveries (`status=`) are most smtp and lmtp lines. Those to no network peer (`relay=none`, LMTP over a unix
+ * socket such as `relay=mx[private/dovecot-lmtp]`: a third of a typical Dovecot server's log lines) are
+ * `NO_EVENT`: interpretSmtp would return null for them.
+ */
 function smtpKeywordTest(buf: Buffer, start: number, end: number): number {
-  return holdsStatus(buf, start, end) ? HOLDS : UNSURE;
+  if (!holdsStatus(buf, start, end)) return UNSURE;
+  return isLocalDelivery(buf, start, end) ? NO_EVENT : HOLDS;
+}
+
+const TO_AFTER_QID = Buffer.from(': to=<', 'latin1');
+const ORIG_TO = Buffer.from(' orig_to=<', 'latin1');
+const RELAY = Buffer.from(' relay=', 'latin1');
+const holdsHandshake = messageHolds('TLS connection ');
+
+/** Where `byte` first is in buf[from, end), or -1 (never past the line, unlike Buffer#indexOf). */
+function byteAt(buf: Buffer, byte: number, from: number, end: number): number {
+  for (let i = from; i < end; i++) if (buf[i] === byte) return i;
+  return -1;
+}
+
+/** Bytes an IP_LIKE address may hold: any other makes it a socket path or a name. */
+function mayBeInAddress(c: number): boolean {
+  return (
+    (c >= 48 && c <= 58) ||
+    (c >= 65 && c <= 70) ||
+    (c >= 97 && c <= 102) ||
+    c === 46 ||
+    c === 35 ||
+    c === 42 ||
+    c === 120
+  );
+}
+
+/**
+ * True only when interpretSmtp surely makes nothing of the message: `<QID>: to=<…>,[ orig_to=<…>,] relay=R, …`
+ * (so no `SSL_connect error`, `TLS library problem` or `Cannot start TLS` start), no `TLS connection ` in it,
+ * and R is `none` or alike (no `[`: parseNamaddr finds no peer) or `name[addr]` with an addr IP_LIKE rejects.
+ * Either DELIVERY matches with that relay, or it does not match: null both ways. Anything else: false.
+ */
+function isLocalDelivery(buf: Buffer, start: number, end: number): boolean {
+  let i = start;
+  const qidEnd = Math.min(end, start + 21);
+  while (i < qidEnd && isAlnum(buf[i]!)) i++;
+  if (i - start < 5 || i - start > 20 || !startsWithBytes(buf, i, end, TO_AFTER_QID)) return false;
+  i = byteAt(buf, 62 /* > */, i + TO_AFTER_QID.length, end);
+  if (i < 0 || i + 1 >= end || buf[i + 1] !== 44 /* , */) return false;
+  i += 2;
+  if (startsWithBytes(buf, i, end, ORIG_TO)) {
+    i = byteAt(buf, 62, i + ORIG_TO.length, end);
+    if (i < 0 || i + 1 >= end || buf[i + 1] !== 44) return false;
+    i += 2;
+  }
+  if (!startsWithBytes(buf, i, end, RELAY)) return false;
+  const relayStart = i + RELAY.length;
+  let open = -1;
+  let close = -1;
+  let j = relayStart;
+  for (; j < end; j++) {
+    const c = buf[j]!;
+    if (c === 44 || c === 32 || (c >= 9 && c <= 13)) break;
+    if (c >= 0x80) return false; // a non-ASCII relay: leave it to the interpreter
+    if (c === 91 /* [ */) {
+      if (open >= 0) return false;
+      open = j;
+    } else if (c === 93 /* ] */ && close < 0) close = j;
+  }
+  if (open >= 0) {
+    if (close < open) return false;
+    let socket = false;
+    for (let k = open + 1; k < close; k++) if (!mayBeInAddress(buf[k]!)) socket = true;
+    if (!socket) return false;
+  }
+  return !holdsHandshake(buf, start, end);
 }
 
 export const postfix: Dialect = {

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { HOLDS, MALFORMED, messageHolds, UNSURE } from '../../src/dialects/dialect.js';
+import { HOLDS, MALFORMED, messageHolds, NO_EVENT, UNSURE } from '../../src/dialects/dialect.js';
 import { DIALECTS } from '../../src/dialects/registry.js';
 import { parseZone, WallClock, YearResolver } from '../../src/envelope/clock.js';
 import { parseEnvelope } from '../../src/envelope/parse-envelope.js';
@@ -93,7 +93,8 @@ describe('dialect conformance', () => {
   }
 
   // The hot path trusts keywordTestFor instead of searching: HOLDS must mean a keyword is in the message, and
-  // HOLDS_NONE that none is (else a line would reach the interpreter, or miss it, unlike the keyword filter).
+  // HOLDS_NONE that none is (else a line would reach the interpreter, or miss it, unlike the keyword filter);
+  // NO_EVENT that the interpreter makes nothing of the message (no observation, not malformed).
   for (const dialect of DIALECTS.filter((d) => d.keywordTestFor !== undefined)) {
     it(`${dialect.id}: keywordTestFor answers what the keywords say`, () => {
       const fixture = readFixture(path.join(FIXTURE_DIR, `${dialect.id}.log`));
@@ -103,19 +104,30 @@ describe('dialect conformance', () => {
         .filter((e): e is NonNullable<typeof e> => e !== null && dialect.claims(e.program));
       const programs = [...new Set(envs.map((e) => e.program))];
       const answered = new Set<number>();
+      const interpret = dialect.createInterpreter();
       const check = (program: string, message: string): void => {
         const test = dialect.keywordTestFor!(program);
         if (test === null) return;
-        const buf = Buffer.from(message, 'utf8');
-        const answer = test(buf, 0, buf.length);
+        // In a larger buffer, as on the hot path: a test must not read past the message.
+        const buf = Buffer.from(`>${message}> ]`, 'utf8');
+        const answer = test(buf, 1, buf.length - 3);
         answered.add(answer);
         if (answer === UNSURE) return;
+        if (answer === NO_EVENT) {
+          const result = interpret({ timeMs: 0, host: 'mx', program, pid: 1, message });
+          assert.ok(
+            result === null || (Array.isArray(result) && result.length === 0),
+            `${program}: ${JSON.stringify(message)} answered NO_EVENT but interprets as ${JSON.stringify(result)}`,
+          );
+          return;
+        }
         const keywords = dialect.keywordsFor?.(program) ?? dialect.keywords;
         const holds = keywords.some((k) => message.includes(k));
         assert.equal(holds, answer === HOLDS, `${program}: ${JSON.stringify(message)} answered ${answer}`);
       };
       for (const e of envs) check(e.program, e.message);
       assert.ok(answered.has(HOLDS), 'the fixture has messages keywordTestFor knows hold a keyword');
+      if (dialect.id === 'postfix') assert.ok(answered.has(NO_EVENT), 'the fixture has LMTP deliveries to a socket');
       const messages = envs.map((e) => e.message);
       fc.assert(
         fc.property(
@@ -123,7 +135,11 @@ describe('dialect conformance', () => {
           fc.constantFrom(...messages),
           fc.nat(),
           fc.nat(),
-          fc.string({ maxLength: 12 }),
+          // Random text, or a piece that turns a keyword test's shape into another one.
+          fc.oneof(
+            fc.string({ maxLength: 12 }),
+            fc.constantFrom('TLS connection ', 'status=', ' relay=', ' orig_to=<', '[', ']', '/', '>', ',', ' ', 'é'),
+          ),
           (program, m, a, b, ins) => {
             const i = a % (m.length + 1);
             check(program, m.slice(0, i) + ins + m.slice(Math.min(m.length, i + (b % 30))));
@@ -155,5 +171,63 @@ describe('messageHolds', () => {
       ),
       { numRuns: 5000 },
     );
+  });
+});
+
+describe('postfix smtp/lmtp NO_EVENT', () => {
+  // Deliveries to no network peer are dropped before the interpreter; this holds that to what the interpreter
+  // makes of the same message, on delivery lines built from pieces that move every boundary the byte test reads.
+  const postfix = DIALECTS.find((d) => d.id === 'postfix')!;
+  const interpret = postfix.createInterpreter();
+  // The first choice (the shape of a real delivery) three times in four, so that whole deliveries are common.
+  const piece = (good: string, ...odd: string[]) =>
+    fc.oneof({ weight: 3, arbitrary: fc.constant(good) }, { weight: 1, arbitrary: fc.constantFrom(...odd) });
+  const message = fc
+    .tuple(
+      piece('3A5444167F', 'AABB', 'AABBCC', 'A'.repeat(20), 'A'.repeat(21), 'NOQUEUE', 'warning', ''),
+      piece(': to=<', ': to=', ':to=<', ': from=<'),
+      piece('a@b.example', '', 'x>y', 'TLS connection ', 'é@b'),
+      piece('>, ', '>,', '> ', ''),
+      piece('', 'orig_to=<c@d>, ', 'orig_to=<c@d> ', 'orig_to=<, ', 'orig_to=<c@d>, '),
+      piece('relay=', 'relay =', 'Relay='),
+      piece(
+        'mx[private/dovecot-lmtp]',
+        'none',
+        'dovecot[/var/run/dovecot/lmtp]',
+        'mx[1.2.3.4]:25',
+        '127.0.0.1[127.0.0.1]:24',
+        'mx[2001:db8::1]',
+        'mx[]',
+        'a]b[c/d]',
+        'a[b[c/d]',
+        'mx[priv\u00e9/x]',
+        'mx[x.x.x]',
+        'mx[#]',
+      ),
+      piece(', ', ',', ' ', ''),
+      piece('delay=0.4, dsn=2.0.0, ', '', 'TLS connection established to x[1.2.3.4]:25: ', '\u2028'),
+      piece(
+        'status=sent (250 2.0.0 Saved)',
+        'status=deferred',
+        'status=',
+        'status=bounced (TLS is required, but was not offered by host x)',
+      ),
+    )
+    .map((parts) => parts.join(''));
+
+  it('is answered only for messages the interpreter makes nothing of', () => {
+    const test = postfix.keywordTestFor!('postfix/lmtp')!;
+    let noEvent = 0;
+    fc.assert(
+      fc.property(message, (m) => {
+        const buf = Buffer.from(`>${m}>]`, 'utf8');
+        if (test(buf, 1, buf.length - 2) !== NO_EVENT) return;
+        noEvent++;
+        const result = interpret({ timeMs: 0, host: 'mx', program: 'postfix/lmtp', pid: 1, message: m });
+        assert.ok(result === null || (Array.isArray(result) && result.length === 0), `${JSON.stringify(m)}`);
+      }),
+      { numRuns: 20000 },
+    );
+    assert.ok(noEvent > 100, `NO_EVENT answered ${noEvent} times`);
   });
 });
