@@ -15,10 +15,10 @@
 import {
   type Dialect,
   HOLDS_NONE,
-  NO_EVENT,
   type Interpreter,
   type KeywordTest,
   MALFORMED,
+  NO_EVENT,
   UNSURE,
 } from '../dialects/dialect.js';
 import { WallClock, YearResolver, type Zone } from '../envelope/clock.js';
