@@ -67,10 +67,33 @@ function isSpace(c: number): boolean {
  * name may itself contain `[`.
  */
 export function parseNamaddr(text: string): (Peer & { port: number | null }) | null {
+  const close = scanNamaddr(text, 0);
+  if (close < 0) return null;
+  const peer = peerOf(text, 0, close);
+  let port: number | null = null;
+  if (text.charCodeAt(close + 1) === 58 /* : */) {
+    let end = close + 2;
+    while (end < text.length && text.charCodeAt(end) >= 48 && text.charCodeAt(end) <= 57) end++;
+    if (end > close + 2) port = Number(text.slice(close + 2, end));
+  }
+  return { host: peer.host, ip: peer.ip, port };
+}
+
+/** parseNamaddr's peer of text[from…], without the port: no substring and no second object per line. */
+function parsePeer(text: string, from: number): Peer | null {
+  const close = scanNamaddr(text, from);
+  return close < 0 ? null : peerOf(text, from, close);
+}
+
+/** Where the `[` of the namaddr at text[from…] was found by the last successful scanNamaddr. */
+let namaddrOpen = 0;
+
+/** The index of the namaddr's `]` (its `[` in namaddrOpen), or -1 when text[from…] does not start with one. */
+function scanNamaddr(text: string, from: number): number {
   const n = text.length;
-  for (let open = 0; open < n; open++) {
+  for (let open = from; open < n; open++) {
     const c = text.charCodeAt(open);
-    if (isSpace(c)) return null;
+    if (isSpace(c)) return -1;
     if (c !== 91 /* [ */) continue;
     let close = open + 1;
     for (; close < n; close++) {
@@ -78,17 +101,16 @@ export function parseNamaddr(text: string): (Peer & { port: number | null }) | n
       if (a === 91 || a === 93 || isSpace(a)) break;
     }
     if (close >= n || text.charCodeAt(close) !== 93 /* ] */) continue;
-    const host = text.slice(0, open);
-    const ip = text.slice(open + 1, close);
-    let port: number | null = null;
-    if (text.charCodeAt(close + 1) === 58 /* : */) {
-      let end = close + 2;
-      while (end < n && text.charCodeAt(end) >= 48 && text.charCodeAt(end) <= 57) end++;
-      if (end > close + 2) port = Number(text.slice(close + 2, end));
-    }
-    return { host: host === '' || host === 'unknown' || host === ip ? null : host, ip, port };
+    namaddrOpen = open;
+    return close;
   }
-  return null;
+  return -1;
+}
+
+function peerOf(text: string, from: number, close: number): Peer {
+  const host = text.slice(from, namaddrOpen);
+  const ip = text.slice(namaddrOpen + 1, close);
+  return { host: host === '' || host === 'unknown' || host === ip ? null : host, ip };
 }
 
 const programs = new Map<string, { service: string; daemon: string }>();
@@ -259,28 +281,54 @@ function base(env: Envelope, service: string, direction: Direction, key: string)
   return { mta: 'postfix', service, direction, key, timeMs: env.timeMs };
 }
 
+/** `host|program|pid` keys, remembered by program, host and pid (bounded: log text). */
+const processKeys = new Map<string, Map<string | null, Map<number, string>>>();
+
+/**
+ * The correlation key of a Postfix process: one smtpd serves one client at a time. Remembered, so that each
+ * line of a process hands the correlator the same string, hashed once, instead of building and hashing a new
+ * one (program and host strings are themselves cached by the envelope, so their lookups hash nothing).
+ */
 function processKey(env: Envelope): string {
-  return `${env.host ?? ''}|${env.program}|${env.pid ?? ''}`;
+  const pid = env.pid;
+  if (pid === null) return `${env.host ?? ''}|${env.program}|`;
+  let byHost = processKeys.get(env.program);
+  if (byHost === undefined) {
+    if (processKeys.size >= 256) processKeys.clear();
+    byHost = new Map();
+    processKeys.set(env.program, byHost);
+  }
+  let byPid = byHost.get(env.host);
+  if (byPid === undefined) {
+    if (byHost.size >= 256) byHost.clear();
+    byPid = new Map();
+    byHost.set(env.host, byPid);
+  }
+  let key = byPid.get(pid);
+  if (key === undefined) {
+    if (byPid.size >= 1 << 16) byPid.clear();
+    key = `${env.host ?? ''}|${env.program}|${pid}`;
+    byPid.set(pid, key);
+  }
+  return key;
 }
 
 function handshakeOf(m: RegExpExecArray, b: ReturnType<typeof base>): Observation[] | typeof MALFORMED {
   if (m[2] === 'reused') return []; // a cached connection through tlsproxy: no new handshake (smtp_session.c)
-  const peer = parseNamaddr(m[4]!);
+  const peer = parsePeer(m[4]!, 0);
   if (!peer) return MALFORMED;
-  return [
-    handshakeObs(b, { host: peer.host, ip: peer.ip }, normaliseProtocol(m[5]!), m[6]!, m[7] ?? null, m[1] ?? null),
-  ];
+  return [handshakeObs(b, peer, normaliseProtocol(m[5]!), m[6]!, m[7] ?? null, m[1] ?? null)];
 }
 
 function interpretSmtpd(env: Envelope, service: string): Observation[] | null | typeof MALFORMED {
   const msg = env.message;
   const b = base(env, service, 'inbound', processKey(env));
   if (msg.startsWith('connect from ')) {
-    const peer = parseNamaddr(msg.slice(13));
-    return peer ? [connectObs(b, { host: peer.host, ip: peer.ip })] : MALFORMED;
+    const peer = parsePeer(msg, 13);
+    return peer ? [connectObs(b, peer)] : MALFORMED;
   }
   if (msg.startsWith('disconnect from ')) {
-    const peer = parseNamaddr(msg.slice(16));
+    const peer = parsePeer(msg, 16);
     if (!peer) return MALFORMED;
     const commands = COUNTERS.exec(msg);
     const starttls = STARTTLS_COUNTER.exec(msg);
@@ -291,7 +339,7 @@ function interpretSmtpd(env: Envelope, service: string): Observation[] | null | 
       state = ok > 0 ? 'ok' : total > 0 ? 'failed' : 'absent';
     } else if (commands) state = 'absent';
     const total = commands ? Number(commands[2] ?? commands[1]) : null;
-    return [disconnectObs(b, { host: peer.host, ip: peer.ip }, state, total)];
+    return [disconnectObs(b, peer, state, total)];
   }
   if (msg.includes('TLS connection ')) {
     const m = HANDSHAKE.exec(msg);
@@ -301,13 +349,11 @@ function interpretSmtpd(env: Envelope, service: string): Observation[] | null | 
   if (msg.startsWith('warning: TLS library problem')) return libraryProblem(msg, b);
   const at = qidPrefixLength(msg);
   if (msg.startsWith('lost connection after STARTTLS from ', at)) {
-    const peer = parseNamaddr(msg.slice(at + 36));
-    return [starttlsLostObs(b, peer ? { host: peer.host, ip: peer.ip } : null)];
+    return [starttlsLostObs(b, parsePeer(msg, at + 36))];
   }
   const client = CLIENT.exec(msg);
   if (client) {
-    const peer = parseNamaddr(client[2]!);
-    return [messageObs(b, peer ? { host: peer.host, ip: peer.ip } : null, client[1]!)];
+    return [messageObs(b, parsePeer(client[2]!, 0), client[1]!)];
   }
   return null;
 }
@@ -315,11 +361,10 @@ function interpretSmtpd(env: Envelope, service: string): Observation[] | null | 
 function sslError(msg: string, b: ReturnType<typeof base>): Observation[] | typeof MALFORMED {
   const m = SSL_ERROR.exec(msg);
   if (!m) return MALFORMED;
-  const peer = parseNamaddr(m[2]!);
   const detail = m[3] ?? '';
   // `-1`/`0`: OpenSSL queued errors that follow as `TLS library problem` lines and refine the reason.
   const reason = /^-?\d+$/.test(detail) ? 'other' : classifyTlsError(detail);
-  return [failureObs(b, peer ? { host: peer.host, ip: peer.ip } : null, reason, detail)];
+  return [failureObs(b, parsePeer(m[2]!, 0), reason, detail)];
 }
 
 function libraryProblem(msg: string, b: ReturnType<typeof base>): Observation[] | typeof MALFORMED {
