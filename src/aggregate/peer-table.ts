@@ -317,7 +317,8 @@ export class PeerTable {
       }
       this.hosts.push(peer.host === null ? null : ownString(peer.host));
       if (peer.nameLogged === false) page[base + F_FLAGS]! |= FLAG_NAME_NOT_LOGGED;
-    } else if (this.hosts[i] === null && peer.host !== null) {
+    } else if (peer.host !== null && this.hosts[i] === null) {
+      // (peer.host first: most sessions name no host, and hosts[i] is a cache miss of its own)
       this.hosts[i] = ownString(peer.host);
       const page = this.pages[i >> PAGE_BITS]!;
       const base = (i & PAGE_MASK) * ROW;

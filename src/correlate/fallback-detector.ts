@@ -11,7 +11,8 @@ export const DEFAULT_FALLBACK_WINDOW_MS = 60 * 60 * 1000;
 const SWEEP_EVERY = 8192;
 
 export class FallbackDetector {
-  private readonly lastFailure = new Map<string, number>();
+  /** Per direction: address → when its last failed handshake started (no `direction|ip` string per session). */
+  private readonly lastFailure = new Map<string, Map<string, number>>();
   private seen = 0;
   private latestMs = 0;
 
@@ -22,11 +23,15 @@ export class FallbackDetector {
     if (s.peer === null || s.startMs === null) return;
     if (s.startMs > this.latestMs) this.latestMs = s.startMs;
     if (s.outcome === 'failed') {
-      const key = `${s.direction}|${s.peer.ip}`;
-      const prev = this.lastFailure.get(key);
-      if (prev === undefined || s.startMs > prev) this.lastFailure.set(key, s.startMs);
+      let byIp = this.lastFailure.get(s.direction);
+      if (byIp === undefined) {
+        byIp = new Map();
+        this.lastFailure.set(s.direction, byIp);
+      }
+      const prev = byIp.get(s.peer.ip);
+      if (prev === undefined || s.startMs > prev) byIp.set(s.peer.ip, s.startMs);
     } else if (s.outcome === 'plaintext') {
-      const failedAt = this.lastFailure.get(`${s.direction}|${s.peer.ip}`);
+      const failedAt = this.lastFailure.get(s.direction)?.get(s.peer.ip);
       if (failedAt !== undefined && s.startMs >= failedAt && s.startMs - failedAt <= this.windowMs) s.fallback = true;
     }
     if (++this.seen % SWEEP_EVERY === 0) this.sweep();
@@ -34,6 +39,8 @@ export class FallbackDetector {
 
   private sweep(): void {
     const horizon = this.latestMs - this.windowMs;
-    for (const [key, at] of this.lastFailure) if (at < horizon) this.lastFailure.delete(key);
+    for (const byIp of this.lastFailure.values()) {
+      for (const [ip, at] of byIp) if (at < horizon) byIp.delete(ip);
+    }
   }
 }
