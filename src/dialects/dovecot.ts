@@ -25,10 +25,39 @@ import { classifyTlsError } from './tls-error-reason.js';
 const LOGIN_PROCESS = /^([a-z][a-z0-9]*)-login$/;
 const holdsRip = messageHolds('rip=');
 const ripKeywordTest = (buf: Buffer, start: number, end: number) => (holdsRip(buf, start, end) ? HOLDS : HOLDS_NONE);
-const SYSLOG_PREFIX = /^([a-z][a-z0-9]*)-login: /;
+
+/**
+ * `<process>-login: ` at the start of a syslog message: where its `-` is, or -1. What
+ * `/^([a-z][a-z0-9]*)-login: /` finds, without a match object per line (a property test holds the two together).
+ */
+export function loginPrefixEnd(text: string): number {
+  const first = text.charCodeAt(0);
+  if (!(first >= 97 && first <= 122)) return -1;
+  let i = 1;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57))) break;
+  }
+  return text.startsWith('-login: ', i) ? i : -1;
+}
 const LEVEL = /^(?:Info|Warning|Error|Fatal|Panic|Debug): /;
-/** Where the elements begin: the first `: ` followed by an element Dovecot writes before `%c`. */
-const ELEMENTS_START = /: (?=(?:user=<|method=|rip=|lip=|mpid=|lport=|rport=|session=<)[^,]*(?:, |$))/;
+/** What an element Dovecot writes before `%c` starts with. */
+const FIRST_ELEMENTS = ['user=<', 'method=', 'rip=', 'lip=', 'mpid=', 'lport=', 'rport=', 'session=<'];
+
+/**
+ * Where the elements begin: the first `: ` followed by an element Dovecot writes before `%c` (up to its end: a
+ * `, ` or the end of the line), or -1. What `/: (?=(?:user=<|method=|…|session=<)[^,]*(?:, |$))/` finds, without
+ * a match object per line (a property test holds the two together).
+ */
+export function elementsStart(text: string): number {
+  for (let i = text.indexOf(': '); i >= 0; i = text.indexOf(': ', i + 1)) {
+    const p = i + 2;
+    if (!FIRST_ELEMENTS.some((e) => text.startsWith(e, p))) continue;
+    const comma = text.indexOf(',', p);
+    if (comma < 0 || text.charCodeAt(comma + 1) === 32) return i;
+  }
+  return -1;
+}
 const SSL_SECURITY = /^(\S+) with cipher (\S+) \((\d+\/\d+) bits\)/;
 const POST_LOGIN = /^(?:imap|pop3|lmtp|submission|managesieve|doveadm)\(/;
 
@@ -58,16 +87,16 @@ function interpretDovecot(env: Envelope): Observation[] | null | typeof MALFORME
   let process: string | undefined = LOGIN_PROCESS.exec(env.program)?.[1];
   if (process === undefined) {
     if (env.program !== 'dovecot') return null;
-    const prefix = SYSLOG_PREFIX.exec(text);
-    if (!prefix) return null;
-    process = prefix[1]!;
-    text = text.slice(prefix[0].length);
+    const dash = loginPrefixEnd(text);
+    if (dash < 0) return null;
+    process = text.slice(0, dash);
+    text = text.slice(dash + 8);
   }
   text = text.replace(LEVEL, '');
-  const start = ELEMENTS_START.exec(text);
-  if (!start) return text.includes('rip=') ? MALFORMED : null;
-  const message = text.slice(0, start.index);
-  const login = parseElements(text, start.index + 2);
+  const start = elementsStart(text);
+  if (start < 0) return text.includes('rip=') ? MALFORMED : null;
+  const message = text.slice(0, start);
+  const login = parseElements(text, start + 2);
   if (login.rip === null) return text.includes('rip=') ? MALFORMED : null;
   const service = process === 'submission' ? 'submission' : process;
   // Without a session id the key needs no number: every line ends its own connection (each return below ends

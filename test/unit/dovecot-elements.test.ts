@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { type LoginElements, parseElements } from '../../src/dialects/dovecot.js';
+import { elementsStart, type LoginElements, loginPrefixEnd, parseElements } from '../../src/dialects/dovecot.js';
 
 const SSL_SECURITY = /^(\S+) with cipher (\S+) \((\d+\/\d+) bits\)/;
 
@@ -64,6 +64,54 @@ describe('Dovecot login elements', () => {
         assert.deepEqual(parseElements(before + text, from), reference(text.split(', ')));
       }),
       { numRuns: 20000 },
+    );
+  });
+});
+
+describe('Dovecot elements start', () => {
+  const ELEMENTS_START = /: (?=(?:user=<|method=|rip=|lip=|mpid=|lport=|rport=|session=<)[^,]*(?:, |$))/;
+  const bit = fc.constantFrom(
+    'Login',
+    ': ',
+    ':',
+    ' ',
+    ', ',
+    ',',
+    'user=<a@b>',
+    'method=PLAIN',
+    'rip=192.0.2.7',
+    'lip=',
+    'mpid=1',
+    'lport=993',
+    'rport=1',
+    'session=<x>',
+    'TLS',
+    '(no auth attempts in 0 secs)',
+    'x',
+    '\n',
+  );
+  it('is where the regular expression it replaced finds them', () => {
+    fc.assert(
+      fc.property(fc.array(bit, { maxLength: 14 }), (parts) => {
+        const text = parts.join('');
+        assert.equal(elementsStart(text), ELEMENTS_START.exec(text)?.index ?? -1, JSON.stringify(text));
+      }),
+      { numRuns: 20000 },
+    );
+  });
+});
+
+describe('Dovecot login prefix', () => {
+  const SYSLOG_PREFIX = /^([a-z][a-z0-9]*)-login: /;
+  it('is where the regular expression it replaced finds it', () => {
+    const bit = fc.constantFrom('imap', 'pop3', 'x', '9', 'A', '-login: ', '-login:', '-', 'login', ': ', ' ', 'é');
+    fc.assert(
+      fc.property(fc.array(bit, { maxLength: 6 }), (parts) => {
+        const text = parts.join('');
+        const m = SYSLOG_PREFIX.exec(text);
+        assert.equal(loginPrefixEnd(text), m ? m[1]!.length : -1, JSON.stringify(text));
+      }),
+      { numRuns: 10000 },
     );
   });
 });
