@@ -29,14 +29,48 @@ const HANDSHAKE =
   /^(?:(Anonymous|Untrusted|Trusted|Verified) )?TLS connection (established|reused) (from|to) (\S*?\[[^[\]\s]*\](?::\d+)?)(?: to \S+)?: (\S+) with cipher (\S+)(?: \((\d+\/\d+) bits\))?/;
 const SSL_ERROR = /^SSL_(accept|connect) error (?:from|to) (\S*?\[[^[\]\s]*\](?::\d+)?): ?(.*)$/;
 const LIBRARY_PROBLEM = /^warning: TLS library problem: (?:\d+:)?(.*)$/;
-const COUNTERS = / commands=(\d+)(?:\/(\d+))?/;
-const STARTTLS_COUNTER = / starttls=(\d+)(?:\/(\d+))?/;
 const QID_PREFIX = /^(?:NOQUEUE|[0-9A-Za-z]{5,20}): /;
 
 /** Length of a `<QID>: ` or `NOQUEUE: ` prefix, or 0 (read in place: no copy of the message per line). */
 function qidPrefixLength(msg: string): number {
   return QID_PREFIX.exec(msg)?.[0].length ?? 0;
 }
+/** What the last successful readCounter read: `<ok>`, and `<total>` (`<ok>` when the counter has no `/`). */
+export let counterOk = 0;
+export let counterTotal = 0;
+
+/**
+ * A disconnect line's counter ` <name>=<ok>[/<total>]` (smtpd.c, Postfix 3.0+): the first `name` followed by a
+ * digit, read into counterOk and counterTotal without a match object, as `/ name=(\d+)(?:\/(\d+))?/` reads it
+ * (a property test holds the two together). False when the line has none.
+ */
+export function readCounter(msg: string, name: string): boolean {
+  for (let at = msg.indexOf(name); at >= 0; at = msg.indexOf(name, at + 1)) {
+    const start = at + name.length;
+    const end = digitsEnd(msg, start);
+    if (end === start) continue;
+    counterOk = digitsValue(msg, start, end);
+    const totalEnd = msg.charCodeAt(end) === 47 /* / */ ? digitsEnd(msg, end + 1) : end + 1;
+    counterTotal = totalEnd > end + 1 ? digitsValue(msg, end + 1, totalEnd) : counterOk;
+    return true;
+  }
+  return false;
+}
+
+function digitsEnd(text: string, from: number): number {
+  let i = from;
+  while (i < text.length && text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) i++;
+  return i;
+}
+
+/** The value of the digits text[start, end), as Number() reads them (by hand while that is exact). */
+function digitsValue(text: string, start: number, end: number): number {
+  if (end - start > 15) return Number(text.slice(start, end));
+  let n = 0;
+  for (let i = start; i < end; i++) n = n * 10 + (text.charCodeAt(i) - 48);
+  return n;
+}
+
 const CLIENT = /^([0-9A-Za-z]{5,20}): client=(\S*?\[[^[\]\s]*\])/;
 const DELIVERY =
   /^([0-9A-Za-z]{5,20}): to=<[^>]*>,(?: orig_to=<[^>]*>,)? relay=([^\s,]*), .*? status=(\w+)(?: \((.*)\))?$/;
@@ -330,16 +364,11 @@ function interpretSmtpd(env: Envelope, service: string): Observation[] | null | 
   if (msg.startsWith('disconnect from ')) {
     const peer = parsePeer(msg, 16);
     if (!peer) return MALFORMED;
-    const commands = COUNTERS.exec(msg);
-    const starttls = STARTTLS_COUNTER.exec(msg);
     let state: 'ok' | 'failed' | 'absent' | 'unknown' = 'unknown';
-    if (starttls) {
-      const ok = Number(starttls[1]);
-      const total = starttls[2] === undefined ? ok : Number(starttls[2]);
-      state = ok > 0 ? 'ok' : total > 0 ? 'failed' : 'absent';
-    } else if (commands) state = 'absent';
-    const total = commands ? Number(commands[2] ?? commands[1]) : null;
-    return [disconnectObs(b, peer, state, total)];
+    const commands = readCounter(msg, ' commands=') ? counterTotal : null;
+    if (readCounter(msg, ' starttls=')) state = counterOk > 0 ? 'ok' : counterTotal > 0 ? 'failed' : 'absent';
+    else if (commands !== null) state = 'absent';
+    return [disconnectObs(b, peer, state, commands)];
   }
   if (msg.includes('TLS connection ')) {
     const m = HANDSHAKE.exec(msg);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { parseNamaddr } from '../../src/dialects/postfix.js';
+import { counterOk, counterTotal, parseNamaddr, readCounter } from '../../src/dialects/postfix.js';
 
 const NAMADDR = /^(\S*?)\[([^[\]\s]*)\](?::(\d+))?/;
 
@@ -65,6 +65,38 @@ describe('parseNamaddr', () => {
         assert.deepEqual(parseNamaddr(text), byRegex(text));
       }),
       { numRuns: 5000 },
+    );
+  });
+});
+
+describe('readCounter', () => {
+  it('reads what / name=(\\d+)(?:\\/(\\d+))?/ reads', () => {
+    const bit = fc.constantFrom(
+      ' commands=',
+      ' starttls=',
+      'commands=',
+      '1',
+      '0',
+      '42',
+      '/',
+      '12345678901234567890',
+      ' ',
+      'ehlo=1',
+      'x',
+      '=',
+    );
+    fc.assert(
+      fc.property(fc.array(bit, { maxLength: 12 }), fc.constantFrom(' commands=', ' starttls='), (parts, name) => {
+        const text = parts.join('');
+        const m = new RegExp(`${name}(\\d+)(?:\\/(\\d+))?`).exec(text);
+        const found = readCounter(text, name);
+        assert.equal(found, m !== null, JSON.stringify(text));
+        if (m) {
+          assert.equal(counterOk, Number(m[1]));
+          assert.equal(counterTotal, Number(m[2] ?? m[1]));
+        }
+      }),
+      { numRuns: 20000 },
     );
   });
 });
