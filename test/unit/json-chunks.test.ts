@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { jsonChunks } from '../../src/render/json-chunks.js';
 
-const joined = (value: unknown) => [...jsonChunks(value)].join('');
+const joined = (value: unknown, batch?: number) => [...jsonChunks(value, batch)].join('');
 
 // JSON values plus what JSON.stringify treats specially: undefined and functions (left out of objects, null in
 // arrays), -0 and non-finite numbers (0 and null), Dates (toJSON), and strings with line breaks, quotes and
@@ -31,7 +31,8 @@ const { value } = fc.letrec((tie) => ({
 describe('jsonChunks', () => {
   it('prints what JSON.stringify(value, null, 2) prints', () => {
     fc.assert(
-      fc.property(value, (v) => {
+      fc.property(value, fc.integer({ min: 1, max: 4 }), (v, batch) => {
+        assert.equal(joined(v, batch), JSON.stringify(v, null, 2) ?? '');
         assert.equal(joined(v), JSON.stringify(v, null, 2) ?? '');
       }),
       { numRuns: 3000 },
