@@ -179,7 +179,7 @@ function buildDirection(d: DirectionView): DirectionReport {
   const failures: FailureEntry[] = [];
   const plaintext: PlaintextEntry[] = [];
   const legacyPeers: LegacyPeerEntry[] = [];
-  for (const p of d.peers.values()) {
+  for (const p of d.peers.listed(isLegacySuiteKey)) {
     if (p.failed > 0) failures.push(failureEntry(p));
     if (p.plaintext > 0) plaintext.push(plaintextEntry(p));
     const legacy = legacyPeerEntry(p);
@@ -191,6 +191,11 @@ function buildDirection(d: DirectionView): DirectionReport {
   const { trusted, ...rest } = d.totals;
   const totals: ReportTotals = trusted > 0 ? { ...rest, trusted } : rest;
   return { totals, spread, failures, plaintext, legacyPeers };
+}
+
+/** Whether a peer suite key (`protocol|cipher`) is a legacy protocol's. */
+function isLegacySuiteKey(suite: string): boolean {
+  return isLegacyProtocol(suite.slice(0, suite.indexOf('|')) as Protocol);
 }
 
 function legacyPeerEntry(p: PeerStats): LegacyPeerEntry | null {

@@ -152,6 +152,17 @@ function same(t: PeerTable, refs: Map<string, Ref>): void {
     assert.deepEqual([...p.mtas].sort(), [...r.mtas].sort());
     assert.deepEqual([...p.services].sort(), [...r.services].sort());
   }
+  // What a report lists: failed, plaintext, or a suite that passes the test (here: TLSv1), in table order.
+  const legacy = (suite: string) => suite.startsWith('TLSv1|');
+  const want = [...refs]
+    .filter(
+      ([, r]) => r.counts[Count.Failed]! > 0 || r.counts[Count.Plaintext]! > 0 || [...r.suites.keys()].some(legacy),
+    )
+    .map(([ip]) => ip);
+  assert.deepEqual(
+    [...t.listed(legacy)].map((p) => p.peer.ip),
+    want,
+  );
 }
 
 describe('PeerTable', () => {
