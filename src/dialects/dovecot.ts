@@ -38,8 +38,10 @@ export function loginPrefixEnd(text: string): number {
     const c = text.charCodeAt(i);
     if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57))) break;
   }
-  return text.startsWith('-login: ', i) ? i : -1;
+  return text.startsWith(LOGIN_SUFFIX, i) ? i : -1;
 }
+const LOGIN_SUFFIX = '-login: ';
+
 const LEVEL = /^(?:Info|Warning|Error|Fatal|Panic|Debug): /;
 /** What an element Dovecot writes before `%c` starts with. */
 const FIRST_ELEMENTS = ['user=<', 'method=', 'rip=', 'lip=', 'mpid=', 'lport=', 'rport=', 'session=<'];
@@ -90,7 +92,7 @@ function interpretDovecot(env: Envelope): Observation[] | null | typeof MALFORME
     const dash = loginPrefixEnd(text);
     if (dash < 0) return null;
     process = text.slice(0, dash);
-    text = text.slice(dash + 8);
+    text = text.slice(dash + LOGIN_SUFFIX.length);
   }
   text = text.replace(LEVEL, '');
   const start = elementsStart(text);

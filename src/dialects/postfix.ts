@@ -202,8 +202,8 @@ function smtpdKeywordTest(buf: Buffer, start: number, end: number): number {
 
 /**
  * Deliveries (`status=`) are most smtp and lmtp lines. Those to no network peer (`relay=none`, LMTP over a unix
- * socket such as `relay=mx[private/dovecot-lmtp]`: a third of a typical Dovecot server's log lines) are
- * `NO_EVENT`: interpretSmtp would return null for them.
+ * socket such as `relay=mx[private/dovecot-lmtp]`: one line per recipient on a server that delivers to Dovecot,
+ * one line in fourteen of genlog's logs) are `NO_EVENT`: interpretSmtp would return null for them.
  */
 function smtpKeywordTest(buf: Buffer, start: number, end: number): number {
   // First: a local delivery is NO_EVENT with or without `status=`, and finding that out reads less of it.
