@@ -54,7 +54,7 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--show-unparsed', 'list samples of lines that looked relevant but did not parse, with file:line')
     .option(
       '--threads <n>',
-      'threads to count with (default: one per core, at most 4, for 256 MiB of log or more; 1 = no worker threads)',
+      'threads to count with (default: one per core, at most 4, for 256 MiB of log or more, one less when most of it is .gz; 1 = no worker threads)',
     )
     .option('-q, --quiet', 'no progress or warnings on stderr')
     .option('--no-color', 'no colour even on a terminal (NO_COLOR is honoured too)');

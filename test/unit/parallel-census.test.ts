@@ -10,7 +10,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import zlib from 'node:zlib';
-import { type CensusOptions, census, estimatedLogBytes, PARALLEL_MIN_BYTES } from '../../src/census/census.js';
+import {
+  type CensusOptions,
+  census,
+  defaultThreadsFor,
+  estimatedLogBytes,
+  PARALLEL_MIN_BYTES,
+} from '../../src/census/census.js';
 import { buildReport } from '../../src/render/report-model.js';
 import { resolveInputs } from '../../src/sources/resolve-inputs.js';
 import { fixturePath, ROOT } from '../helpers/paths.js';
@@ -139,5 +145,30 @@ describe('parallel census', () => {
     assert.ok(size < PARALLEL_MIN_BYTES);
     // Asked for, threads are used whatever the size.
     assert.equal((await run([plain], { threads: 2, parallel: { startAfterBytes: 0 } })).workers, 1);
+  });
+
+  it('leaves a core to inflating when most of the log is .gz', () => {
+    // Real files (a .gz is told by its magic bytes), with the sizes of big ones.
+    const dir = tmpdir();
+    const plainFile = path.join(dir, 'maillog');
+    fs.writeFileSync(plainFile, `${SAMPLE.join('\n')}\n`);
+    const gzFile = path.join(dir, 'maillog.1.gz');
+    fs.writeFileSync(gzFile, zlib.gzipSync(`${SAMPLE.join('\n')}\n`));
+    const big = (p: string, sizeBytes: number) => ({
+      path: p.endsWith('.gz') ? gzFile : plainFile,
+      mtimeMs: null,
+      sizeBytes,
+    });
+    const plain = big('maillog', 1 << 30);
+    const gz = big('maillog.1.gz', 200 << 20);
+    assert.equal(defaultThreadsFor([plain], 2), 2);
+    assert.equal(defaultThreadsFor([gz], 2), 1);
+    assert.equal(defaultThreadsFor([gz], 4), 3);
+    assert.equal(defaultThreadsFor([gz], 1), 1);
+    // 1 GiB plain against 5 × 100 MiB of .gz: mostly plain.
+    assert.equal(defaultThreadsFor([plain, big('maillog.2.gz', 100 << 20)], 2), 2);
+    assert.equal(defaultThreadsFor([big('maillog', 100 << 20), gz], 2), 1);
+    assert.equal(defaultThreadsFor([{ path: '-', mtimeMs: null, sizeBytes: null }], 2), 2);
+    assert.equal(defaultThreadsFor([big('maillog.1.gz', 1 << 20)], 4), 1, 'small: one thread');
   });
 });
