@@ -86,13 +86,18 @@ export const dovecot: Dialect = {
 
 function interpretDovecot(env: Envelope): Observation[] | null | typeof MALFORMED {
   let text = env.message;
-  let process: string | undefined = LOGIN_PROCESS.exec(env.program)?.[1];
-  if (process === undefined) {
-    if (env.program !== 'dovecot') return null;
+  let process: string;
+  if (env.program === 'dovecot') {
+    // Syslog: `dovecot: imap-login: …` (the common case: no regular expression for it).
     const dash = loginPrefixEnd(text);
     if (dash < 0) return null;
     process = text.slice(0, dash);
     text = text.slice(dash + LOGIN_SUFFIX.length);
+  } else {
+    // Dovecot's own log file: the program is `imap-login`.
+    const login = LOGIN_PROCESS.exec(env.program);
+    if (login === null) return null;
+    process = login[1]!;
   }
   text = text.replace(LEVEL, '');
   const start = elementsStart(text);
