@@ -31,9 +31,16 @@ function isWalkable(value: unknown): value is object {
   return typeof value === 'object' && value !== null && typeof (value as { toJSON?: unknown }).toJSON !== 'function';
 }
 
+/** A value this walk leaves to JSON.stringify, as it would print it at `indent`; undefined when it prints nothing. */
+function leaf(value: unknown, indent: string): string | undefined {
+  // Only an object with toJSON (which may return an object) can span lines; strings never do.
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value);
+  return JSON.stringify(value, null, 2)?.replaceAll('\n', `\n${indent}`);
+}
+
 function* pieces(value: unknown, indent: string, batch: number): Generator<string> {
   if (!isWalkable(value)) {
-    const text = JSON.stringify(value);
+    const text = leaf(value, indent);
     if (text !== undefined) yield text;
     return;
   }
@@ -62,7 +69,7 @@ function* pieces(value: unknown, indent: string, batch: number): Generator<strin
       yield prefix;
       yield* pieces(member, inner, batch);
     } else {
-      const text = JSON.stringify(member);
+      const text = leaf(member, inner);
       if (text === undefined) continue; // a member JSON has no text for is left out
       yield prefix + text;
     }

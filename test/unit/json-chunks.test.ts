@@ -21,6 +21,8 @@ const leaf = fc.oneof(
   fc.constant(undefined),
   fc.constant(() => 1),
   fc.date({ noInvalidDate: true }),
+  // toJSON that returns an object: JSON.stringify indents what it returns.
+  fc.constant({ toJSON: () => ({ a: [1, { b: 'c' }], d: {} }) }),
 );
 const { value } = fc.letrec((tie) => ({
   value: fc.oneof({ depthSize: 'small' }, leaf, tie('array'), tie('object')),
