@@ -52,11 +52,18 @@ const FIRST_ELEMENTS = ['user=<', 'method=', 'rip=', 'lip=', 'mpid=', 'lport=', 
  * a match object per line (a property test holds the two together).
  */
 export function elementsStart(text: string): number {
+  // The first `,` at or after the element, remembered from one candidate to the next (text.length: none), so
+  // that a hostile line of many candidates and one late comma is read once, not once per candidate (the regular
+  // expression took 0.6 s for such a 60 KB line).
+  let comma = -1;
   for (let i = text.indexOf(': '); i >= 0; i = text.indexOf(': ', i + 1)) {
     const p = i + 2;
     if (!FIRST_ELEMENTS.some((e) => text.startsWith(e, p))) continue;
-    const comma = text.indexOf(',', p);
-    if (comma < 0 || text.charCodeAt(comma + 1) === 32) return i;
+    if (comma < p) {
+      comma = text.indexOf(',', p);
+      if (comma < 0) comma = text.length;
+    }
+    if (comma === text.length || text.charCodeAt(comma + 1) === 32) return i;
   }
   return -1;
 }
