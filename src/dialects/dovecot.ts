@@ -189,6 +189,9 @@ export interface LoginElements {
  */
 export function parseElements(text: string, from: number): LoginElements {
   const out: LoginElements = { rip: null, session: null, tls: null, tlsError: null, secured: false, security: null };
+  // The next ` with cipher ` at or after the element (text.length: none), remembered: searched for again per
+  // element, a hostile line of thousands of elements was read once per element.
+  let cipherAt = -1;
   for (let p = from; ; ) {
     const comma = text.indexOf(', ', p);
     const end = comma < 0 ? text.length : comma;
@@ -206,8 +209,11 @@ export function parseElements(text: string, from: number): LoginElements {
     } else if (length === PROXIED.length && text.startsWith(PROXIED, p)) out.security = PROXIED;
     else {
       // `<proto> with cipher <name> (<a>/<b> bits)`: only an element holding ` with cipher ` can be one.
-      const cipherAt = text.indexOf(' with cipher ', p);
-      if (cipherAt >= 0 && cipherAt < end) {
+      if (cipherAt < p) {
+        cipherAt = text.indexOf(' with cipher ', p);
+        if (cipherAt < 0) cipherAt = text.length;
+      }
+      if (cipherAt < end) {
         const e = text.slice(p, end);
         if (SSL_SECURITY.test(e)) out.security = e;
       }

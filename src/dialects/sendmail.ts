@@ -44,7 +44,9 @@ const HANDSHAKE =
 const FAILED = /^STARTTLS=(server|client), error: (?:accept|connect) failed=(-?\d+)(.*)$/;
 const ERROR_QUEUE = /^STARTTLS=(server|client): (?:\d+:)?(error:.*)$/;
 const FROM = /^from=.*, relay=(.*)$/;
-const PROTO = /.*, proto=(\w+),/;
+// Anchored: unanchored, a line with no match was scanned from every position (3.5 s for a 60 KB line). It is
+// only run on lines FROM matched, which hold no line terminator, so `^.*` reaches every `, proto=` `.*` did.
+const PROTO = /^.*, proto=(\w+),/;
 const TO = /^to=.*?, mailer=([^,\s]+), .*?relay=([^,]*?), (?:.*?, )?stat=(.*)$/;
 const NO_MAIL = /^(.*) did not issue MAIL\/EXPN\/VRFY\/ETRN during connection to /;
 const LOST_INPUT = /^lost input channel from (.*) to \S+ after \S+/;

@@ -11,6 +11,7 @@ import { HOLDS, MALFORMED, messageHolds, NO_EVENT, UNSURE } from '../../src/dial
 import { DIALECTS } from '../../src/dialects/registry.js';
 import { parseZone, WallClock, YearResolver } from '../../src/envelope/clock.js';
 import { parseEnvelope } from '../../src/envelope/parse-envelope.js';
+import type { Observation } from '../../src/model/types.js';
 import { matches, readFixture } from '../helpers/fixture-file.js';
 import { fixturePath } from '../helpers/paths.js';
 
@@ -229,5 +230,22 @@ describe('postfix smtp/lmtp NO_EVENT', () => {
       { numRuns: 20000 },
     );
     assert.ok(noEvent > 100, `NO_EVENT answered ${noEvent} times`);
+  });
+});
+
+describe('hostile long lines', () => {
+  // A 60 KB line of one repeated fragment once took seconds in a regular expression (Sendmail's `proto=`, from
+  // every start position; Dovecot's elements start). Not timed here (no timings in unit tests): this holds what
+  // those lines mean, and `npm run bench` holds the speed.
+  it('a Sendmail arrival whose middle repeats a fragment thousands of times is still one message', () => {
+    const sendmail = DIALECTS.find((d) => d.id === 'sendmail')!;
+    const message =
+      `u253KqZe002564: from=<a@b.example>, size=408, class=0, nrcpts=1, pr${'o=ESMTPS'.repeat(7500)}oto=ESMTP, ` +
+      'daemon=MTA, relay=mx.example [192.0.2.7]';
+    const result = sendmail.createInterpreter()({ timeMs: 0, host: 'mx', program: 'sm-mta', pid: 2564, message });
+    assert.ok(Array.isArray(result), 'interpreted');
+    const kinds = (result as Observation[]).map((o) => o.kind);
+    assert.ok(kinds.includes('message'), `observations: ${kinds.join(', ')}`);
+    assert.ok(!kinds.includes('handshake'), 'no proto=ESMTPS of its own: not a TLS arrival');
   });
 });
