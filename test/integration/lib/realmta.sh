@@ -82,13 +82,18 @@ drv_sclient2() {  # STARTTLS, then two messages in the same TLS session
   smtp_dialogue2 "$id" | timeout 20 openssl s_client -starttls smtp -connect "127.0.0.1:$port" \
       -name "$id.client.test" -brief -ign_eof "$@"
 }
+# Opens fd 3 to the listener on `port`, reads the greeting, says EHLO as `id` and reads the whole 250 reply.
+raw_open_ehlo() {  # id port
+  local line
+  exec 3<>"/dev/tcp/127.0.0.1/$2"
+  read -r -t 5 line <&3; echo "S: $line"
+  printf 'EHLO %s.client.test\r\n' "$1" >&3; echo "C: EHLO $1.client.test"
+  while read -r -t 5 line <&3; do echo "S: $line"; [[ "$line" == 250\ * ]] && break; done
+}
 drv_raw_quit() {  # plaintext EHLO + QUIT: a connection without MAIL
   local id=$1 port line; port=$(port_of "$2")
   CMD="bash /dev/tcp: EHLO, QUIT (no STARTTLS, no MAIL)"
-  exec 3<>"/dev/tcp/127.0.0.1/$port"
-  read -r -t 5 line <&3; echo "S: $line"
-  printf 'EHLO %s.client.test\r\n' "$id" >&3; echo "C: EHLO $id.client.test"
-  while read -r -t 5 line <&3; do echo "S: $line"; [[ "$line" == 250\ * ]] && break; done
+  raw_open_ehlo "$id" "$port"
   printf 'QUIT\r\n' >&3; echo "C: QUIT"
   read -r -t 5 line <&3; echo "S: $line"
   exec 3>&- 3<&-
@@ -115,10 +120,7 @@ drv_relay() {  # id listener domain: plaintext submission, the MTA relays onward
 }
 raw_smtp_starttls() {  # id listener drop|garbage
   local id=$1 port line; port=$(port_of "$2")
-  exec 3<>"/dev/tcp/127.0.0.1/$port"
-  read -r -t 5 line <&3; echo "S: $line"
-  printf 'EHLO %s.client.test\r\n' "$id" >&3; echo "C: EHLO $id.client.test"
-  while read -r -t 5 line <&3; do echo "S: $line"; [[ "$line" == 250\ * ]] && break; done
+  raw_open_ehlo "$id" "$port"
   printf 'STARTTLS\r\n' >&3; echo "C: STARTTLS"
   read -r -t 5 line <&3; echo "S: $line"
   if [[ "$3" == garbage ]]; then
