@@ -23,13 +23,19 @@ export interface CorrelatorOptions {
 }
 
 const DEFAULT_TTL_MS = 60 * 60 * 1000;
-const SWEEP_EVERY = 4096;
+/**
+ * Idle sessions are swept each time the log's clock enters a new period of this length. Keyed to log time, not to
+ * a count of lines, so that where sweeps fall depends only on the log's timestamps: a census of a byte range
+ * that starts with the same open sessions and the same latest time sweeps exactly where one pass would
+ * (range-census.ts relies on it).
+ */
+export const SWEEP_PERIOD_MS = 5 * 60 * 1000;
 
 export class Correlator {
   private readonly open = new Map<string, OpenSession>();
   private readonly ttlMs: number;
-  private seen = 0;
   private latestMs = 0;
+  private nextSweepMs = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly emit: (session: Session) => void,
@@ -43,8 +49,13 @@ export class Correlator {
   }
 
   observe(o: Observation): void {
-    if (o.timeMs !== null && o.timeMs > this.latestMs) this.latestMs = o.timeMs;
-    if (++this.seen % SWEEP_EVERY === 0) this.sweep();
+    if (o.timeMs !== null && o.timeMs > this.latestMs) {
+      this.latestMs = o.timeMs;
+      if (o.timeMs >= this.nextSweepMs) {
+        this.nextSweepMs = (Math.floor(o.timeMs / SWEEP_PERIOD_MS) + 1) * SWEEP_PERIOD_MS;
+        this.sweep();
+      }
+    }
     switch (o.kind) {
       case 'connect':
         this.close(o.key);

@@ -8,20 +8,27 @@
 import type { Session } from '../model/types.js';
 
 export const DEFAULT_FALLBACK_WINDOW_MS = 60 * 60 * 1000;
-const SWEEP_EVERY = 8192;
+/** Old failures are dropped each time the latest session start enters a new period (log time, as the correlator). */
+const SWEEP_PERIOD_MS = 5 * 60 * 1000;
 
 export class FallbackDetector {
   /** Per direction: address → when its last failed handshake started (no `direction|ip` string per session). */
   private readonly lastFailure = new Map<string, Map<string, number>>();
-  private seen = 0;
   private latestMs = 0;
+  private nextSweepMs = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly windowMs: number = DEFAULT_FALLBACK_WINDOW_MS) {}
 
   /** Sets `session.fallback` on a plaintext session that follows a failed handshake of the same peer. */
   mark(s: Session): void {
     if (s.peer === null || s.startMs === null) return;
-    if (s.startMs > this.latestMs) this.latestMs = s.startMs;
+    if (s.startMs > this.latestMs) {
+      this.latestMs = s.startMs;
+      if (s.startMs >= this.nextSweepMs) {
+        this.nextSweepMs = (Math.floor(s.startMs / SWEEP_PERIOD_MS) + 1) * SWEEP_PERIOD_MS;
+        this.sweep();
+      }
+    }
     if (s.outcome === 'failed') {
       let byIp = this.lastFailure.get(s.direction);
       if (byIp === undefined) {
@@ -34,7 +41,6 @@ export class FallbackDetector {
       const failedAt = this.lastFailure.get(s.direction)?.get(s.peer.ip);
       if (failedAt !== undefined && s.startMs >= failedAt && s.startMs - failedAt <= this.windowMs) s.fallback = true;
     }
-    if (++this.seen % SWEEP_EVERY === 0) this.sweep();
   }
 
   private sweep(): void {
