@@ -407,3 +407,14 @@ export function mergeViews(into: CensusView, from: CensusView): CensusView {
   addCounts(into.counters, from.counters);
   return into;
 }
+
+/** A view that came through structured clone (from a range census's worker thread): peer tables revived. */
+export function reviveView(cloned: CensusView): CensusView {
+  for (const d of [cloned.inbound, cloned.outbound, cloned.mailbox]) d.peers = PeerTable.revive(d.peers);
+  return cloned;
+}
+
+/** The buffers to move with a view posted to another thread (the peer tables' rows). */
+export function viewTransferables(view: CensusView): ArrayBuffer[] {
+  return [view.inbound, view.outbound, view.mailbox].flatMap((d) => d.peers.transferables());
+}

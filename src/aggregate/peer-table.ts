@@ -277,6 +277,26 @@ export class PeerTable {
   private lastService = '';
   private lastServiceId = -1;
 
+  /**
+   * A table that came through structured clone (a range census's worker thread, range-census.ts): its fields
+   * arrive as plain data, the prototypes of the table and of its parts are put back.
+   */
+  static revive(cloned: object): PeerTable {
+    const t = Object.setPrototypeOf(cloned, PeerTable.prototype) as PeerTable;
+    Object.setPrototypeOf(t.strings, Interner.prototype);
+    for (const f of [t.suites, t.reasons]) Object.setPrototypeOf(f, CountedField.prototype);
+    for (const f of [t.mtas, t.services, t.rows]) Object.setPrototypeOf(f, SetField.prototype);
+    return t;
+  }
+
+  /** The buffers to move (not copy) when the table is posted to another thread; unusable here afterwards. */
+  transferables(): ArrayBuffer[] {
+    const out = [this.slots.buffer as ArrayBuffer];
+    for (const p of this.pages) out.push(p.buffer as ArrayBuffer);
+    for (const p of this.timePages) out.push(p.buffer as ArrayBuffer);
+    return out;
+  }
+
   // ------------------------------------------------------------------------------------------ keys
 
   /** The row of the peer with this address, or -1. */

@@ -11,6 +11,7 @@ import { DEFAULT_MAX_LINE_BYTES, isGzipFile, readLines, type SourceIssue } from 
 import type { InputSpec } from '../sources/resolve-inputs.js';
 import { CensusEngine, nothingClaimedError, type UnparsedSample } from './engine.js';
 import { ParallelCensus } from './parallel-census.js';
+import { planRanges, type RangePlan, readInRanges } from './range-census.js';
 import { compileFilter, type SessionFilter } from './session-filter.js';
 
 export interface CensusOptions {
@@ -30,7 +31,15 @@ export interface CensusOptions {
    */
   threads?: number;
   /** Tuning (tests use small chunks to put many seams into small inputs, and force every code path). */
-  parallel?: { chunkBytes?: number; startAfterBytes?: number; countAhead?: 'auto' | 'always' | 'never' };
+  parallel?: {
+    chunkBytes?: number;
+    startAfterBytes?: number;
+    countAhead?: 'auto' | 'always' | 'never';
+    /** Count the last input in byte ranges, one thread each (range-census.ts), when it is a plain file this big. */
+    rangeMinBytes?: number;
+    /** Log time each range reads before its seam (range-census.ts WARMUP_MS). */
+    warmupMs?: number;
+  };
 }
 
 const MAX_DEFAULT_THREADS = 4;
@@ -80,6 +89,22 @@ function mostlyGzip(inputs: readonly InputSpec[]): boolean {
     else plain += input.sizeBytes;
   }
   return gz > plain;
+}
+
+/**
+ * The ranges to count the input in (range-census.ts), or null: only a plain file at least `rangeMinBytes` long,
+ * on more than one thread, with no tap on the sessions (`--history` records them in order on this thread).
+ */
+function rangePlanFor(input: InputSpec, threads: number, options: CensusOptions): RangePlan | null {
+  if (threads < 2 || input.path === '-' || input.sizeBytes === null) return null;
+  if (input.sizeBytes < (options.parallel?.rangeMinBytes ?? PARALLEL_MIN_BYTES)) return null;
+  if ((options.filter?.onSession ?? null) !== null || isGzipFile(input.path)) return null;
+  return planRanges(input, threads, options.timezone, options.parallel?.warmupMs);
+}
+
+function withoutTap(filter: SessionFilter): Omit<SessionFilter, 'onSession'> {
+  const { onSession: _tap, ...rest } = filter;
+  return rest;
 }
 
 export function defaultThreads(): number {
@@ -150,11 +175,33 @@ export async function census(inputs: readonly InputSpec[], options: CensusOption
           },
         })
       : null;
+  let rangeWorkers = 0;
   try {
     for (const input of inputs) {
-      engine.beginSource(input.path === '-' ? '(stdin)' : input.path, input.mtimeMs);
+      const source = input.path === '-' ? '(stdin)' : input.path;
+      engine.beginSource(source, input.mtimeMs);
       const onProgress = options.onProgress;
       const progress = onProgress ? (bytes: number) => onProgress(input, bytes) : undefined;
+      const plan = input === inputs[inputs.length - 1] ? rangePlanFor(input, threads, options) : null;
+      if (plan !== null) {
+        const { workers: used, ...result } = await readInRanges(
+          engine,
+          input,
+          source,
+          plan,
+          {
+            mta: options.mta,
+            timezone: options.timezone,
+            maxSamples: options.maxSamples ?? 20,
+            maxLineBytes: DEFAULT_MAX_LINE_BYTES,
+            filter: withoutTap(options.filter ?? {}),
+          },
+          progress,
+        );
+        rangeWorkers = used;
+        sources.push({ path: result.path, bytes: result.bytes, issue: result.issue });
+        continue;
+      }
       const result = parallel
         ? await parallel.read(input, progress)
         : await readLines(
@@ -171,7 +218,7 @@ export async function census(inputs: readonly InputSpec[], options: CensusOption
   } finally {
     await parallel?.close();
   }
-  const workers = parallel?.workers ?? 0;
+  const workers = Math.max(parallel?.workers ?? 0, rangeWorkers);
   const done = engine.finish();
   if (done.coverage.lines > 0 && done.claimedLines === 0) {
     throw nothingClaimedError(done.coverage.lines, engine.foreignPrograms, dialects);

@@ -20,6 +20,12 @@ export interface EngineOptions extends LineEngineOptions {
 export class CensusEngine extends LineEngine {
   readonly view: CensusView = emptyView();
   private readonly correlator: Correlator;
+  private readonly fallback: FallbackDetector;
+  /**
+   * Warming up (a range census's worker, before its range): lines are read only to rebuild the state of the
+   * correlator and the fallback detector; the sessions they close are the range before's, not counted here.
+   */
+  warmingUp = false;
 
   constructor(options: EngineOptions) {
     // Before the filter: a failure outside --direction/--service still explains a plaintext session inside it.
@@ -27,12 +33,26 @@ export class CensusEngine extends LineEngine {
     const correlator = new Correlator(
       (s) => {
         fallback.mark(s);
-        if (options.filter(s)) addSession(this.view, s);
+        if (!this.warmingUp && options.filter(s)) addSession(this.view, s);
       },
       options.idleTtlMs ? { idleTtlMs: options.idleTtlMs } : {},
     );
     super(options, correlator);
     this.correlator = correlator;
+    this.fallback = fallback;
+  }
+
+  /**
+   * Everything the sessions still to come depend on, comparable: two engines with equal seam states make the
+   * same sessions of the same lines (range-census.ts checks each seam with it).
+   */
+  seamState(): string {
+    return `${this.correlator.seamState()}\n${this.fallback.seamState()}`;
+  }
+
+  /** The next range carries the open sessions on (its warm-up rebuilt them, and seamState proved it). */
+  discardOpen(): void {
+    this.correlator.discardOpen();
   }
 
   /** All inputs read: close open sessions and return the result. */

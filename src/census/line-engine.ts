@@ -112,6 +112,9 @@ export class LineEngine {
   private crNext = -1;
   private e2Next = -1;
   private readonly defers: boolean[];
+  private readonly stateful: boolean[];
+  /** Lines interpreted by dialects that keep state across lines (a range census cannot start those mid-file). */
+  statefulLines = 0;
   /** Worker mode: foreign programs are all kept (per chunk), the main thread applies the cap when it merges. */
   private uncappedForeign = false;
   /** While a chunk's deferred lines are interpreted: their malformed samples, to merge in line order. */
@@ -127,6 +130,7 @@ export class LineEngine {
     this.giveUpAfter = options.giveUpAfterLines ?? 0;
     this.maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     this.defers = this.dialects.map((d) => sink.defer !== undefined && d.stateless !== true);
+    this.stateful = this.dialects.map((d) => d.stateless !== true);
   }
 
   /** Start an input: fresh per-input dialect state and year inference from its mtime. */
@@ -330,6 +334,7 @@ export class LineEngine {
     end: number,
     lineNo: number,
   ): void {
+    if (this.stateful[dialect]) this.statefulLines++;
     if (this.defers[dialect]) {
       this.sink.defer!(dialect, env, text ?? buf!.toString('utf8', start, end), lineNo);
       return;

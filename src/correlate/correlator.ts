@@ -166,6 +166,20 @@ export class Correlator {
     }
   }
 
+  /**
+   * Everything that decides what the correlator does next, as one comparable string: the open sessions in
+   * their order (a sweep closes them in it), the latest time and the next sweep. Two correlators with equal
+   * states turn the same observations into the same sessions, in the same order (range-census.ts).
+   */
+  seamState(): string {
+    return canonicalJson({ open: [...this.open], latestMs: this.latestMs, nextSweepMs: this.nextSweepMs });
+  }
+
+  /** Forget the open sessions without closing them (a range census: the next range carries them on). */
+  discardOpen(): void {
+    this.open.clear();
+  }
+
   /** Close every open session: the input has ended. */
   flush(): void {
     for (const key of [...this.open.keys()]) this.close(key);
@@ -260,4 +274,13 @@ function decideOutcome(s: Session, plaintextMessage: boolean): SessionOutcome {
 /** A session whose handshake named no address (Sendmail `STARTTLS=client, relay=mx.example.`) is joined too. */
 function samePeer(a: Peer | null, b: Peer): boolean {
   return a === null || a.ip === b.ip;
+}
+
+/** JSON that keeps `undefined` fields apart from absent ones and infinities apart from null: for comparing states. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v === undefined) return '\u0000undefined';
+    if (typeof v === 'number' && !Number.isFinite(v)) return `\u0000${v}`;
+    return v;
+  });
 }

@@ -6,6 +6,7 @@
 // than the window are dropped as the log moves on).
 
 import type { Session } from '../model/types.js';
+import { canonicalJson } from './correlator.js';
 
 export const DEFAULT_FALLBACK_WINDOW_MS = 60 * 60 * 1000;
 /** Old failures are dropped each time the latest session start enters a new period (log time, as the correlator). */
@@ -41,6 +42,17 @@ export class FallbackDetector {
       const failedAt = this.lastFailure.get(s.direction)?.get(s.peer.ip);
       if (failedAt !== undefined && s.startMs >= failedAt && s.startMs - failedAt <= this.windowMs) s.fallback = true;
     }
+  }
+
+  /** What decides the marks to come, comparable (range-census.ts); the order of the failures does not matter. */
+  seamState(): string {
+    const byText = (a: [string, unknown], b: [string, unknown]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+    const failures: [string, [string, number][]][] = [];
+    for (const [direction, byIp] of this.lastFailure) {
+      if (byIp.size > 0) failures.push([direction, [...byIp].sort(byText)]);
+    }
+    failures.sort(byText);
+    return canonicalJson({ failures, latestMs: this.latestMs, nextSweepMs: this.nextSweepMs });
   }
 
   private sweep(): void {

@@ -38,6 +38,8 @@ export interface ReadOptions {
   /** Called after each chunk with the bytes consumed from the underlying file (compressed for .gz). */
   progress?: (fileBytes: number) => void;
   highWaterMark?: number;
+  /** Only the bytes [start, end) of a plain file (a range census: both ends on line starts). */
+  range?: { start: number; end: number };
 }
 
 const GZIP_MAGIC_0 = 0x1f;
@@ -65,8 +67,17 @@ export interface OpenedInput {
   gzip: boolean;
 }
 
-export function openInput(input: InputSpec, highWaterMark: number): OpenedInput {
+export function openInput(
+  input: InputSpec,
+  highWaterMark: number,
+  range?: { start: number; end: number },
+): OpenedInput {
   if (input.path === '-') return { raw: process.stdin, stream: process.stdin, gzip: false };
+  if (range !== undefined) {
+    // createReadStream's end is inclusive (callers never ask for an empty range).
+    const raw = fs.createReadStream(input.path, { highWaterMark, start: range.start, end: range.end - 1 });
+    return { raw, stream: raw, gzip: false };
+  }
   const raw = fs.createReadStream(input.path, { highWaterMark });
   const gzip = isGzipFile(input.path);
   // zlib inflates on libuv's thread pool: with room for 8 chunks of output it keeps inflating while this thread
@@ -82,7 +93,7 @@ export async function readLines(input: InputSpec, sink: LineSink, options: ReadO
   const maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const highWaterMark = options.highWaterMark ?? 1 << 20;
   const splitter = new LineSplitter(sink, maxLine);
-  const { raw, stream, gzip } = openInput(input, highWaterMark);
+  const { raw, stream, gzip } = openInput(input, highWaterMark, options.range);
   let bytes = 0;
   let issue: SourceIssue | null = null;
   // Errors of the sink (the census itself) are not read errors: they propagate unchanged.

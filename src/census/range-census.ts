@@ -1,0 +1,291 @@
+// A large plain log counted in byte ranges, each on its own thread from end to end (lines, sessions, view), and
+// the views merged: no per-line traffic between threads, which is what held the chunk pipeline
+// (parallel-census.ts) to 1.2× on two cores. DESIGN.md §3's "byte ranges of one file, with sessions stitched
+// at the seams".
+//
+// Exactness. A range's first lines may belong to sessions that began before it, and the fallback detector
+// remembers failures from before it. So the thread of range i first *warms up*: it reads the lines of the hours
+// before its seam (`WARMUP_MS` of log time, found by bisecting the file on timestamps) only to rebuild the
+// correlator's open sessions and the fallback detector's memory, counting nothing; at the seam it takes a
+// `seamState` — everything the sessions still to come depend on (the open sessions in order, the latest time,
+// the next sweep, the remembered failures). The range before ends at the same seam with its own state, which
+// is the one a single pass would have there. If the two are equal, the range's thread turns the following lines
+// into exactly the sessions, in exactly the order, that one pass would (the correlator and the detector are
+// deterministic, and their sweeps are keyed to log time), so its view is one pass's view of those sessions, and
+// `mergeViews(before, range)` equals the view of both (a property test holds mergeViews to that). The range
+// before forgets its open sessions (the range carries them on); only the last range closes its sessions at
+// the end of the input.
+//
+// If the states differ (a session older than the warm-up still open at the seam, a clock that went backwards,
+// an I/O error, lines of a dialect that keeps state across lines — Exim, Sendmail, OpenSMTPD, Exchange), the
+// ranges after that seam are dropped and this thread reads on from the seam itself: slower, never wrong.
+// Only the last input is split (earlier ones would need the last range's open sessions back), only plain files
+// (a .gz must be inflated from its start), and not with `--history` (its tap sees sessions in order on this
+// thread) or `--year` (that year depends on every line before).
+
+import fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { type CensusView, mergeViews, reviveView } from '../aggregate/census-view.js';
+import { parseZone, WallClock, YearResolver } from '../envelope/clock.js';
+import { parseEnvelope } from '../envelope/parse-envelope.js';
+import { type ReadResult, readLines, type SourceIssue } from '../sources/read-lines.js';
+import type { InputSpec } from '../sources/resolve-inputs.js';
+import type { CensusEngine } from './engine.js';
+import type { ChunkCounts } from './line-engine.js';
+import type { SessionFilter } from './session-filter.js';
+
+/**
+ * Log time a range's thread reads before its seam. Sessions open at a seam began at most an idle TTL (1 h) plus
+ * a sweep period before it, unless they were still active; the failures the fallback detector still needs
+ * began at most its window (1 h) plus a sweep period before. Three hours covers both with room; a seam where it
+ * does not is found out (the states differ) and read on from.
+ */
+export const WARMUP_MS = 3 * 60 * 60 * 1000;
+/** A range is not worth its thread when its warm-up would be more than this share of it. */
+const MAX_WARMUP_SHARE = 1 / 3;
+/** How far from a split point to look for a line start, and how much to read for a line's time. */
+const PROBE_BYTES = 64 * 1024;
+const MAX_LINE_SEARCH = 1 << 20;
+
+export interface RangeWorkerInit {
+  mta: readonly string[] | undefined;
+  timezone: string | undefined;
+  maxSamples: number;
+  maxLineBytes: number;
+  /** The session filter without its tap (a range census is not used with one). */
+  filter: Omit<SessionFilter, 'onSession'>;
+}
+
+export interface RangeJob {
+  init: RangeWorkerInit;
+  path: string;
+  /** The name samples carry (as the main engine's beginSource was given it). */
+  source: string;
+  mtimeMs: number | null;
+  warmStart: number;
+  start: number;
+  end: number;
+  /** The input's last range: it closes its open sessions at the end. */
+  last: boolean;
+}
+
+export type RangeReply =
+  | { kind: 'progress'; bytes: number }
+  | {
+      kind: 'done';
+      /** The state its warm-up reached at `start`, and the state at `end` (null for the last range). */
+      startState: string;
+      endState: string | null;
+      counts: ChunkCounts;
+      view: CensusView;
+      bytes: number;
+      issue: SourceIssue | null;
+      /** Lines of dialects that keep state across lines, warm-up included: the range cannot be trusted. */
+      statefulLines: number;
+    }
+  | { kind: 'error'; message: string };
+
+export interface RangePlan {
+  /** Range i is [starts[i], starts[i + 1]) (the last one to the end); starts[0] is 0. */
+  starts: number[];
+  /** Where range i's thread begins reading (warmStarts[0] is 0: the first range needs no warm-up). */
+  warmStarts: number[];
+  size: number;
+}
+
+/**
+ * Where to cut the file into `parts` ranges of about equal size, and where each range's warm-up begins; null
+ * when it is not worth it or cannot be done (no timestamps at a seam, warm-ups too long for the ranges).
+ */
+export function planRanges(
+  input: InputSpec,
+  parts: number,
+  timezone: string | undefined,
+  warmupMs: number = WARMUP_MS,
+): RangePlan | null {
+  const size = input.sizeBytes;
+  if (size === null || parts < 2) return null;
+  let fd: number;
+  try {
+    fd = fs.openSync(input.path, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const probe = new TimeProbe(fd, size, input.mtimeMs, timezone);
+    const starts = [0];
+    const warmStarts = [0];
+    for (let i = 1; i < parts; i++) {
+      const start = probe.lineStartAfter(Math.floor((size * i) / parts));
+      if (start === null || start <= starts[i - 1]!) return null;
+      const at = probe.timeAt(start);
+      if (at === null) return null;
+      const warmStart = probe.lastLineAtOrBefore(at - warmupMs, start);
+      if (warmStart === null) return null;
+      starts.push(start);
+      warmStarts.push(warmStart);
+    }
+    for (let i = 1; i < parts; i++) {
+      const end = i + 1 < parts ? starts[i + 1]! : size;
+      if (starts[i]! - warmStarts[i]! > (end - starts[i]!) * MAX_WARMUP_SHARE) return null;
+    }
+    return { starts, warmStarts, size };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Timestamps at byte offsets of a log file, read as the engine reads them (same zone, same year inference). */
+class TimeProbe {
+  private readonly buf = Buffer.alloc(PROBE_BYTES);
+  private readonly zone;
+
+  constructor(
+    private readonly fd: number,
+    private readonly size: number,
+    private readonly mtimeMs: number | null,
+    timezone: string | undefined,
+  ) {
+    this.zone = parseZone(timezone);
+  }
+
+  /** The first line start after `offset` (just past a `\n`), or null. */
+  lineStartAfter(offset: number): number | null {
+    let at = Math.max(0, offset - 1);
+    const stop = Math.min(this.size, offset + MAX_LINE_SEARCH);
+    while (at < stop) {
+      const n = fs.readSync(this.fd, this.buf, 0, Math.min(PROBE_BYTES, stop - at), at);
+      if (n <= 0) return null;
+      const nl = this.buf.subarray(0, n).indexOf(10);
+      if (nl >= 0) return at + nl + 1 < this.size ? at + nl + 1 : null;
+      at += n;
+    }
+    return null;
+  }
+
+  /** The time of the first line with one, among the lines starting at `lineStart` (within PROBE_BYTES). */
+  timeAt(lineStart: number): number | null {
+    const n = fs.readSync(this.fd, this.buf, 0, Math.min(PROBE_BYTES, this.size - lineStart), lineStart);
+    // A fresh year resolver per probe: with no --year the year of a line depends only on it and the mtime.
+    const ctx = { clock: new WallClock(this.zone), years: new YearResolver(null, this.mtimeMs ?? Date.now()) };
+    let pos = 0;
+    for (;;) {
+      const nl = this.buf.indexOf(10, pos);
+      if (nl < 0 || nl >= n) return null;
+      const env = parseEnvelope(this.buf.toString('utf8', pos, nl).replace(/\r$/, ''), ctx);
+      if (env !== null && env.timeMs !== null) return env.timeMs;
+      pos = nl + 1;
+    }
+  }
+
+  /**
+   * A line start at or before `limit` whose time is at most `targetMs`, as late as bisection finds one (the
+   * log is taken to be in time order; where it is not, the seam check catches it), or 0.
+   */
+  lastLineAtOrBefore(targetMs: number, limit: number): number | null {
+    let lo = 0;
+    let hi = limit;
+    while (hi - lo > PROBE_BYTES) {
+      const mid = Math.floor((lo + hi) / 2);
+      const start = this.lineStartAfter(mid);
+      if (start === null || start >= hi) {
+        hi = mid;
+        continue;
+      }
+      const t = this.timeAt(start);
+      if (t === null) return null;
+      if (t <= targetMs) lo = start;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+/**
+ * Reads `input` (the engine has had `beginSource` for it) in the planned ranges: this thread the first, one
+ * worker thread each the others. The engine ends up as if it had read the input in one pass.
+ */
+export async function readInRanges(
+  engine: CensusEngine,
+  input: InputSpec,
+  source: string,
+  plan: RangePlan,
+  init: RangeWorkerInit,
+  progress?: (fileBytes: number) => void,
+): Promise<ReadResult & { workers: number }> {
+  const parts = plan.starts.length;
+  const workerBytes = new Array<number>(parts).fill(0);
+  let ownBytes = 0;
+  const report = progress ? () => progress(ownBytes + workerBytes.reduce((a, b) => a + b, 0)) : undefined;
+  const workers: Worker[] = [];
+  const replies: Promise<RangeReply>[] = [];
+  for (let i = 1; i < parts; i++) {
+    const job: RangeJob = {
+      init,
+      path: input.path,
+      source,
+      mtimeMs: input.mtimeMs,
+      warmStart: plan.warmStarts[i]!,
+      start: plan.starts[i]!,
+      end: i + 1 < parts ? plan.starts[i + 1]! : plan.size,
+      last: i === parts - 1,
+    };
+    const worker = new Worker(new URL('./range-worker.js', import.meta.url), { workerData: job });
+    workers.push(worker);
+    replies.push(
+      new Promise((resolve) => {
+        worker.on('message', (m: RangeReply) => {
+          if (m.kind === 'progress') {
+            workerBytes[i] = m.bytes;
+            report?.();
+          } else resolve(m);
+        });
+        worker.on('error', (e) => resolve({ kind: 'error', message: e.message }));
+        worker.on('exit', (code) => resolve({ kind: 'error', message: `range worker stopped (exit code ${code})` }));
+      }),
+    );
+  }
+  try {
+    const first = await readLines(input, engine, {
+      range: { start: 0, end: plan.starts[1]! },
+      progress: (b) => {
+        ownBytes = b;
+        report?.();
+      },
+    });
+    if (first.issue !== null) return { ...first, workers: 0 }; // one pass stops at the error too
+    // Each seam: the range after it must have warmed up to the state the range before it ended in.
+    let state = engine.seamState();
+    const done: Extract<RangeReply, { kind: 'done' }>[] = [];
+    for (let i = 1; i < parts; i++) {
+      const r = await replies[i - 1]!;
+      if (r.kind !== 'done' || r.issue !== null || r.statefulLines > 0 || r.startState !== state) break;
+      done.push(r);
+      if (r.endState !== null) state = r.endState;
+    }
+    if (done.length < parts - 1) {
+      // A seam did not hold: read on from the first seam here (the ranges after it are dropped).
+      for (const w of workers) void w.terminate();
+      ownBytes = first.bytes;
+      const rest = await readLines(input, engine, {
+        range: { start: plan.starts[1]!, end: plan.size },
+        progress: (b) => {
+          ownBytes = first.bytes + b;
+          workerBytes.fill(0);
+          report?.();
+        },
+      });
+      return { path: input.path, bytes: first.bytes + rest.bytes, issue: rest.issue, workers: 0 };
+    }
+    engine.discardOpen();
+    let bytes = first.bytes;
+    for (const r of done) {
+      engine.absorbChunk(r.counts, () => {});
+      mergeViews(engine.view, reviveView(r.view));
+      bytes += r.bytes;
+    }
+    return { path: input.path, bytes, issue: null, workers: parts - 1 };
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}

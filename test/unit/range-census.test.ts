@@ -1,0 +1,112 @@
+// The range census (one thread per byte range, from end to end, views merged) must give exactly the report of
+// one pass on one thread: on a log of several days from bench/genlog.mjs with seams in the middle of sessions,
+// malformed, over-long and CRLF lines; and when a seam cannot be trusted (a warm-up too short, a dialect that
+// keeps state across lines, a clock that jumps back) it must notice and read on from the seam itself.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { type CensusOptions, census } from '../../src/census/census.js';
+import { planRanges } from '../../src/census/range-census.js';
+import { buildReport } from '../../src/render/report-model.js';
+import { resolveInputs } from '../../src/sources/resolve-inputs.js';
+import { fixturePath, ROOT } from '../helpers/paths.js';
+
+let dir = '';
+/** Genlog's lines: five days and a half at a low rate, two MX hosts in one file. */
+let lines: string[] = [];
+/** Thirteen hours at a higher rate: sessions open at any moment. */
+let dense: string[] = [];
+
+function genlog(rate: string): string[] {
+  const gen = spawnSync(
+    process.execPath,
+    [path.join(ROOT, 'bench', 'genlog.mjs'), '--lines', '30000', '--seed', 'ranges', '--rate', rate, '--hosts', '2'],
+    { encoding: 'utf8', maxBuffer: 64 << 20 },
+  );
+  assert.equal(gen.status, 0, gen.stderr);
+  return gen.stdout.split('\n').slice(0, -1);
+}
+
+before(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-ranges-'));
+  lines = genlog('0.004');
+  dense = genlog('0.05');
+});
+
+function write(name: string, content: string[]): string {
+  const p = path.join(dir, name);
+  fs.writeFileSync(p, `${content.join('\n')}\n`);
+  return p;
+}
+
+/** The report as JSON, and how many worker threads counted. */
+async function run(file: string, options: CensusOptions): Promise<{ json: string; workers: number }> {
+  const r = await census(resolveInputs([file]), { timezone: 'UTC', maxSamples: 1000, ...options });
+  const report = buildReport(r.view, r.diagnostics, { sinceMs: null, untilMs: null });
+  return { json: JSON.stringify(report, null, 1), workers: r.diagnostics.workers };
+}
+
+/** One pass against 2, 3 and 4 ranges; `trusted`: whether the seams are expected to hold. */
+async function assertSame(file: string, trusted: boolean, parallel: CensusOptions['parallel'] = {}): Promise<void> {
+  const one = await run(file, { threads: 1 });
+  for (const threads of [2, 3, 4]) {
+    const ranges = await run(file, { threads, parallel: { rangeMinBytes: 0, ...parallel } });
+    assert.equal(ranges.json, one.json, `${threads} ranges`);
+    assert.equal(ranges.workers, trusted ? threads - 1 : 0, `${threads} ranges: seams ${trusted ? 'held' : 'read on'}`);
+  }
+}
+
+describe('range census', () => {
+  it('equals one pass over days of log, seams falling inside sessions', async () => {
+    await assertSame(write('plain.log', lines), true);
+  });
+
+  it('keeps malformed, over-long and CRLF lines, with their line numbers', async () => {
+    const hard = lines.map((l, i) => (i % 11 === 5 ? `${l}\r` : l));
+    for (const at of [3_000, 10_001, 15_000, 22_500, 29_000]) {
+      const stamp = hard[at]!.slice(0, 15);
+      hard.splice(at, 0, `${stamp} mx1 postfix/smtpd[999]: TLS connection established from broken`);
+      hard.splice(at + 2, 0, `${stamp} mx1 postfix/smtpd[998]: connect from ${'x'.repeat(70_000)}`);
+    }
+    await assertSame(write('hard.log', hard), true);
+  });
+
+  it('reads on from the seam when the warm-up is too short to rebuild the open sessions', async () => {
+    await assertSame(write('short-warmup.log', dense), false, { warmupMs: 60_000 });
+  });
+
+  it('reads on from the seam when a dialect that keeps state across lines is in the log', async () => {
+    const smtpd = fs
+      .readFileSync(fixturePath('corpus', 'opensmtpd', 'mail.log'), 'utf8')
+      .split('\n')
+      .filter(Boolean);
+    const mixed = lines.flatMap((l, i) => (i % 500 === 250 ? [l, smtpd[((i / 500) % smtpd.length) | 0]!] : [l]));
+    await assertSame(write('stateful.log', mixed), false);
+  });
+
+  it('stays exact when the clock jumps back (the halves of the log swapped)', async () => {
+    const half = lines.length >> 1;
+    const swapped = [...lines.slice(half), ...lines.slice(0, half)];
+    const file = write('swapped.log', swapped);
+    const one = await run(file, { threads: 1 });
+    for (const threads of [2, 3, 4]) {
+      assert.equal((await run(file, { threads, parallel: { rangeMinBytes: 0 } })).json, one.json, `${threads}`);
+    }
+  });
+
+  it('is not planned without timestamps at a seam, or when warm-ups would outweigh the ranges', () => {
+    const noTime = write(
+      'no-time.log',
+      lines.map((l) => `x ${l}`),
+    );
+    assert.equal(planRanges(resolveInputs([noTime])[0]!, 2, 'UTC'), null);
+    const plain = resolveInputs([write('plain2.log', lines)])[0]!;
+    assert.ok(planRanges(plain, 2, 'UTC') !== null);
+    // Five days and a half in 40 ranges: each is shorter than three warm-ups.
+    assert.equal(planRanges(plain, 40, 'UTC'), null);
+  });
+});
