@@ -13,6 +13,7 @@ import { CensusEngine, nothingClaimedError, type UnparsedSample } from './engine
 import { ParallelCensus } from './parallel-census.js';
 import { planRanges, type RangePlan, readInRanges } from './range-census.js';
 import { compileFilter, type SessionFilter } from './session-filter.js';
+import { readStreamInRanges } from './stream-range-census.js';
 
 export interface CensusOptions {
   filter?: SessionFilter;
@@ -73,10 +74,14 @@ function threadsFor(inputs: readonly InputSpec[], options: CensusOptions): numbe
 export function defaultThreadsFor(inputs: readonly InputSpec[], threads: number): number {
   const bytes = estimatedLogBytes(inputs);
   if (bytes !== null && bytes < PARALLEL_MIN_BYTES) return 1;
-  // Inflating a .gz keeps a core of its own busy (node:zlib, on the thread pool): leave it that core. Measured on
-  // the 2-core bench machine with its 1 GiB log's .gz: one census thread took 6.8 s, 8.4 s of CPU and 245 MiB,
-  // two took 6.7 s, 11 s of CPU and 310 MiB.
-  return mostlyGzip(inputs) ? Math.max(1, threads - 1) : threads;
+  // Inflating a .gz keeps a core of its own busy (node:zlib, on the thread pool): in the chunk pipeline, leave it
+  // that core (measured on the 2-core bench machine with its 1 GiB log's .gz: one census thread took 6.8 s,
+  // 8.4 s of CPU and 245 MiB, two took 6.7 s, 11 s of CPU and 310 MiB). Not when the last input, counted in
+  // ranges (stream-range-census.ts), holds most of the log: this thread then mostly inflates once its range is
+  // done.
+  const last = inputs[inputs.length - 1]!;
+  const lastCarries = isGzipFile(last.path) && (last.sizeBytes ?? 0) * GZIP_RATIO * 2 >= (bytes ?? 0);
+  return mostlyGzip(inputs) && !lastCarries ? Math.max(1, threads - 1) : threads;
 }
 
 /** Whether most of the inputs' log (as estimatedLogBytes counts it) is in .gz files. */
@@ -95,10 +100,14 @@ function mostlyGzip(inputs: readonly InputSpec[]): boolean {
  * The ranges to count the input in (range-census.ts), or null: only a plain file at least `rangeMinBytes` long,
  * on more than one thread, with no tap on the sessions (`--history` records them in order on this thread).
  */
-function rangePlanFor(input: InputSpec, threads: number, options: CensusOptions): RangePlan | null {
+function rangePlanFor(input: InputSpec, threads: number, options: CensusOptions): RangePlan | 'stream' | null {
   if (threads < 2 || input.path === '-' || input.sizeBytes === null) return null;
+  if ((options.filter?.onSession ?? null) !== null) return null;
+  if (isGzipFile(input.path)) {
+    // A .gz is split as it is inflated (stream-range-census.ts); its size counts as GZIP_RATIO times.
+    return input.sizeBytes * GZIP_RATIO < (options.parallel?.rangeMinBytes ?? PARALLEL_MIN_BYTES) ? null : 'stream';
+  }
   if (input.sizeBytes < (options.parallel?.rangeMinBytes ?? PARALLEL_MIN_BYTES)) return null;
-  if ((options.filter?.onSession ?? null) !== null || isGzipFile(input.path)) return null;
   return planRanges(input, threads, options.timezone, options.parallel?.warmupMs);
 }
 
@@ -184,20 +193,17 @@ export async function census(inputs: readonly InputSpec[], options: CensusOption
       const progress = onProgress ? (bytes: number) => onProgress(input, bytes) : undefined;
       const plan = input === inputs[inputs.length - 1] ? rangePlanFor(input, threads, options) : null;
       if (plan !== null) {
-        const { workers: used, ...result } = await readInRanges(
-          engine,
-          input,
-          source,
-          plan,
-          {
-            mta: options.mta,
-            timezone: options.timezone,
-            maxSamples: options.maxSamples ?? 20,
-            maxLineBytes: DEFAULT_MAX_LINE_BYTES,
-            filter: withoutTap(options.filter ?? {}),
-          },
-          progress,
-        );
+        const init = {
+          mta: options.mta,
+          timezone: options.timezone,
+          maxSamples: options.maxSamples ?? 20,
+          maxLineBytes: DEFAULT_MAX_LINE_BYTES,
+          filter: withoutTap(options.filter ?? {}),
+        };
+        const { workers: used, ...result } =
+          plan === 'stream'
+            ? await readStreamInRanges(engine, input, source, threads, init, progress, options.parallel?.warmupMs)
+            : await readInRanges(engine, input, source, plan, init, progress);
         rangeWorkers = used;
         sources.push({ path: result.path, bytes: result.bytes, issue: result.issue });
         continue;

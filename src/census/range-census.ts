@@ -58,13 +58,13 @@ export interface RangeWorkerInit {
 
 export interface RangeJob {
   init: RangeWorkerInit;
-  path: string;
   /** The name samples carry (as the main engine's beginSource was given it). */
   source: string;
   mtimeMs: number | null;
-  warmStart: number;
-  start: number;
-  end: number;
+  /** A plain file's range, read from `warmStart` (warm-up) to `end`; null for a .gz's. */
+  file: { path: string; warmStart: number; start: number; end: number } | null;
+  /** A .gz's range: inflated from the file's start, from the seam at or after `from` to the one at or after `to`. */
+  gzip?: { path: string; from: number; to: number | null; warmupMs: number };
   /** The input's last range: it closes its open sessions at the end. */
   last: boolean;
 }
@@ -73,9 +73,11 @@ export type RangeReply =
   | { kind: 'progress'; bytes: number }
   | {
       kind: 'done';
-      /** The state its warm-up reached at `start`, and the state at `end` (null for the last range). */
+      /** The state its warm-up reached at the seam, and the state at its end (null for the last range). */
       startState: string;
       endState: string | null;
+      /** It read from its seam to its end (a .gz's seams are estimated: the input may end before one). */
+      complete: boolean;
       counts: ChunkCounts;
       view: CensusView;
       bytes: number;
@@ -138,7 +140,7 @@ export function planRanges(
 /** Timestamps at byte offsets of a log file, read as the engine reads them (same zone, same year inference). */
 class TimeProbe {
   private readonly buf = Buffer.alloc(PROBE_BYTES);
-  private readonly zone;
+  private readonly zone: ReturnType<typeof parseZone>;
 
   constructor(
     private readonly fd: number,
@@ -166,16 +168,7 @@ class TimeProbe {
   /** The time of the first line with one, among the lines starting at `lineStart` (within PROBE_BYTES). */
   timeAt(lineStart: number): number | null {
     const n = fs.readSync(this.fd, this.buf, 0, Math.min(PROBE_BYTES, this.size - lineStart), lineStart);
-    // A fresh year resolver per probe: with no --year the year of a line depends only on it and the mtime.
-    const ctx = { clock: new WallClock(this.zone), years: new YearResolver(null, this.mtimeMs ?? Date.now()) };
-    let pos = 0;
-    for (;;) {
-      const nl = this.buf.indexOf(10, pos);
-      if (nl < 0 || nl >= n) return null;
-      const env = parseEnvelope(this.buf.toString('utf8', pos, nl).replace(/\r$/, ''), ctx);
-      if (env !== null && env.timeMs !== null) return env.timeMs;
-      pos = nl + 1;
-    }
+    return firstLineTime(this.buf, 0, n, this.zone, this.mtimeMs);
   }
 
   /**
@@ -202,6 +195,28 @@ class TimeProbe {
 }
 
 /**
+ * The time of the first whole line with one in buf[start, end) (`start` a line start), read as the engine reads
+ * it: same zone, and a fresh year resolver (with no --year a line's year depends only on it and the mtime).
+ */
+export function firstLineTime(
+  buf: Buffer,
+  start: number,
+  end: number,
+  zone: ReturnType<typeof parseZone>,
+  mtimeMs: number | null,
+): number | null {
+  const ctx = { clock: new WallClock(zone), years: new YearResolver(null, mtimeMs ?? Date.now()) };
+  let pos = start;
+  for (;;) {
+    const nl = buf.indexOf(10, pos);
+    if (nl < 0 || nl >= end) return null;
+    const env = parseEnvelope(buf.toString('utf8', pos, nl > pos && buf[nl - 1] === 13 ? nl - 1 : nl), ctx);
+    if (env !== null && env.timeMs !== null) return env.timeMs;
+    pos = nl + 1;
+  }
+}
+
+/**
  * Reads `input` (the engine has had `beginSource` for it) in the planned ranges: this thread the first, one
  * worker thread each the others. The engine ends up as if it had read the input in one pass.
  */
@@ -222,28 +237,22 @@ export async function readInRanges(
   for (let i = 1; i < parts; i++) {
     const job: RangeJob = {
       init,
-      path: input.path,
       source,
       mtimeMs: input.mtimeMs,
-      warmStart: plan.warmStarts[i]!,
-      start: plan.starts[i]!,
-      end: i + 1 < parts ? plan.starts[i + 1]! : plan.size,
+      file: {
+        path: input.path,
+        warmStart: plan.warmStarts[i]!,
+        start: plan.starts[i]!,
+        end: i + 1 < parts ? plan.starts[i + 1]! : plan.size,
+      },
       last: i === parts - 1,
     };
-    const worker = new Worker(new URL('./range-worker.js', import.meta.url), { workerData: job });
+    const { worker, done } = startRangeWorker(job, (bytes) => {
+      workerBytes[i] = bytes;
+      report?.();
+    });
     workers.push(worker);
-    replies.push(
-      new Promise((resolve) => {
-        worker.on('message', (m: RangeReply) => {
-          if (m.kind === 'progress') {
-            workerBytes[i] = m.bytes;
-            report?.();
-          } else resolve(m);
-        });
-        worker.on('error', (e) => resolve({ kind: 'error', message: e.message }));
-        worker.on('exit', (code) => resolve({ kind: 'error', message: `range worker stopped (exit code ${code})` }));
-      }),
-    );
+    replies.push(done);
   }
   try {
     const first = await readLines(input, engine, {
@@ -254,15 +263,7 @@ export async function readInRanges(
       },
     });
     if (first.issue !== null) return { ...first, workers: 0 }; // one pass stops at the error too
-    // Each seam: the range after it must have warmed up to the state the range before it ended in.
-    let state = engine.seamState();
-    const done: Extract<RangeReply, { kind: 'done' }>[] = [];
-    for (let i = 1; i < parts; i++) {
-      const r = await replies[i - 1]!;
-      if (r.kind !== 'done' || r.issue !== null || r.statefulLines > 0 || r.startState !== state) break;
-      done.push(r);
-      if (r.endState !== null) state = r.endState;
-    }
+    const done = await trustedRanges(engine.seamState(), replies);
     if (done.length < parts - 1) {
       // A seam did not hold: read on from the first seam here (the ranges after it are dropped).
       for (const w of workers) void w.terminate();
@@ -277,15 +278,58 @@ export async function readInRanges(
       });
       return { path: input.path, bytes: first.bytes + rest.bytes, issue: rest.issue, workers: 0 };
     }
-    engine.discardOpen();
-    let bytes = first.bytes;
-    for (const r of done) {
-      engine.absorbChunk(r.counts, () => {});
-      mergeViews(engine.view, reviveView(r.view));
-      bytes += r.bytes;
-    }
-    return { path: input.path, bytes, issue: null, workers: parts - 1 };
+    return { path: input.path, bytes: first.bytes + absorbRanges(engine, done), issue: null, workers: parts - 1 };
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
+}
+
+export type RangeDone = Extract<RangeReply, { kind: 'done' }>;
+
+/** A range worker, and its result (never rejected: failures come as `error`). */
+export function startRangeWorker(
+  job: RangeJob,
+  onProgress?: (bytes: number) => void,
+): { worker: Worker; done: Promise<RangeReply> } {
+  const worker = new Worker(new URL('./range-worker.js', import.meta.url), { workerData: job });
+  const done = new Promise<RangeReply>((resolve) => {
+    worker.on('message', (m: RangeReply) => {
+      if (m.kind === 'progress') onProgress?.(m.bytes);
+      else resolve(m);
+    });
+    worker.on('error', (e) => resolve({ kind: 'error', message: e.message }));
+    worker.on('exit', (code) => resolve({ kind: 'error', message: `range worker stopped (exit code ${code})` }));
+  });
+  return { worker, done };
+}
+
+/**
+ * The ranges' results whose seams hold, in order, starting from `state` (the engine's at the first seam):
+ * each must have warmed up to the state the range before ended in, read without error, and met no dialect
+ * that keeps state across lines. Stops at the first that fails.
+ */
+export async function trustedRanges(state: string, replies: readonly Promise<RangeReply>[]): Promise<RangeDone[]> {
+  const done: RangeDone[] = [];
+  for (const reply of replies) {
+    const r = await reply;
+    if (r.kind !== 'done' || !r.complete || r.issue !== null || r.statefulLines > 0 || r.startState !== state) break;
+    done.push(r);
+    if (r.endState !== null) state = r.endState;
+  }
+  return done;
+}
+
+/**
+ * The ranges after the engine's own, into it: its open sessions were carried on by the next range; their counts,
+ * samples and foreign programs after its own, their views merged in order. Returns the bytes they read.
+ */
+export function absorbRanges(engine: CensusEngine, done: readonly RangeDone[]): number {
+  engine.discardOpen();
+  let bytes = 0;
+  for (const r of done) {
+    engine.absorbChunk(r.counts, () => {});
+    mergeViews(engine.view, reviveView(r.view));
+    bytes += r.bytes;
+  }
+  return bytes;
 }

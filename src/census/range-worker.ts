@@ -1,65 +1,105 @@
-// A worker thread of the range census (range-census.ts): it warms a census engine up on the hours before its
-// range (counting nothing), takes the seam state, counts its range from end to end — lines, sessions, view —
-// and sends back the state it started from, the state it ended in, its counts and its view.
+// A worker thread of the range census (range-census.ts, stream-range-census.ts): it warms a census engine up on
+// the hours before its range (counting nothing), takes the seam state, counts its range from end to end —
+// lines, sessions, view — and sends back the state it started from, the state it ended in, its counts and its
+// view. A plain file's range it reads from the warm-up's start; a .gz it inflates from the file's start.
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { viewTransferables } from '../aggregate/census-view.js';
 import { parseZone } from '../envelope/clock.js';
-import { readLines } from '../sources/read-lines.js';
+import { readLines, type SourceIssue } from '../sources/read-lines.js';
 import { selectDialects } from './census.js';
 import { CensusEngine } from './engine.js';
 import type { RangeJob, RangeReply } from './range-census.js';
 import { compileFilter } from './session-filter.js';
+import { readInflatedRange, WarmupWindow } from './stream-range-census.js';
 
 /** Progress is posted after about this many bytes (a TTY progress line redraws a few times a second). */
 const PROGRESS_BYTES = 16 << 20;
 
-async function run(job: RangeJob): Promise<void> {
-  const { init } = job;
-  const engine = new CensusEngine({
-    dialects: selectDialects(init.mta),
-    zone: parseZone(init.timezone),
-    year: null,
-    filter: compileFilter(init.filter),
-    giveUpAfterLines: 0,
-    maxSamples: init.maxSamples,
-    maxLineBytes: init.maxLineBytes,
-  });
-  const input = { path: job.path, mtimeMs: job.mtimeMs, sizeBytes: null };
-  engine.beginSource(job.source, job.mtimeMs);
-  engine.warmingUp = true;
-  if (job.warmStart < job.start) {
-    const warm = await readLines(input, engine, { range: { start: job.warmStart, end: job.start } });
-    if (warm.issue !== null) throw new Error(warm.issue.message);
-  }
+const job = workerData as RangeJob;
+const { init } = job;
+const engine = new CensusEngine({
+  dialects: selectDialects(init.mta),
+  zone: parseZone(init.timezone),
+  year: null,
+  filter: compileFilter(init.filter),
+  giveUpAfterLines: 0,
+  maxSamples: init.maxSamples,
+  maxLineBytes: init.maxLineBytes,
+});
+engine.beginSource(job.source, job.mtimeMs);
+
+/** Warm up on the bytes before the seam, then start counting: the state the range starts from. */
+function beginRange(): string {
   engine.warmingUp = false;
   engine.beginChunk(); // count from the seam: lines, samples (numbered from it) and foreign programs
-  const startState = engine.seamState();
+  return engine.seamState();
+}
+
+function reply(startState: string, complete: boolean, bytes: number, issue: SourceIssue | null): void {
+  const last = job.last;
+  let endState: string | null = null;
+  if (last) engine.finish();
+  else endState = engine.seamState();
+  const done: RangeReply = {
+    kind: 'done',
+    startState,
+    endState,
+    complete,
+    counts: engine.chunkCounts(),
+    view: engine.view,
+    bytes,
+    issue,
+    statefulLines: engine.statefulLines,
+  };
+  parentPort!.postMessage(done, viewTransferables(engine.view));
+}
+
+async function readFileRange(path: string, warmStart: number, start: number, end: number): Promise<void> {
+  const input = { path, mtimeMs: job.mtimeMs, sizeBytes: null };
+  engine.warmingUp = true;
+  if (warmStart < start) {
+    const warm = await readLines(input, engine, { range: { start: warmStart, end: start } });
+    if (warm.issue !== null) throw new Error(warm.issue.message);
+  }
+  const startState = beginRange();
   let posted = 0;
   const result = await readLines(input, engine, {
-    range: { start: job.start, end: job.end },
+    range: { start, end },
     progress: (bytes) => {
       if (bytes - posted < PROGRESS_BYTES) return;
       posted = bytes;
       parentPort!.postMessage({ kind: 'progress', bytes } satisfies RangeReply);
     },
   });
-  let endState: string | null = null;
-  if (job.last) engine.finish();
-  else endState = engine.seamState();
-  const reply: RangeReply = {
-    kind: 'done',
-    startState,
-    endState,
-    counts: engine.chunkCounts(),
-    view: engine.view,
-    bytes: result.bytes,
-    issue: result.issue,
-    statefulLines: engine.statefulLines,
-  };
-  parentPort!.postMessage(reply, viewTransferables(engine.view));
+  reply(startState, true, result.bytes, result.issue);
 }
 
-run(workerData as RangeJob).catch((e: unknown) => {
+/** A .gz's range: inflate from the start, keep the hours before the seam, warm up on them, count the range. */
+async function readGzipRange(gzip: NonNullable<RangeJob['gzip']>): Promise<void> {
+  const input = { path: gzip.path, mtimeMs: job.mtimeMs, sizeBytes: null };
+  const window = new WarmupWindow(gzip.warmupMs, job.mtimeMs, init.timezone);
+  let startState: string | null = null;
+  let posted = 0;
+  const result = await readInflatedRange(input, engine, init.maxLineBytes, gzip.from, gzip.to, {
+    skipped: (bytes, offset) => window.add(bytes, offset),
+    atSeam: () => {
+      engine.warmingUp = true;
+      window.replay(engine, init.maxLineBytes);
+      startState = beginRange();
+    },
+    progress: (bytes) => {
+      if (bytes - posted < PROGRESS_BYTES) return;
+      posted = bytes;
+      parentPort!.postMessage({ kind: 'progress', bytes } satisfies RangeReply);
+    },
+  });
+  reply(startState ?? '', startState !== null && result.reachedEnd, result.bytes, result.issue);
+}
+
+try {
+  if (job.file !== null) await readFileRange(job.file.path, job.file.warmStart, job.file.start, job.file.end);
+  else await readGzipRange(job.gzip!);
+} catch (e) {
   parentPort!.postMessage({ kind: 'error', message: (e as Error).message } satisfies RangeReply);
-});
+}
