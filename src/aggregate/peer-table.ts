@@ -474,9 +474,20 @@ export class PeerTable {
 
   /** Adds another table's peers (counters, suites, reasons, names, times); spread rows through `rowId`. */
   merge(from: PeerTable, rowId: (theirs: number) => number, joined: (row: number) => void): void {
+    // Their interned ids → ours, interned in the order the peer-by-peer path below would intern them.
+    const ids = new Int32Array(from.strings.values.length).fill(-1);
+    const idOf = (theirs: number): number => {
+      let id = ids[theirs]!;
+      if (id < 0) ids[theirs] = id = this.strings.id(from.strings.values[theirs]!);
+      return id;
+    };
     for (let j = 0; j < from.size; j++) {
       const theirs = from.pages[j >> PAGE_BITS]!;
       const base = (j & PAGE_MASK) * ROW;
+      if (theirs[base + F_FLAGS]! & FLAG_V4 && this.findV4(theirs[base + F_KEY]! >>> 0) < 0) {
+        this.copyNew(from, j, idOf, rowId, joined);
+        continue;
+      }
       const i = this.slot(from.peerOf(j));
       const c = base + F_COUNTS;
       for (let f = 0; f < COUNTS; f++) {
@@ -500,6 +511,69 @@ export class PeerTable {
         const mine = rowId(row);
         if (this.joinRow(i, mine)) joined(mine);
       }
+    }
+  }
+
+  /**
+   * Their IPv4 peer `j`, new here, as a row of its own: what merge's peer-by-peer path makes of it (a property
+   * test holds mergeViews to one pass), without a Peer, a lookup or a generator per field (a range census merges
+   * hundreds of thousands).
+   */
+  private copyNew(
+    from: PeerTable,
+    j: number,
+    idOf: (theirs: number) => number,
+    rowId: (theirs: number) => number,
+    joined: (row: number) => void,
+  ): void {
+    const theirs = from.pages[j >> PAGE_BITS]!;
+    const tb = (j & PAGE_MASK) * ROW;
+    const i = this.size++;
+    if ((i & PAGE_MASK) === 0) this.addPage();
+    const page = this.pages[i >> PAGE_BITS]!;
+    const base = (i & PAGE_MASK) * ROW;
+    for (let f = 0; f < ROW; f++) page[base + f] = theirs[tb + f]!;
+    const key = theirs[tb + F_KEY]! >>> 0;
+    if (this.size * 2 > this.slots.length >> 1) this.rehash();
+    this.place(key, i);
+    this.hosts.push(from.hosts[j]!);
+    const tt = (j & PAGE_MASK) * 2;
+    const times = this.timePages[i >> PAGE_BITS]!;
+    const at = (i & PAGE_MASK) * 2;
+    const theirTimes = from.timePages[j >> PAGE_BITS]!;
+    times[at] = theirTimes[tt]!;
+    times[at + 1] = theirTimes[tt + 1]!;
+    // One-of columns: an id of theirs becomes ours; a side map is copied (counts keyed by string) or remapped.
+    const suite = theirs[tb + F_SUITE]!;
+    if (suite === MANY) this.suites.many.set(i, new Map(from.suites.many.get(j)!));
+    else if (suite !== NONE) page[base + F_SUITE] = idOf(suite);
+    const reason = theirs[tb + F_REASON]!;
+    if (reason === MANY) this.reasons.many.set(i, new Map(from.reasons.many.get(j)!));
+    else if (reason !== NONE) page[base + F_REASON] = idOf(reason);
+    const detail = from.details.get(j);
+    if (detail !== undefined) this.details.set(i, detail);
+    const mta = theirs[tb + F_MTA]!;
+    if (mta === MANY) this.mtas.many.set(i, new Set([...from.mtas.many.get(j)!].map(idOf)));
+    else if (mta !== NONE) page[base + F_MTA] = idOf(mta);
+    const service = theirs[tb + F_SERVICE]!;
+    if (service === MANY) this.services.many.set(i, new Set([...from.services.many.get(j)!].map(idOf)));
+    else if (service !== NONE) page[base + F_SERVICE] = idOf(service);
+    const row = theirs[tb + F_ROW]!;
+    if (row === MANY) {
+      const rows = new Set<number>();
+      for (const r of from.rows.many.get(j)!) {
+        const mine = rowId(r);
+        if (!rows.has(mine)) {
+          rows.add(mine);
+          joined(mine);
+        }
+      }
+      if (rows.size === 1) page[base + F_ROW] = rows.values().next().value!;
+      else this.rows.many.set(i, rows);
+    } else if (row !== NONE) {
+      const mine = rowId(row);
+      page[base + F_ROW] = mine;
+      joined(mine);
     }
   }
 
