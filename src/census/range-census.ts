@@ -295,7 +295,11 @@ export function startRangeWorker(
   const done = new Promise<RangeReply>((resolve) => {
     worker.on('message', (m: RangeReply) => {
       if (m.kind === 'progress') onProgress?.(m.bytes);
-      else resolve(m);
+      else {
+        resolve(m);
+        // Its heap (the strings and maps of its view, copied here) is freed before the views are merged.
+        void worker.terminate();
+      }
     });
     worker.on('error', (e) => resolve({ kind: 'error', message: e.message }));
     worker.on('exit', (code) => resolve({ kind: 'error', message: `range worker stopped (exit code ${code})` }));
