@@ -342,7 +342,8 @@ async function main() {
   // Targets (issue 3): reported, not enforced.
   for (const r of results) {
     const target = r.baseline === 'grep one-liner' ? 2.0 : 1.3;
-    const big = r.bytes >= 512 * MiB;
+    // The .gz row's size is the compressed one: its target is against gzip -dc | wc -l whatever the size.
+    const big = r.bytes >= 512 * MiB || r.name.endsWith('.gz');
     if (big) {
       process.stdout.write(
         `target ${r.name}: ratio ${r.ratio.toFixed(2)} ≤ ${target}? ${r.ratio <= target ? 'met' : 'MISSED'}; peak RSS ${r.rssMiB.toFixed(0)} MiB ≤ 128? ${r.rssMiB <= 128 ? 'met' : 'MISSED'}\n`,
