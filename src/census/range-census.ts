@@ -62,7 +62,7 @@ export interface RangeJob {
   source: string;
   mtimeMs: number | null;
   /** A plain file's range, read from `warmStart` (warm-up) to `end`; null for a .gz's. */
-  file: { path: string; warmStart: number; start: number; end: number } | null;
+  file: { path: string; warmStart: number; start: number; end: number | null } | null;
   /** A .gz's range: inflated from the file's start, from the seam at or after `from` to the one at or after `to`. */
   gzip?: { path: string; from: number; to: number | null; warmupMs: number };
   /** The input's last range: it closes its open sessions at the end. */
@@ -243,7 +243,7 @@ export async function readInRanges(
         path: input.path,
         warmStart: plan.warmStarts[i]!,
         start: plan.starts[i]!,
-        end: i + 1 < parts ? plan.starts[i + 1]! : plan.size,
+        end: i + 1 < parts ? plan.starts[i + 1]! : null,
       },
       last: i === parts - 1,
     };
@@ -269,7 +269,7 @@ export async function readInRanges(
       for (const w of workers) void w.terminate();
       ownBytes = first.bytes;
       const rest = await readLines(input, engine, {
-        range: { start: plan.starts[1]!, end: plan.size },
+        range: { start: plan.starts[1]!, end: null },
         progress: (b) => {
           ownBytes = first.bytes + b;
           workerBytes.fill(0);

@@ -55,7 +55,7 @@ function reply(startState: string, complete: boolean, bytes: number, issue: Sour
   parentPort!.postMessage(done, viewTransferables(engine.view));
 }
 
-async function readFileRange(path: string, warmStart: number, start: number, end: number): Promise<void> {
+async function readFileRange(path: string, warmStart: number, start: number, end: number | null): Promise<void> {
   const input = { path, mtimeMs: job.mtimeMs, sizeBytes: null };
   engine.warmingUp = true;
   if (warmStart < start) {

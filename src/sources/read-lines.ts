@@ -38,8 +38,8 @@ export interface ReadOptions {
   /** Called after each chunk with the bytes consumed from the underlying file (compressed for .gz). */
   progress?: (fileBytes: number) => void;
   highWaterMark?: number;
-  /** Only the bytes [start, end) of a plain file (a range census: both ends on line starts). */
-  range?: { start: number; end: number };
+  /** Only the bytes [start, end) of a plain file (a range census: both on line starts; no end: to the end). */
+  range?: { start: number; end: number | null };
 }
 
 const GZIP_MAGIC_0 = 0x1f;
@@ -70,12 +70,16 @@ export interface OpenedInput {
 export function openInput(
   input: InputSpec,
   highWaterMark: number,
-  range?: { start: number; end: number },
+  range?: { start: number; end: number | null },
 ): OpenedInput {
   if (input.path === '-') return { raw: process.stdin, stream: process.stdin, gzip: false };
   if (range !== undefined) {
-    // createReadStream's end is inclusive (callers never ask for an empty range).
-    const raw = fs.createReadStream(input.path, { highWaterMark, start: range.start, end: range.end - 1 });
+    // createReadStream's end is inclusive (callers never ask for an empty range). Without an end the range reads
+    // to the end of the file as it is then, like a whole-file read (a live log may have grown since it was sized).
+    const raw =
+      range.end === null
+        ? fs.createReadStream(input.path, { highWaterMark, start: range.start })
+        : fs.createReadStream(input.path, { highWaterMark, start: range.start, end: range.end - 1 });
     return { raw, stream: raw, gzip: false };
   }
   const raw = fs.createReadStream(input.path, { highWaterMark });
