@@ -10,8 +10,9 @@ import type { Coverage } from '../model/types.js';
 import { DEFAULT_MAX_LINE_BYTES, isGzipFile, readLines, type SourceIssue } from '../sources/read-lines.js';
 import type { InputSpec } from '../sources/resolve-inputs.js';
 import { CensusEngine, nothingClaimedError, type UnparsedSample } from './engine.js';
+import { planInputGroups, readInputGroups } from './input-ranges.js';
 import { ParallelCensus } from './parallel-census.js';
-import { planRanges, type RangePlan, readInRanges } from './range-census.js';
+import { planRanges, type RangePlan, type RangeWorkerInit, readInRanges } from './range-census.js';
 import { compileFilter, type SessionFilter } from './session-filter.js';
 import { readStreamInRanges } from './stream-range-census.js';
 
@@ -22,13 +23,14 @@ export interface CensusOptions {
   year?: number | null;
   timezone?: string;
   maxSamples?: number;
-  /** Reports bytes consumed per input (for progress display). */
+  /** Reports bytes consumed per input (for progress display); inputs counted side by side report one total. */
   onProgress?: (input: InputSpec, fileBytes: number) => void;
   /**
    * Threads to count with, this one included (default: the machine's cores, at most 4, for inputs of at least
-   * PARALLEL_MIN_BYTES; 1 below that): this thread reads and correlates, the others (worker threads) parse.
-   * 1 = one pass on this thread, the reference the parallel census must equal. With `year`, always 1 (the year
-   * then depends on every line before).
+   * PARALLEL_MIN_BYTES; 1 below that). The inputs are counted in ranges, one per thread (a rotation set in runs
+   * of whole files, else the last input in byte ranges), or else worker threads parse chunks that this thread
+   * correlates. 1 = one pass on this thread, the reference every other path must equal. With `year`, always 1
+   * (the year then depends on every line before).
    */
   threads?: number;
   /** Tuning (tests use small chunks to put many seams into small inputs, and force every code path). */
@@ -73,15 +75,7 @@ function threadsFor(inputs: readonly InputSpec[], options: CensusOptions): numbe
 /** The census threads for these inputs on a machine with `threads` to give (`defaultThreads()`). */
 export function defaultThreadsFor(inputs: readonly InputSpec[], threads: number): number {
   const bytes = estimatedLogBytes(inputs);
-  if (bytes !== null && bytes < PARALLEL_MIN_BYTES) return 1;
-  // Inflating a .gz keeps a core of its own busy (node:zlib, on the thread pool): in the chunk pipeline, leave it
-  // that core (measured on the 2-core bench machine with its 1 GiB log's .gz: one census thread took 6.8 s,
-  // 8.4 s of CPU and 245 MiB, two took 6.7 s, 11 s of CPU and 310 MiB). Not when the last input, counted in
-  // ranges (stream-range-census.ts), holds most of the log: this thread then mostly inflates once its range is
-  // done.
-  const last = inputs[inputs.length - 1]!;
-  const lastCarries = isGzipFile(last.path) && (last.sizeBytes ?? 0) * GZIP_RATIO * 2 >= (bytes ?? 0);
-  return mostlyGzip(inputs) && !lastCarries ? Math.max(1, threads - 1) : threads;
+  return bytes !== null && bytes < PARALLEL_MIN_BYTES ? 1 : threads;
 }
 
 /** Whether most of the inputs' log (as estimatedLogBytes counts it) is in .gz files. */
@@ -101,14 +95,23 @@ function mostlyGzip(inputs: readonly InputSpec[]): boolean {
  * on more than one thread, with no tap on the sessions (`--history` records them in order on this thread).
  */
 function rangePlanFor(input: InputSpec, threads: number, options: CensusOptions): RangePlan | 'stream' | null {
-  if (threads < 2 || input.path === '-' || input.sizeBytes === null) return null;
-  if ((options.filter?.onSession ?? null) !== null) return null;
+  if (input.path === '-' || input.sizeBytes === null) return null;
   if (isGzipFile(input.path)) {
     // A .gz is split as it is inflated (stream-range-census.ts); its size counts as GZIP_RATIO times.
     return input.sizeBytes * GZIP_RATIO < (options.parallel?.rangeMinBytes ?? PARALLEL_MIN_BYTES) ? null : 'stream';
   }
   if (input.sizeBytes < (options.parallel?.rangeMinBytes ?? PARALLEL_MIN_BYTES)) return null;
   return planRanges(input, threads, options.timezone, options.parallel?.warmupMs);
+}
+
+/**
+ * Whether the census may count in ranges at all: more than one thread, no tap on the sessions (`--history`
+ * records them in order on this thread), and enough log (`rangeMinBytes`, estimated as estimatedLogBytes does).
+ */
+function rangesAllowed(inputs: readonly InputSpec[], threads: number, options: CensusOptions): boolean {
+  if (threads < 2 || (options.filter?.onSession ?? null) !== null) return false;
+  const bytes = estimatedLogBytes(inputs);
+  return bytes !== null && bytes >= (options.parallel?.rangeMinBytes ?? PARALLEL_MIN_BYTES);
 }
 
 function withoutTap(filter: SessionFilter): Omit<SessionFilter, 'onSession'> {
@@ -168,10 +171,41 @@ export async function census(inputs: readonly InputSpec[], options: CensusOption
   });
   const sources: SourceSummary[] = [];
   const threads = threadsFor(inputs, options);
+  const sourceOf = (input: InputSpec) => (input.path === '-' ? '(stdin)' : input.path);
+  const rangeInit: RangeWorkerInit = {
+    mta: options.mta,
+    timezone: options.timezone,
+    maxSamples: options.maxSamples ?? 20,
+    maxLineBytes: DEFAULT_MAX_LINE_BYTES,
+    filter: withoutTap(options.filter ?? {}),
+  };
+  // A rotation set in runs of whole files (input-ranges.ts), one thread each.
+  const groups = rangesAllowed(inputs, threads, options)
+    ? planInputGroups(inputs, threads, options.timezone, options.parallel?.warmupMs)
+    : null;
+  if (groups !== null) {
+    const { results, workers } = await readInputGroups(
+      engine,
+      inputs,
+      sourceOf,
+      groups,
+      rangeInit,
+      options.onProgress,
+      options.parallel?.warmupMs,
+    );
+    for (const r of results) sources.push({ path: r.path, bytes: r.bytes, issue: r.issue });
+    return finishCensus(engine, dialects, sources, workers);
+  }
+  // Otherwise the last input, if big, in byte ranges (range-census.ts, stream-range-census.ts), and the others
+  // through the chunk pipeline (parallel-census.ts), which leaves a core to inflating when most of them are .gz.
+  // Inflating keeps a core busy (node:zlib, on the thread pool): measured on the 2-core bench machine with its 1 GiB
+  // log's .gz, the chunk pipeline took 6.8 s on one census thread, 8.4 s of CPU and 245 MiB, and 6.7 s, 11 s of
+  // CPU and 310 MiB on two.
+  const chunkThreads = options.threads === undefined && mostlyGzip(inputs) ? Math.max(1, threads - 1) : threads;
   const parallel =
-    threads > 1
+    chunkThreads > 1
       ? new ParallelCensus(engine, {
-          workers: threads - 1,
+          workers: chunkThreads - 1,
           chunkBytes: options.parallel?.chunkBytes ?? 2 << 20,
           startAfterBytes: options.parallel?.startAfterBytes ?? 4 << 20,
           countAhead: options.parallel?.countAhead ?? 'auto',
@@ -185,25 +219,20 @@ export async function census(inputs: readonly InputSpec[], options: CensusOption
         })
       : null;
   let rangeWorkers = 0;
+  const last = inputs[inputs.length - 1];
   try {
     for (const input of inputs) {
-      const source = input.path === '-' ? '(stdin)' : input.path;
+      const source = sourceOf(input);
       engine.beginSource(source, input.mtimeMs);
       const onProgress = options.onProgress;
       const progress = onProgress ? (bytes: number) => onProgress(input, bytes) : undefined;
-      const plan = input === inputs[inputs.length - 1] ? rangePlanFor(input, threads, options) : null;
+      const plan =
+        input === last && rangesAllowed(inputs, threads, options) ? rangePlanFor(input, threads, options) : null;
       if (plan !== null) {
-        const init = {
-          mta: options.mta,
-          timezone: options.timezone,
-          maxSamples: options.maxSamples ?? 20,
-          maxLineBytes: DEFAULT_MAX_LINE_BYTES,
-          filter: withoutTap(options.filter ?? {}),
-        };
         const { workers: used, ...result } =
           plan === 'stream'
-            ? await readStreamInRanges(engine, input, source, threads, init, progress, options.parallel?.warmupMs)
-            : await readInRanges(engine, input, source, plan, init, progress);
+            ? await readStreamInRanges(engine, input, source, threads, rangeInit, progress, options.parallel?.warmupMs)
+            : await readInRanges(engine, input, source, plan, rangeInit, progress);
         rangeWorkers = used;
         sources.push({ path: result.path, bytes: result.bytes, issue: result.issue });
         continue;
@@ -224,7 +253,16 @@ export async function census(inputs: readonly InputSpec[], options: CensusOption
   } finally {
     await parallel?.close();
   }
-  const workers = Math.max(parallel?.workers ?? 0, rangeWorkers);
+  return finishCensus(engine, dialects, sources, Math.max(parallel?.workers ?? 0, rangeWorkers));
+}
+
+/** All inputs read: the engine's result, or the "nothing recognised" error. */
+function finishCensus(
+  engine: CensusEngine,
+  dialects: readonly Dialect[],
+  sources: SourceSummary[],
+  workers: number,
+): CensusResult {
   const done = engine.finish();
   if (done.coverage.lines > 0 && done.claimedLines === 0) {
     throw nothingClaimedError(done.coverage.lines, engine.foreignPrograms, dialects);

@@ -226,20 +226,8 @@ export class LineEngine {
       this.pendingSamples = null;
       this.lineBase = 0;
     }
-    const c = this.coverage;
-    const d = counts.coverage;
-    c.lines += d.lines;
-    c.events += d.events;
-    c.unrecognized += d.unrecognized;
-    c.malformed += d.malformed;
-    c.foreign += d.foreign;
-    this.claimed += counts.claimed;
-    this.lineNo = base + d.lines;
-    for (const [program, n] of counts.foreign) {
-      if (this.foreignPrograms.size < 64 || this.foreignPrograms.has(program)) {
-        this.foreignPrograms.set(program, (this.foreignPrograms.get(program) ?? 0) + n);
-      }
-    }
+    this.addCounts(counts);
+    this.lineNo = base + counts.coverage.lines;
     // Samples in line order, as one pass over the lines would have kept them.
     const merged: UnparsedSample[] = counts.samples.map((s) => ({
       source: this.sourceName,
@@ -251,6 +239,34 @@ export class LineEngine {
     for (const s of merged) {
       if (this.samples.length >= this.maxSamples) break;
       this.samples.push(s);
+    }
+  }
+
+  /**
+   * Main side: whole inputs counted elsewhere after everything read here (a range census of a rotation set):
+   * their counts, and their samples, which carry their own sources and line numbers, in order.
+   */
+  absorbInputs(counts: ChunkCounts, samples: readonly UnparsedSample[]): void {
+    this.addCounts(counts);
+    for (const s of samples) {
+      if (this.samples.length >= this.maxSamples) break;
+      this.samples.push(s);
+    }
+  }
+
+  private addCounts(counts: ChunkCounts): void {
+    const c = this.coverage;
+    const d = counts.coverage;
+    c.lines += d.lines;
+    c.events += d.events;
+    c.unrecognized += d.unrecognized;
+    c.malformed += d.malformed;
+    c.foreign += d.foreign;
+    this.claimed += counts.claimed;
+    for (const [program, n] of counts.foreign) {
+      if (this.foreignPrograms.size < 64 || this.foreignPrograms.has(program)) {
+        this.foreignPrograms.set(program, (this.foreignPrograms.get(program) ?? 0) + n);
+      }
     }
   }
 

@@ -31,7 +31,7 @@ import { parseEnvelope } from '../envelope/parse-envelope.js';
 import { type ReadResult, readLines, type SourceIssue } from '../sources/read-lines.js';
 import type { InputSpec } from '../sources/resolve-inputs.js';
 import type { CensusEngine } from './engine.js';
-import type { ChunkCounts } from './line-engine.js';
+import type { ChunkCounts, UnparsedSample } from './line-engine.js';
 import type { SessionFilter } from './session-filter.js';
 
 /**
@@ -65,6 +65,15 @@ export interface RangeJob {
   file: { path: string; warmStart: number; start: number; end: number | null } | null;
   /** A .gz's range: inflated from the file's start, from the seam at or after `from` to the one at or after `to`. */
   gzip?: { path: string; from: number; to: number | null; warmupMs: number };
+  /**
+   * Whole inputs of a rotation set (input-ranges.ts), read one after another, after warming up on the last hours
+   * of the input before them (`warm`: from `warmStart` of a plain file, or all of a .gz, keeping its last hours).
+   */
+  inputs?: {
+    warm: { input: InputSpec; source: string; warmStart: number | null };
+    files: { input: InputSpec; source: string }[];
+    warmupMs: number;
+  };
   /** The input's last range: it closes its open sessions at the end. */
   last: boolean;
 }
@@ -84,6 +93,9 @@ export type RangeReply =
       issue: SourceIssue | null;
       /** Lines of dialects that keep state across lines, warm-up included: the range cannot be trusted. */
       statefulLines: number;
+      /** Whole inputs (a rotation set's range): what each read, and the samples with their sources. */
+      files?: ReadResult[];
+      samples?: UnparsedSample[];
     }
   | { kind: 'error'; message: string };
 
@@ -138,7 +150,7 @@ export function planRanges(
 }
 
 /** Timestamps at byte offsets of a log file, read as the engine reads them (same zone, same year inference). */
-class TimeProbe {
+export class TimeProbe {
   private readonly buf = Buffer.alloc(PROBE_BYTES);
   private readonly zone: ReturnType<typeof parseZone>;
 

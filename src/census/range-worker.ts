@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { viewTransferables } from '../aggregate/census-view.js';
 import { parseZone } from '../envelope/clock.js';
-import { readLines, type SourceIssue } from '../sources/read-lines.js';
+import { type ReadResult, readLines, type SourceIssue } from '../sources/read-lines.js';
 import { selectDialects } from './census.js';
 import { CensusEngine } from './engine.js';
 import type { RangeJob, RangeReply } from './range-census.js';
@@ -36,7 +36,13 @@ function beginRange(): string {
   return engine.seamState();
 }
 
-function reply(startState: string, complete: boolean, bytes: number, issue: SourceIssue | null): void {
+function reply(
+  startState: string,
+  complete: boolean,
+  bytes: number,
+  issue: SourceIssue | null,
+  files?: ReadResult[],
+): void {
   const last = job.last;
   let endState: string | null = null;
   if (last) engine.finish();
@@ -52,6 +58,10 @@ function reply(startState: string, complete: boolean, bytes: number, issue: Sour
     issue,
     statefulLines: engine.statefulLines,
   };
+  if (files !== undefined) {
+    done.files = files;
+    done.samples = engine.samples;
+  }
   parentPort!.postMessage(done, viewTransferables(engine.view));
 }
 
@@ -97,8 +107,45 @@ async function readGzipRange(gzip: NonNullable<RangeJob['gzip']>): Promise<void>
   reply(startState ?? '', startState !== null && result.reachedEnd, result.bytes, result.issue);
 }
 
+/**
+ * Whole inputs of a rotation set: warm up on the last hours of the input before them, then read each in turn
+ * (a fresh interpreter state and year inference per input, as one pass does).
+ */
+async function readInputs(spec: NonNullable<RangeJob['inputs']>): Promise<void> {
+  const { warm } = spec;
+  engine.beginSource(warm.source, warm.input.mtimeMs);
+  engine.warmingUp = true;
+  if (warm.warmStart !== null) {
+    await readLines(warm.input, engine, { range: { start: warm.warmStart, end: null } });
+  } else {
+    const window = new WarmupWindow(spec.warmupMs, warm.input.mtimeMs, init.timezone);
+    await readInflatedRange(warm.input, engine, init.maxLineBytes, Number.MAX_SAFE_INTEGER, null, {
+      skipped: (bytes, offset) => window.add(bytes, offset),
+    });
+    window.replay(engine, init.maxLineBytes);
+  }
+  const startState = beginRange();
+  const files: ReadResult[] = [];
+  let before = 0;
+  for (const { input, source } of spec.files) {
+    engine.beginSource(source, input.mtimeMs);
+    let posted = 0;
+    const result = await readLines(input, engine, {
+      progress: (bytes) => {
+        if (bytes - posted < PROGRESS_BYTES) return;
+        posted = bytes;
+        parentPort!.postMessage({ kind: 'progress', bytes: before + bytes } satisfies RangeReply);
+      },
+    });
+    before += input.sizeBytes ?? 0;
+    files.push(result);
+  }
+  reply(startState, true, 0, null, files);
+}
+
 try {
-  if (job.file !== null) await readFileRange(job.file.path, job.file.warmStart, job.file.start, job.file.end);
+  if (job.inputs !== undefined) await readInputs(job.inputs);
+  else if (job.file !== null) await readFileRange(job.file.path, job.file.warmStart, job.file.start, job.file.end);
   else await readGzipRange(job.gzip!);
 } catch (e) {
   parentPort!.postMessage({ kind: 'error', message: (e as Error).message } satisfies RangeReply);
