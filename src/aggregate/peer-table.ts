@@ -474,7 +474,7 @@ export class PeerTable {
 
   /** Adds another table's peers (counters, suites, reasons, names, times); spread rows through `rowId`. */
   merge(from: PeerTable, rowId: (theirs: number) => number, joined: (row: number) => void): void {
-    // Their interned ids → ours, interned in the order the peer-by-peer path below would intern them.
+    // Their interned ids → ours (which ids a string gets is never seen outside the table).
     const ids = new Int32Array(from.strings.values.length).fill(-1);
     const idOf = (theirs: number): number => {
       let id = ids[theirs]!;

@@ -14,7 +14,7 @@ import { planInputGroups, readInputGroups } from './input-ranges.js';
 import { ParallelCensus } from './parallel-census.js';
 import { planRanges, type RangePlan, type RangeWorkerInit, readInRanges } from './range-census.js';
 import { compileFilter, type SessionFilter } from './session-filter.js';
-import { readStreamInRanges } from './stream-range-census.js';
+import { GZIP_RATIO, readStreamInRanges } from './stream-range-census.js';
 
 export interface CensusOptions {
   filter?: SessionFilter;
@@ -53,8 +53,6 @@ const MAX_DEFAULT_THREADS = 4;
  * 137 MiB of memory against 182), 300 MiB the same on both, 1 GiB 8.6 s against 6.6 s.
  */
 export const PARALLEL_MIN_BYTES = 256 << 20;
-/** A `.gz` input counts as this many times its size (mail logs compress 5:1 to 10:1; genlog's about 5.7:1). */
-const GZIP_RATIO = 5;
 
 /** How many bytes of log the inputs hold, roughly; null when one has no known size (standard input). */
 export function estimatedLogBytes(inputs: readonly InputSpec[]): number | null {
@@ -232,7 +230,15 @@ export async function census(inputs: readonly InputSpec[], options: CensusOption
         const { workers: used, ...result } =
           plan === 'stream'
             ? await readStreamInRanges(engine, input, source, threads, rangeInit, progress, options.parallel?.warmupMs)
-            : await readInRanges(engine, input, source, plan, rangeInit, progress);
+            : await readInRanges(
+                engine,
+                input,
+                source,
+                plan,
+                rangeInit,
+                progress,
+                parallel ? (start, onward) => parallel.read(input, onward, start) : undefined,
+              );
         rangeWorkers = used;
         sources.push({ path: result.path, bytes: result.bytes, issue: result.issue });
         continue;

@@ -15,7 +15,6 @@ import type { CensusEngine } from './engine.js';
 import {
   firstLineTime,
   type RangeJob,
-  type RangeReply,
   type RangeWorkerInit,
   startRangeWorker,
   TimeProbe,
@@ -136,6 +135,7 @@ export async function readInputGroups(
 ): Promise<{ results: ReadResult[]; workers: number }> {
   const groups = plan.starts.length;
   const bytes = new Array<number>(groups).fill(0);
+  let fellBack = false;
   const report = onProgress
     ? () =>
         onProgress(
@@ -161,6 +161,7 @@ export async function readInputGroups(
     };
     started.push(
       startRangeWorker(job, (b) => {
+        if (fellBack) return;
         bytes[g] = b;
         report?.();
       }),
@@ -185,8 +186,9 @@ export async function readInputGroups(
   try {
     await readHere(inputsOf(0));
     const done = await trustedRanges(
-      engine.seamState(),
+      engine,
       started.map((s) => s.done),
+      { statefulOk: true },
     );
     if (done.length === started.length) {
       engine.discardOpen();
@@ -198,6 +200,7 @@ export async function readInputGroups(
       return { results, workers: started.length };
     }
     // A seam did not hold: read on from this thread's run.
+    fellBack = true;
     for (const s of started) void s.worker.terminate();
     bytes.fill(0, 1);
     await readHere(inputs.slice(plan.starts[1]));
@@ -206,5 +209,3 @@ export async function readInputGroups(
     await Promise.all(started.map((s) => s.worker.terminate()));
   }
 }
-
-export type { RangeReply };

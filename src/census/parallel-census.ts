@@ -134,15 +134,19 @@ export class ParallelCensus {
   /** Worker threads started so far (for diagnostics and tests). */
   workers = 0;
 
-  /** Reads one input to its end; the engine has had `beginSource` for it. */
-  async read(input: InputSpec, progress?: (fileBytes: number) => void): Promise<ReadResult> {
+  /**
+   * Reads one input to its end; the engine has had `beginSource` for it. `startAt`: a plain file from this line
+   * start on (a range census reading on from its seam); the bytes before it count in issue messages, not in
+   * the result's `bytes`.
+   */
+  async read(input: InputSpec, progress?: (fileBytes: number) => void, startAt = 0): Promise<ReadResult> {
     this.source = input.path === '-' ? '(stdin)' : input.path;
     this.mtimeMs = input.mtimeMs;
     this.progress = progress;
     this.filled = 0;
     this.carried = 0;
     this.dropping = 0;
-    if (input.path !== '-' && !isGzipFile(input.path)) return this.readFile(input);
+    if (input.path !== '-' && !isGzipFile(input.path)) return this.readFile(input, startAt);
     const { raw, stream, gzip } = openInput(input, READ_BYTES);
     const fileBytes = () => (raw as fs.ReadStream).bytesRead ?? bytes;
     let bytes = 0;
@@ -176,7 +180,7 @@ export class ParallelCensus {
   }
 
   /** A plain file: read straight into the chunk being filled (no copy). Same lines and issues as the stream. */
-  private async readFile(input: InputSpec): Promise<ReadResult> {
+  private async readFile(input: InputSpec, startAt: number): Promise<ReadResult> {
     let bytes = 0;
     let issue: SourceIssue | null = null;
     let handle: fs.promises.FileHandle | null = null;
@@ -186,12 +190,12 @@ export class ParallelCensus {
         const room = Math.min(this.limit() - (this.filled - this.carried), this.block.length - this.filled);
         let n: number;
         try {
-          n = (await handle.read(this.block, this.filled, room, bytes)).bytesRead;
+          n = (await handle.read(this.block, this.filled, room, startAt + bytes)).bytesRead;
         } catch (e) {
           issue = {
             path: input.path,
             kind: 'io',
-            message: `${input.path}: read failed after ${bytes} bytes (${(e as Error).message})`,
+            message: `${input.path}: read failed after ${startAt + bytes} bytes (${(e as Error).message})`,
           };
           break;
         }
@@ -204,7 +208,7 @@ export class ParallelCensus {
         issue = {
           path: input.path,
           kind: 'io',
-          message: `${input.path}: read failed after 0 bytes (${(e as Error).message})`,
+          message: `${input.path}: read failed after ${startAt} bytes (${(e as Error).message})`,
         };
       } else throw e;
     } finally {

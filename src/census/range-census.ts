@@ -17,11 +17,12 @@
 // the end of the input.
 //
 // If the states differ (a session older than the warm-up still open at the seam, a clock that went backwards,
-// an I/O error, lines of a dialect that keeps state across lines — Exim, Sendmail, OpenSMTPD, Exchange), the
-// ranges after that seam are dropped and this thread reads on from the seam itself: slower, never wrong.
-// Only the last input is split (earlier ones would need the last range's open sessions back), only plain files
-// (a .gz must be inflated from its start), and not with `--history` (its tap sees sessions in order on this
-// thread) or `--year` (that year depends on every line before).
+// an I/O error, lines of a dialect that keeps state across lines — Exim, Sendmail, OpenSMTPD, Exchange — in a
+// range that starts mid-file), the ranges from that seam on are dropped and this thread reads on from its own
+// seam: slower, never wrong. So does a first range that claimed no line (one pass may then stop at its 50,000th
+// line with "nothing recognised"). This file splits one plain file; stream-range-census.ts one .gz;
+// input-ranges.ts a rotation set into runs of whole files. Not with `--history` (its tap sees sessions in order
+// on this thread) or `--year` (that year depends on every line before).
 
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
@@ -104,7 +105,6 @@ export interface RangePlan {
   starts: number[];
   /** Where range i's thread begins reading (warmStarts[0] is 0: the first range needs no warm-up). */
   warmStarts: number[];
-  size: number;
 }
 
 /**
@@ -143,7 +143,7 @@ export function planRanges(
       const end = i + 1 < parts ? starts[i + 1]! : size;
       if (starts[i]! - warmStarts[i]! > (end - starts[i]!) * MAX_WARMUP_SHARE) return null;
     }
-    return { starts, warmStarts, size };
+    return { starts, warmStarts };
   } finally {
     fs.closeSync(fd);
   }
@@ -239,10 +239,12 @@ export async function readInRanges(
   plan: RangePlan,
   init: RangeWorkerInit,
   progress?: (fileBytes: number) => void,
+  readOn?: (start: number, progress?: (fileBytes: number) => void) => Promise<ReadResult>,
 ): Promise<ReadResult & { workers: number }> {
   const parts = plan.starts.length;
   const workerBytes = new Array<number>(parts).fill(0);
   let ownBytes = 0;
+  let fellBack = false;
   const report = progress ? () => progress(ownBytes + workerBytes.reduce((a, b) => a + b, 0)) : undefined;
   const workers: Worker[] = [];
   const replies: Promise<RangeReply>[] = [];
@@ -260,6 +262,7 @@ export async function readInRanges(
       last: i === parts - 1,
     };
     const { worker, done } = startRangeWorker(job, (bytes) => {
+      if (fellBack) return;
       workerBytes[i] = bytes;
       report?.();
     });
@@ -275,22 +278,23 @@ export async function readInRanges(
       },
     });
     if (first.issue !== null) return { ...first, workers: 0 }; // one pass stops at the error too
-    const done = await trustedRanges(engine.seamState(), replies);
-    if (done.length < parts - 1) {
-      // A seam did not hold: read on from the first seam here (the ranges after it are dropped).
-      for (const w of workers) void w.terminate();
-      ownBytes = first.bytes;
-      const rest = await readLines(input, engine, {
-        range: { start: plan.starts[1]!, end: null },
-        progress: (b) => {
-          ownBytes = first.bytes + b;
-          workerBytes.fill(0);
-          report?.();
-        },
-      });
-      return { path: input.path, bytes: first.bytes + rest.bytes, issue: rest.issue, workers: 0 };
+    const done = await trustedRanges(engine, replies, { statefulOk: false });
+    if (done.length === parts - 1) {
+      return { path: input.path, bytes: first.bytes + absorbRanges(engine, done), issue: null, workers: parts - 1 };
     }
-    return { path: input.path, bytes: first.bytes + absorbRanges(engine, done), issue: null, workers: parts - 1 };
+    // A seam did not hold: read on from the first seam here (the ranges after it are dropped), through the
+    // chunk pipeline when there is one (dialects that keep state across lines are why, often).
+    fellBack = true;
+    for (const w of workers) void w.terminate();
+    workerBytes.fill(0);
+    const onward = (b: number) => {
+      ownBytes = first.bytes + b;
+      report?.();
+    };
+    const rest = readOn
+      ? await readOn(plan.starts[1]!, onward)
+      : await readLines(input, engine, { range: { start: plan.starts[1]!, end: null }, progress: onward });
+    return { path: input.path, bytes: first.bytes + rest.bytes, issue: rest.issue, workers: 0 };
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
@@ -320,15 +324,24 @@ export function startRangeWorker(
 }
 
 /**
- * The ranges' results whose seams hold, in order, starting from `state` (the engine's at the first seam):
- * each must have warmed up to the state the range before ended in, read without error, and met no dialect
- * that keeps state across lines. Stops at the first that fails.
+ * The ranges' results whose seams hold, in order, after the engine's own range: each must have warmed up to the
+ * state the range before it ended in, read to its end without error and, unless `statefulOk` (runs of whole
+ * files: every file starts its interpreters afresh), met no dialect that keeps state across lines. None if the
+ * engine claimed no line: then one pass may stop at its 50,000th line with "nothing recognised", which only
+ * reading on here reproduces. Stops at the first that fails.
  */
-export async function trustedRanges(state: string, replies: readonly Promise<RangeReply>[]): Promise<RangeDone[]> {
+export async function trustedRanges(
+  engine: CensusEngine,
+  replies: readonly Promise<RangeReply>[],
+  { statefulOk }: { statefulOk: boolean },
+): Promise<RangeDone[]> {
   const done: RangeDone[] = [];
+  if (engine.claimedLines === 0) return done;
+  let state = engine.seamState();
   for (const reply of replies) {
     const r = await reply;
-    if (r.kind !== 'done' || !r.complete || r.issue !== null || r.statefulLines > 0 || r.startState !== state) break;
+    if (r.kind !== 'done' || !r.complete || r.issue !== null || r.startState !== state) break;
+    if (!statefulOk && r.statefulLines > 0) break;
     done.push(r);
     if (r.endState !== null) state = r.endState;
   }

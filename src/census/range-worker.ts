@@ -81,8 +81,10 @@ async function readFileRange(path: string, warmStart: number, start: number, end
       posted = bytes;
       parentPort!.postMessage({ kind: 'progress', bytes } satisfies RangeReply);
     },
+    // A dialect that keeps state across lines cannot start mid-file: give up at once, the range is not used.
+    stop: () => engine.statefulLines > 0,
   });
-  reply(startState, true, result.bytes, result.issue);
+  reply(startState, engine.statefulLines === 0, result.bytes, result.issue);
 }
 
 /** A .gz's range: inflate from the start, keep the hours before the seam, warm up on them, count the range. */
@@ -92,6 +94,7 @@ async function readGzipRange(gzip: NonNullable<RangeJob['gzip']>): Promise<void>
   let startState: string | null = null;
   let posted = 0;
   const result = await readInflatedRange(input, engine, init.maxLineBytes, gzip.from, gzip.to, {
+    stop: () => engine.statefulLines > 0,
     skipped: (bytes, offset) => window.add(bytes, offset),
     atSeam: () => {
       engine.warmingUp = true;
@@ -104,7 +107,8 @@ async function readGzipRange(gzip: NonNullable<RangeJob['gzip']>): Promise<void>
       parentPort!.postMessage({ kind: 'progress', bytes } satisfies RangeReply);
     },
   });
-  reply(startState ?? '', startState !== null && result.reachedEnd, result.bytes, result.issue);
+  const complete = startState !== null && result.reachedEnd && engine.statefulLines === 0;
+  reply(startState ?? '', complete, result.bytes, result.issue);
 }
 
 /**

@@ -26,7 +26,6 @@ import type { CensusEngine } from './engine.js';
 import {
   absorbRanges,
   firstLineTime,
-  type RangeReply,
   type RangeWorkerInit,
   startRangeWorker,
   trustedRanges,
@@ -37,7 +36,8 @@ const READ_BYTES = 1 << 20;
 /** The bytes before a seam kept for the warm-up, at most (a busy server's three hours may not fit: then the
  * seam is unlikely to hold, and is read on from). */
 const MAX_WARMUP_BYTES = 128 << 20;
-const GZIP_RATIO = 5;
+/** A .gz's inflated size when its trailer cannot tell (mail logs compress 5:1 to 10:1; genlog's about 5.7:1). */
+export const GZIP_RATIO = 5;
 
 /** The inflated size of a .gz, from its trailer (see above). */
 export function inflatedSizeEstimate(path: string, compressedBytes: number): number {
@@ -148,10 +148,23 @@ export async function readInflatedRange(
     skipped?: (bytes: Buffer, offset: number) => void;
     atSeam?: () => void;
     progress?: (fileBytes: number) => void;
+    /** Checked after each chunk counted: true ends the read there (`reachedEnd` stays false). */
+    stop?: () => boolean;
   } = {},
 ): Promise<ReadResult & { reachedEnd: boolean }> {
   const splitter = new LineSplitter(sink, maxLine);
   const { raw, stream } = openInput(input, READ_BYTES);
+  // Errors of the sink (the census itself: "nothing recognised") are not read errors: they propagate unchanged.
+  let sinkError: { error: unknown } | null = null;
+  const push = (bytes: Buffer): boolean => {
+    try {
+      splitter.push(bytes);
+      return true;
+    } catch (e) {
+      sinkError = { error: e };
+      return false;
+    }
+  };
   let offset = 0;
   let bytes = 0;
   let started = from === 0;
@@ -165,6 +178,7 @@ export async function readInflatedRange(
       let rest = chunk;
       let at = offset;
       offset += chunk.length;
+      let startsHere = false;
       if (!started) {
         const nl = at + rest.length > from ? rest.indexOf(10, Math.max(0, from - at)) : -1;
         if (nl < 0) {
@@ -175,28 +189,37 @@ export async function readInflatedRange(
         rest = rest.subarray(nl + 1);
         at += nl + 1;
         started = true;
+        startsHere = true;
         rawAtSeam = (raw as fs.ReadStream).bytesRead;
         hooks.atSeam?.();
+      }
+      // The `\n` the range started after (at `at - 1`) is the first at or after `from`; if it is also at or after
+      // `to`, no `\n` lies between them: one line holds both targets, both seams are after it, the range is empty.
+      if (startsHere && to !== null && at - 1 >= to) {
+        reachedEnd = true;
+        break;
       }
       if (to !== null && at + rest.length > to) {
         const nl = rest.indexOf(10, Math.max(0, to - at));
         if (nl >= 0) {
           const head = rest.subarray(0, nl + 1);
-          splitter.push(head);
+          if (!push(head)) break;
           bytes += head.length;
           reachedEnd = true;
           break;
         }
       }
-      splitter.push(rest);
+      if (!push(rest)) break;
       bytes += rest.length;
       hooks.progress?.((raw as fs.ReadStream).bytesRead - rawAtSeam);
+      if (hooks.stop?.()) return { path: input.path, bytes, issue: null, reachedEnd: false };
     }
   } catch (e) {
     issue = describeReadError(input.path, e as NodeJS.ErrnoException, true, raw, offset);
   } finally {
     raw.destroy();
   }
+  if (sinkError !== null) throw (sinkError as { error: unknown }).error;
   splitter.end();
   return { path: input.path, bytes, issue, reachedEnd: reachedEnd || (to === null && issue === null) };
 }
@@ -217,6 +240,7 @@ export async function readStreamInRanges(
   const seams = seamTargets(input, parts);
   const workerBytes = new Array<number>(parts).fill(0);
   let ownBytes = 0;
+  let fellBack = false;
   const report = progress ? () => progress(ownBytes + workerBytes.reduce((a, b) => a + b, 0)) : undefined;
   const started = seams.map((target, k) =>
     startRangeWorker(
@@ -229,6 +253,7 @@ export async function readStreamInRanges(
         last: k === seams.length - 1,
       },
       (bytes) => {
+        if (fellBack) return;
         workerBytes[k + 1] = bytes;
         report?.();
       },
@@ -243,19 +268,22 @@ export async function readStreamInRanges(
     });
     if (!own.reachedEnd) return { ...own, workers: 0 }; // an error, or the input ended before the seam
     const done = await trustedRanges(
-      engine.seamState(),
+      engine,
       started.map((s) => s.done),
+      { statefulOk: false },
     );
     if (done.length === started.length) {
       const bytes = own.bytes + absorbRanges(engine, done);
       return { path: input.path, bytes, issue: null, workers: started.length };
     }
     // A seam did not hold: inflate again and count everything after this thread's range here.
+    fellBack = true;
     for (const s of started) void s.worker.terminate();
+    workerBytes.fill(0);
+    const ownRange = ownBytes;
     const rest = await readInflatedRange(input, engine, init.maxLineBytes, seams[0]!, null, {
       progress: (b) => {
-        ownBytes = b;
-        workerBytes.fill(0);
+        ownBytes = ownRange + b;
         report?.();
       },
     });
@@ -264,5 +292,3 @@ export async function readStreamInRanges(
     await Promise.all(started.map((s) => s.worker.terminate()));
   }
 }
-
-export type { RangeReply };

@@ -40,6 +40,8 @@ export interface ReadOptions {
   highWaterMark?: number;
   /** Only the bytes [start, end) of a plain file (a range census: both on line starts; no end: to the end). */
   range?: { start: number; end: number | null };
+  /** Checked after each chunk: true ends the read there (a range census's worker giving up early). */
+  stop?: () => boolean;
 }
 
 const GZIP_MAGIC_0 = 0x1f;
@@ -112,9 +114,11 @@ export async function readLines(input: InputSpec, sink: LineSink, options: ReadO
         break;
       }
       options.progress?.((raw as fs.ReadStream).bytesRead ?? bytes);
+      if (options.stop?.()) break;
     }
   } catch (e) {
-    issue = describeReadError(input.path, e as NodeJS.ErrnoException, gzip, raw, bytes);
+    // In a range, the bytes before it count too: the message is the one a whole-file read would give.
+    issue = describeReadError(input.path, e as NodeJS.ErrnoException, gzip, raw, (options.range?.start ?? 0) + bytes);
   } finally {
     if (gzip) raw.destroy();
   }

@@ -126,6 +126,14 @@ describe('range census', () => {
     }
   });
 
+  it('equals one pass over a .gz with a line longer than the gap between two seams', async () => {
+    const half = lines.length >> 1;
+    const huge = `${lines[half]!.slice(0, 15)} mx1 postfix/smtpd[77]: connect from ${'x'.repeat(3 << 20)}`;
+    const file = path.join(dir, 'huge-line.log.gz');
+    fs.writeFileSync(file, zlib.gzipSync(`${[...lines.slice(0, half), huge, ...lines.slice(half)].join('\n')}\n`));
+    await assertSame(file, true);
+  });
+
   it('equals one pass over a truncated .gz, wherever the seams fall', async () => {
     const whole = zlib.gzipSync(`${lines.join('\n')}\n`);
     for (const keep of [0.3, 0.8]) {
@@ -210,6 +218,32 @@ describe('range census', () => {
     for (const threads of [2, 3, 4]) {
       const ranges = await run(busy, { threads, parallel: { rangeMinBytes: 0, warmupMs: 60_000 } });
       assert.equal(ranges.json, busyOne.json, `busy, ${threads} runs`);
+    }
+  });
+
+  it('stops with "nothing recognised" as one pass does when the first 50,000 lines are not mail', async () => {
+    const noise = Array.from(
+      { length: 60_000 },
+      (_, i) =>
+        `Nov 19 ${String(10 + (i % 12)).padStart(2, '0')}:00:00 mx1 sshd[${i}]: Connection closed by 203.0.113.9`,
+    );
+    const plain = write('noise-first.log', [...noise, ...lines]);
+    const gz = path.join(dir, 'noise-first.log.gz');
+    fs.writeFileSync(gz, zlib.gzipSync(`${[...noise, ...lines].join('\n')}\n`));
+    const set = rotation('noise-set', [...noise, ...lines], [false, false, false, false]);
+    for (const files of [[plain], [gz], set]) {
+      const one = await run(files, { threads: 1 }).then(
+        () => 'no error',
+        (e: Error) => e.message,
+      );
+      assert.match(one, /none of the first 50000 lines/);
+      for (const threads of [2, 4]) {
+        const ranges = await run(files, { threads, parallel: { rangeMinBytes: 0 } }).then(
+          () => 'no error',
+          (e: Error) => e.message,
+        );
+        assert.equal(ranges, one, `${files[0]}, ${threads} threads`);
+      }
     }
   });
 
