@@ -1,5 +1,6 @@
 // The library entry point: census(inputs, options) → { view, diagnostics } (DESIGN.md §2).
 
+import fs from 'node:fs';
 import os from 'node:os';
 import type { CensusView } from '../aggregate/census-view.js';
 import type { Dialect } from '../dialects/dialect.js';
@@ -7,7 +8,7 @@ import { DIALECTS } from '../dialects/registry.js';
 import { parseZone } from '../envelope/clock.js';
 import { CensusError } from '../model/errors.js';
 import type { Coverage } from '../model/types.js';
-import { DEFAULT_MAX_LINE_BYTES, isGzipFile, readLines, type SourceIssue } from '../sources/read-lines.js';
+import { DEFAULT_MAX_LINE_BYTES, isGzipFile, isGzipInput, readLines, type SourceIssue } from '../sources/read-lines.js';
 import type { InputSpec } from '../sources/resolve-inputs.js';
 import { CensusEngine, nothingClaimedError, type UnparsedSample } from './engine.js';
 import { planInputGroups, readInputGroups } from './input-ranges.js';
@@ -94,7 +95,7 @@ function mostlyGzip(inputs: readonly InputSpec[]): boolean {
  */
 function rangePlanFor(input: InputSpec, threads: number, options: CensusOptions): RangePlan | 'stream' | null {
   if (input.path === '-' || input.sizeBytes === null) return null;
-  if (isGzipFile(input.path)) {
+  if (isGzipInput(input)) {
     // A .gz is split as it is inflated (stream-range-census.ts); its size counts as GZIP_RATIO times.
     return input.sizeBytes * GZIP_RATIO < (options.parallel?.rangeMinBytes ?? PARALLEL_MIN_BYTES) ? null : 'stream';
   }
@@ -157,8 +158,45 @@ export function selectDialects(ids: readonly string[] | undefined): Dialect[] {
   });
 }
 
-export async function census(inputs: readonly InputSpec[], options: CensusOptions = {}): Promise<CensusResult> {
+export async function census(given: readonly InputSpec[], options: CensusOptions = {}): Promise<CensusResult> {
   const dialects = selectDialects(options.mta);
+  const threads = threadsFor(given, options);
+  // Files counted in ranges are pinned: every thread, and a read that falls back, then reads the same file.
+  const pins = rangesAllowed(given, threads, options) ? pinInputs(given) : null;
+  try {
+    return await countInputs(pins?.inputs ?? given, options, dialects, threads);
+  } finally {
+    pins?.close();
+  }
+}
+
+/** Open descriptors for the inputs that are files (those that cannot be opened are left to fail when read). */
+function pinInputs(inputs: readonly InputSpec[]): { inputs: InputSpec[]; close(): void } {
+  const fds: number[] = [];
+  const pinned = inputs.map((input) => {
+    if (input.path === '-' || input.fd !== undefined) return input;
+    try {
+      const fd = fs.openSync(input.path, 'r');
+      fds.push(fd);
+      return { ...input, fd };
+    } catch {
+      return input;
+    }
+  });
+  return {
+    inputs: pinned,
+    close: () => {
+      for (const fd of fds) fs.closeSync(fd);
+    },
+  };
+}
+
+async function countInputs(
+  inputs: readonly InputSpec[],
+  options: CensusOptions,
+  dialects: Dialect[],
+  threads: number,
+): Promise<CensusResult> {
   const engine = new CensusEngine({
     dialects,
     zone: parseZone(options.timezone),
@@ -168,7 +206,6 @@ export async function census(inputs: readonly InputSpec[], options: CensusOption
     ...(options.maxSamples !== undefined ? { maxSamples: options.maxSamples } : {}),
   });
   const sources: SourceSummary[] = [];
-  const threads = threadsFor(inputs, options);
   const sourceOf = (input: InputSpec) => (input.path === '-' ? '(stdin)' : input.path);
   const rangeInit: RangeWorkerInit = {
     mta: options.mta,

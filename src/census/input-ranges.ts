@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import { mergeViews, reviveView } from '../aggregate/census-view.js';
 import { parseZone } from '../envelope/clock.js';
-import { isGzipFile, type ReadResult, readLines } from '../sources/read-lines.js';
+import { isGzipInput, type ReadResult, readLines, withDescriptor } from '../sources/read-lines.js';
 import type { InputSpec } from '../sources/resolve-inputs.js';
 import type { CensusEngine } from './engine.js';
 import {
@@ -52,9 +52,7 @@ export function planInputGroups(
   const costs: number[] = [];
   for (const input of inputs) {
     if (input.path === '-' || input.sizeBytes === null) return null;
-    costs.push(
-      isGzipFile(input.path) ? inflatedSizeEstimate(input.path, input.sizeBytes) * GZIP_COST : input.sizeBytes,
-    );
+    costs.push(isGzipInput(input) ? inflatedSizeEstimate(input) * GZIP_COST : input.sizeBytes);
   }
   const total = costs.reduce((a, b) => a + b, 0);
   if (costs[costs.length - 1]! * 2 >= total) return null;
@@ -78,7 +76,7 @@ export function planInputGroups(
   const warmStarts: (number | null)[] = [null];
   for (let g = 1; g < starts.length; g++) {
     const before = inputs[starts[g]! - 1]!;
-    if (isGzipFile(before.path)) warmStarts.push(null);
+    if (isGzipInput(before)) warmStarts.push(null);
     else {
       const at = warmStartOf(before, timezone, warmupMs);
       if (at === null) return null;
@@ -91,13 +89,7 @@ export function planInputGroups(
 /** Where the last `warmupMs` of a plain file begin (the line bisected on timestamps), or null. */
 function warmStartOf(input: InputSpec, timezone: string | undefined, warmupMs: number): number | null {
   const size = input.sizeBytes ?? 0;
-  let fd: number;
-  try {
-    fd = fs.openSync(input.path, 'r');
-  } catch {
-    return null;
-  }
-  try {
+  return withDescriptor(input, (fd) => {
     const tail = Buffer.alloc(Math.min(TAIL_BYTES, size));
     const n = fs.readSync(fd, tail, 0, tail.length, size - tail.length);
     // The latest time among the tail's whole lines.
@@ -114,9 +106,7 @@ function warmStartOf(input: InputSpec, timezone: string | undefined, warmupMs: n
     }
     if (endMs === null) return null;
     return new TimeProbe(fd, size, input.mtimeMs, timezone).lastLineAtOrBefore(endMs - warmupMs, size);
-  } finally {
-    fs.closeSync(fd);
-  }
+  });
 }
 
 /**

@@ -13,7 +13,14 @@ import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { parseZone } from '../envelope/clock.js';
 import type { Envelope, Observation } from '../model/types.js';
-import { describeReadError, isGzipFile, openInput, type ReadResult, type SourceIssue } from '../sources/read-lines.js';
+import {
+  describeReadError,
+  isGzipInput,
+  openInput,
+  pathToOpen,
+  type ReadResult,
+  type SourceIssue,
+} from '../sources/read-lines.js';
 import type { InputSpec } from '../sources/resolve-inputs.js';
 import { selectDialects } from './census.js';
 import type { CensusEngine } from './engine.js';
@@ -146,7 +153,7 @@ export class ParallelCensus {
     this.filled = 0;
     this.carried = 0;
     this.dropping = 0;
-    if (input.path !== '-' && !isGzipFile(input.path)) return this.readFile(input, startAt);
+    if (input.path !== '-' && !isGzipInput(input)) return this.readFile(input, startAt);
     const { raw, stream, gzip } = openInput(input, READ_BYTES);
     const fileBytes = () => (raw as fs.ReadStream).bytesRead ?? bytes;
     let bytes = 0;
@@ -185,7 +192,7 @@ export class ParallelCensus {
     let issue: SourceIssue | null = null;
     let handle: fs.promises.FileHandle | null = null;
     try {
-      handle = await fs.promises.open(input.path, 'r');
+      handle = await fs.promises.open(pathToOpen(input), 'r');
       for (;;) {
         const room = Math.min(this.limit() - (this.filled - this.carried), this.block.length - this.filled);
         let n: number;

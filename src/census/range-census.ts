@@ -29,7 +29,7 @@ import { Worker } from 'node:worker_threads';
 import { type CensusView, mergeViews, reviveView } from '../aggregate/census-view.js';
 import { parseZone, WallClock, YearResolver } from '../envelope/clock.js';
 import { parseEnvelope } from '../envelope/parse-envelope.js';
-import { type ReadResult, readLines, type SourceIssue } from '../sources/read-lines.js';
+import { type ReadResult, readLines, type SourceIssue, withDescriptor } from '../sources/read-lines.js';
 import type { InputSpec } from '../sources/resolve-inputs.js';
 import type { CensusEngine } from './engine.js';
 import type { ChunkCounts, UnparsedSample } from './line-engine.js';
@@ -63,9 +63,9 @@ export interface RangeJob {
   source: string;
   mtimeMs: number | null;
   /** A plain file's range, read from `warmStart` (warm-up) to `end`; null for a .gz's. */
-  file: { path: string; warmStart: number; start: number; end: number | null } | null;
+  file: { input: InputSpec; warmStart: number; start: number; end: number | null } | null;
   /** A .gz's range: inflated from the file's start, from the seam at or after `from` to the one at or after `to`. */
-  gzip?: { path: string; from: number; to: number | null; warmupMs: number };
+  gzip?: { input: InputSpec; from: number; to: number | null; warmupMs: number };
   /**
    * Whole inputs of a rotation set (input-ranges.ts), read one after another, after warming up on the last hours
    * of the input before them (`warm`: from `warmStart` of a plain file, or all of a .gz, keeping its last hours).
@@ -119,13 +119,7 @@ export function planRanges(
 ): RangePlan | null {
   const size = input.sizeBytes;
   if (size === null || parts < 2) return null;
-  let fd: number;
-  try {
-    fd = fs.openSync(input.path, 'r');
-  } catch {
-    return null;
-  }
-  try {
+  return withDescriptor(input, (fd) => {
     const probe = new TimeProbe(fd, size, input.mtimeMs, timezone);
     const starts = [0];
     const warmStarts = [0];
@@ -144,9 +138,7 @@ export function planRanges(
       if (starts[i]! - warmStarts[i]! > (end - starts[i]!) * MAX_WARMUP_SHARE) return null;
     }
     return { starts, warmStarts };
-  } finally {
-    fs.closeSync(fd);
-  }
+  });
 }
 
 /** Timestamps at byte offsets of a log file, read as the engine reads them (same zone, same year inference). */
@@ -254,7 +246,7 @@ export async function readInRanges(
       source,
       mtimeMs: input.mtimeMs,
       file: {
-        path: input.path,
+        input,
         warmStart: plan.warmStarts[i]!,
         start: plan.starts[i]!,
         end: i + 1 < parts ? plan.starts[i + 1]! : null,

@@ -65,8 +65,8 @@ function reply(
   parentPort!.postMessage(done, viewTransferables(engine.view));
 }
 
-async function readFileRange(path: string, warmStart: number, start: number, end: number | null): Promise<void> {
-  const input = { path, mtimeMs: job.mtimeMs, sizeBytes: null };
+async function readFileRange(file: NonNullable<RangeJob['file']>): Promise<void> {
+  const { input, warmStart, start, end } = file;
   engine.warmingUp = true;
   if (warmStart < start) {
     const warm = await readLines(input, engine, { range: { start: warmStart, end: start } });
@@ -89,7 +89,7 @@ async function readFileRange(path: string, warmStart: number, start: number, end
 
 /** A .gz's range: inflate from the start, keep the hours before the seam, warm up on them, count the range. */
 async function readGzipRange(gzip: NonNullable<RangeJob['gzip']>): Promise<void> {
-  const input = { path: gzip.path, mtimeMs: job.mtimeMs, sizeBytes: null };
+  const { input } = gzip;
   const window = new WarmupWindow(gzip.warmupMs, job.mtimeMs, init.timezone);
   let startState: string | null = null;
   let posted = 0;
@@ -149,7 +149,7 @@ async function readInputs(spec: NonNullable<RangeJob['inputs']>): Promise<void> 
 
 try {
   if (job.inputs !== undefined) await readInputs(job.inputs);
-  else if (job.file !== null) await readFileRange(job.file.path, job.file.warmStart, job.file.start, job.file.end);
+  else if (job.file !== null) await readFileRange(job.file);
   else await readGzipRange(job.gzip!);
 } catch (e) {
   parentPort!.postMessage({ kind: 'error', message: (e as Error).message } satisfies RangeReply);

@@ -20,6 +20,7 @@ import {
   openInput,
   type ReadResult,
   type SourceIssue,
+  withDescriptor,
 } from '../sources/read-lines.js';
 import type { InputSpec } from '../sources/resolve-inputs.js';
 import type { CensusEngine } from './engine.js';
@@ -40,22 +41,13 @@ const MAX_WARMUP_BYTES = 128 << 20;
 export const GZIP_RATIO = 5;
 
 /** The inflated size of a .gz, from its trailer (see above). */
-export function inflatedSizeEstimate(path: string, compressedBytes: number): number {
-  try {
-    const fd = fs.openSync(path, 'r');
-    try {
-      const trailer = Buffer.alloc(4);
-      if (fs.readSync(fd, trailer, 0, 4, compressedBytes - 4) === 4) {
-        const isize = trailer.readUInt32LE(0);
-        if (isize >= compressedBytes) return isize;
-      }
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    // unreadable: the ratio below
-  }
-  return compressedBytes * GZIP_RATIO;
+export function inflatedSizeEstimate(input: InputSpec): number {
+  const compressed = input.sizeBytes ?? 0;
+  const isize = withDescriptor(input, (fd) => {
+    const trailer = Buffer.alloc(4);
+    return fs.readSync(fd, trailer, 0, 4, compressed - 4) === 4 ? trailer.readUInt32LE(0) : null;
+  });
+  return isize !== null && isize >= compressed ? isize : compressed * GZIP_RATIO;
 }
 
 /**
@@ -70,7 +62,7 @@ const SKIP_COST = 0.25;
  * about T·q^k of the log, T = 1 / (1 + q + … + q^(parts−1)), and every thread finishes at about the same time.
  */
 export function seamTargets(input: InputSpec, parts: number): number[] {
-  const total = inflatedSizeEstimate(input.path, input.sizeBytes ?? 0);
+  const total = inflatedSizeEstimate(input);
   const q = 1 - SKIP_COST;
   let sum = 0;
   for (let i = 0; i < parts; i++) sum += q ** i;
@@ -249,7 +241,7 @@ export async function readStreamInRanges(
         source,
         mtimeMs: input.mtimeMs,
         file: null,
-        gzip: { path: input.path, from: target, to: seams[k + 1] ?? null, warmupMs },
+        gzip: { input, from: target, to: seams[k + 1] ?? null, warmupMs },
         last: k === seams.length - 1,
       },
       (bytes) => {

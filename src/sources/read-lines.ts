@@ -52,14 +52,61 @@ export function isGzipFile(p: string): boolean {
   let fd: number | null = null;
   try {
     fd = fs.openSync(p, 'r');
-    const head = Buffer.alloc(2);
-    const n = fs.readSync(fd, head, 0, 2, 0);
-    return n === 2 && head[0] === GZIP_MAGIC_0 && head[1] === GZIP_MAGIC_1;
+    return hasGzipMagic(fd);
   } catch {
     return false;
   } finally {
     if (fd !== null) fs.closeSync(fd);
   }
+}
+
+/** isGzipFile for an input, through its pinned descriptor when it has one. */
+export function isGzipInput(input: InputSpec): boolean {
+  if (input.fd === undefined) return input.path !== '-' && isGzipFile(input.path);
+  try {
+    return hasGzipMagic(input.fd);
+  } catch {
+    return false;
+  }
+}
+
+const PROC_FDS = '/proc/self/fd';
+let procFds: boolean | null = null;
+
+/**
+ * The path to open to read an input: for a pinned one, its descriptor's entry in /proc/self/fd (Linux), which
+ * opens the file the descriptor holds even after a rename, with a descriptor of its own that the stream may
+ * close; where there is no /proc, the path.
+ */
+export function pathToOpen(input: InputSpec): string {
+  if (input.fd === undefined) return input.path;
+  procFds ??= fs.existsSync(PROC_FDS);
+  return procFds ? `${PROC_FDS}/${input.fd}` : input.path;
+}
+
+/**
+ * `use` with a descriptor of the input: its pinned one (left open), or one opened for the call (closed after);
+ * null if the file cannot be opened.
+ */
+export function withDescriptor<T>(input: InputSpec, use: (fd: number) => T): T | null {
+  if (input.fd !== undefined) return use(input.fd);
+  let fd: number;
+  try {
+    fd = fs.openSync(input.path, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    return use(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function hasGzipMagic(fd: number): boolean {
+  const head = Buffer.alloc(2);
+  const n = fs.readSync(fd, head, 0, 2, 0);
+  return n === 2 && head[0] === GZIP_MAGIC_0 && head[1] === GZIP_MAGIC_1;
 }
 
 /** An input as a stream of log bytes: `raw` is what is read (its `bytesRead` is progress), `stream` the text. */
@@ -75,17 +122,18 @@ export function openInput(
   range?: { start: number; end: number | null },
 ): OpenedInput {
   if (input.path === '-') return { raw: process.stdin, stream: process.stdin, gzip: false };
+  const file = pathToOpen(input);
   if (range !== undefined) {
     // createReadStream's end is inclusive (callers never ask for an empty range). Without an end the range reads
     // to the end of the file as it is then, like a whole-file read (a live log may have grown since it was sized).
     const raw =
       range.end === null
-        ? fs.createReadStream(input.path, { highWaterMark, start: range.start })
-        : fs.createReadStream(input.path, { highWaterMark, start: range.start, end: range.end - 1 });
+        ? fs.createReadStream(file, { highWaterMark, start: range.start })
+        : fs.createReadStream(file, { highWaterMark, start: range.start, end: range.end - 1 });
     return { raw, stream: raw, gzip: false };
   }
-  const raw = fs.createReadStream(input.path, { highWaterMark });
-  const gzip = isGzipFile(input.path);
+  const raw = fs.createReadStream(file, { highWaterMark });
+  const gzip = isGzipInput(input);
   // zlib inflates on libuv's thread pool: with room for 8 chunks of output it keeps inflating while this thread
   // counts lines (at the default 16 KiB it would stop after every chunk until that one was read).
   if (!gzip) return { raw, stream: raw, gzip };

@@ -11,6 +11,12 @@ export interface InputSpec {
   /** File modification time (ms), used to infer the year of RFC 3164 timestamps; null for stdin. */
   mtimeMs: number | null;
   sizeBytes: number | null;
+  /**
+   * An open descriptor of the file, to read it by instead of the path (read-lines.ts pathToOpen): the range
+   * census pins each file once, so that every thread, and a read that falls back, reads the same file even if
+   * logrotate renames it meanwhile. Its owner closes it.
+   */
+  fd?: number;
 }
 
 /** Where mail logs usually live (Debian/Ubuntu, RHEL/FreeBSD, Arch with syslog-ng). */

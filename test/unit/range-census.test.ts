@@ -247,6 +247,34 @@ describe('range census', () => {
     }
   });
 
+  it('reads the files it started with when logrotate renames them meanwhile', async () => {
+    const reference = write('rotated-ref.log', lines);
+    const one = await run(reference, { threads: 1 });
+    for (const [name, parallel] of [
+      ['rotated.log', { rangeMinBytes: 0 }],
+      ['rotated-fallback.log', { rangeMinBytes: 0, warmupMs: 1 }],
+    ] as const) {
+      const file = write(name, lines);
+      let renamed = false;
+      const r = await census(resolveInputs([file]), {
+        timezone: 'UTC',
+        maxSamples: 1000,
+        threads: 2,
+        parallel,
+        onProgress: () => {
+          if (renamed) return;
+          renamed = true;
+          fs.renameSync(file, `${file}.1`);
+          fs.writeFileSync(file, 'Nov 20 00:00:00 mx1 postfix/smtpd[1]: connect from new[192.0.2.99]\n');
+        },
+      });
+      assert.ok(renamed, 'renamed while counting');
+      const report = buildReport(r.view, r.diagnostics, { sinceMs: null, untilMs: null });
+      const json = JSON.stringify(report, null, 1).replaceAll(file, reference);
+      assert.equal(json, one.json, name);
+    }
+  });
+
   it('is not planned without timestamps at a seam, or when warm-ups would outweigh the ranges', () => {
     const noTime = write(
       'no-time.log',
