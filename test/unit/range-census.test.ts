@@ -38,6 +38,15 @@ before(() => {
   dense = genlog('0.05');
 });
 
+/** `content` with a real OpenSMTPD line (a dialect that keeps state across lines) after every 500th line. */
+function withStatefulLines(content: string[]): string[] {
+  const smtpd = fs
+    .readFileSync(fixturePath('corpus', 'opensmtpd', 'mail.log'), 'utf8')
+    .split('\n')
+    .filter(Boolean);
+  return content.flatMap((l, i) => (i % 500 === 250 ? [l, smtpd[((i / 500) % smtpd.length) | 0]!] : [l]));
+}
+
 function write(name: string, content: string[]): string {
   const p = path.join(dir, name);
   fs.writeFileSync(p, `${content.join('\n')}\n`);
@@ -86,11 +95,7 @@ describe('range census', () => {
   });
 
   it('reads on from the seam when a dialect that keeps state across lines is in the log', async () => {
-    const smtpd = fs
-      .readFileSync(fixturePath('corpus', 'opensmtpd', 'mail.log'), 'utf8')
-      .split('\n')
-      .filter(Boolean);
-    const mixed = lines.flatMap((l, i) => (i % 500 === 250 ? [l, smtpd[((i / 500) % smtpd.length) | 0]!] : [l]));
+    const mixed = withStatefulLines(lines);
     await assertSame(write('stateful.log', mixed), false);
   });
 
@@ -148,11 +153,7 @@ describe('range census', () => {
   });
 
   it('reads a .gz on from the seam when one does not hold, and stays exact with a short warm-up', async () => {
-    const smtpd = fs
-      .readFileSync(fixturePath('corpus', 'opensmtpd', 'mail.log'), 'utf8')
-      .split('\n')
-      .filter(Boolean);
-    const mixed = lines.flatMap((l, i) => (i % 500 === 250 ? [l, smtpd[((i / 500) % smtpd.length) | 0]!] : [l]));
+    const mixed = withStatefulLines(lines);
     const stateful = path.join(dir, 'stateful.log.gz');
     fs.writeFileSync(stateful, zlib.gzipSync(`${mixed.join('\n')}\n`));
     await assertSame(stateful, false);
@@ -206,11 +207,7 @@ describe('range census', () => {
     for (const threads of [2, 3, 4]) {
       assert.equal((await run(files, { threads, parallel: { rangeMinBytes: 0 } })).json, one.json, `${threads}`);
     }
-    const smtpd = fs
-      .readFileSync(fixturePath('corpus', 'opensmtpd', 'mail.log'), 'utf8')
-      .split('\n')
-      .filter(Boolean);
-    const mixed = lines.flatMap((l, i) => (i % 500 === 250 ? [l, smtpd[((i / 500) % smtpd.length) | 0]!] : [l]));
+    const mixed = withStatefulLines(lines);
     await assertSame(rotation('stateful-set', mixed), false);
     // A one-minute warm-up on a busy log: whether a seam holds depends on what is open there; the report may not.
     const busy = rotation('busy-set', dense);
