@@ -170,8 +170,12 @@ export async function census(given: readonly InputSpec[], options: CensusOptions
   }
 }
 
+/** More inputs than this are not pinned: their descriptors would crowd the process's limit (often 1024). */
+const MAX_PINNED = 256;
+
 /** Open descriptors for the inputs that are files (those that cannot be opened are left to fail when read). */
-function pinInputs(inputs: readonly InputSpec[]): { inputs: InputSpec[]; close(): void } {
+function pinInputs(inputs: readonly InputSpec[]): { inputs: readonly InputSpec[]; close(): void } {
+  if (inputs.length > MAX_PINNED) return { inputs, close: () => {} };
   const fds: number[] = [];
   const pinned = inputs.map((input) => {
     if (input.path === '-' || input.fd !== undefined) return input;
