@@ -180,6 +180,8 @@ function pinInputs(inputs: readonly InputSpec[]): { inputs: readonly InputSpec[]
   const pinned = inputs.map((input) => {
     if (input.path === '-' || input.fd !== undefined) return input;
     try {
+      // Regular files only: opening a FIFO would block until a writer came.
+      if (!fs.statSync(input.path).isFile()) return input;
       const fd = fs.openSync(input.path, 'r');
       fds.push(fd);
       return { ...input, fd };
@@ -190,7 +192,13 @@ function pinInputs(inputs: readonly InputSpec[]): { inputs: readonly InputSpec[]
   return {
     inputs: pinned,
     close: () => {
-      for (const fd of fds) fs.closeSync(fd);
+      for (const fd of fds) {
+        try {
+          fs.closeSync(fd);
+        } catch {
+          // nothing to do: the census's own result or error stands
+        }
+      }
     },
   };
 }

@@ -16,6 +16,7 @@ import type { Envelope, Observation } from '../model/types.js';
 import {
   describeReadError,
   isGzipInput,
+  namingFile,
   openInput,
   pathToOpen,
   type ReadResult,
@@ -171,7 +172,7 @@ export class ParallelCensus {
         }
       }
     } catch (e) {
-      issue = describeReadError(input.path, e as NodeJS.ErrnoException, gzip, raw, bytes);
+      issue = describeReadError(input.path, namingFile(input, e), gzip, raw, bytes);
     } finally {
       if (gzip || censusError !== null) raw.destroy();
     }
@@ -202,7 +203,7 @@ export class ParallelCensus {
           issue = {
             path: input.path,
             kind: 'io',
-            message: `${input.path}: read failed after ${startAt + bytes} bytes (${(e as Error).message})`,
+            message: `${input.path}: read failed after ${startAt + bytes} bytes (${namingFile(input, e).message})`,
           };
           break;
         }
@@ -215,7 +216,7 @@ export class ParallelCensus {
         issue = {
           path: input.path,
           kind: 'io',
-          message: `${input.path}: read failed after ${startAt} bytes (${(e as Error).message})`,
+          message: `${input.path}: read failed after ${startAt} bytes (${namingFile(input, e).message})`,
         };
       } else throw e;
     } finally {

@@ -17,6 +17,7 @@ import {
   describeReadError,
   type LineSink,
   LineSplitter,
+  namingFile,
   openInput,
   type ReadResult,
   type SourceIssue,
@@ -43,10 +44,14 @@ export const GZIP_RATIO = 5;
 /** The inflated size of a .gz, from its trailer (see above). */
 export function inflatedSizeEstimate(input: InputSpec): number {
   const compressed = input.sizeBytes ?? 0;
-  const isize = withDescriptor(input, (fd) => {
-    const trailer = Buffer.alloc(4);
-    return fs.readSync(fd, trailer, 0, 4, compressed - 4) === 4 ? trailer.readUInt32LE(0) : null;
-  });
+  // (A file too short for a trailer has none: a truncated .gz, whose read reports it.)
+  const isize =
+    compressed < 4
+      ? null
+      : withDescriptor(input, (fd) => {
+          const trailer = Buffer.alloc(4);
+          return fs.readSync(fd, trailer, 0, 4, compressed - 4) === 4 ? trailer.readUInt32LE(0) : null;
+        });
   return isize !== null && isize >= compressed ? isize : compressed * GZIP_RATIO;
 }
 
@@ -207,7 +212,7 @@ export async function readInflatedRange(
       if (hooks.stop?.()) return { path: input.path, bytes, issue: null, reachedEnd: false };
     }
   } catch (e) {
-    issue = describeReadError(input.path, e as NodeJS.ErrnoException, true, raw, offset);
+    issue = describeReadError(input.path, namingFile(input, e), true, raw, offset);
   } finally {
     raw.destroy();
   }

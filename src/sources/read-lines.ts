@@ -86,21 +86,30 @@ export function pathToOpen(input: InputSpec): string {
 
 /**
  * `use` with a descriptor of the input: its pinned one (left open), or one opened for the call (closed after);
- * null if the file cannot be opened.
+ * null if the file cannot be opened or read (planning reads, which must never fail the census: the read itself
+ * reports what is wrong with the file).
  */
 export function withDescriptor<T>(input: InputSpec, use: (fd: number) => T): T | null {
-  if (input.fd !== undefined) return use(input.fd);
-  let fd: number;
+  let fd: number | null = null;
   try {
-    fd = fs.openSync(input.path, 'r');
+    fd = input.fd ?? fs.openSync(input.path, 'r');
+    return use(fd);
   } catch {
     return null;
-  }
-  try {
-    return use(fd);
   } finally {
-    fs.closeSync(fd);
+    if (fd !== null && input.fd === undefined) fs.closeSync(fd);
   }
+}
+
+/** An error of reading a pinned input, naming the file rather than its /proc/self/fd entry. */
+export function namingFile(input: InputSpec, e: unknown): NodeJS.ErrnoException {
+  const err = e as NodeJS.ErrnoException;
+  if (input.fd === undefined || typeof err?.message !== 'string') return err;
+  const opened = pathToOpen(input);
+  if (opened === input.path || !err.message.includes(opened)) return err;
+  const named = new Error(err.message.replaceAll(opened, input.path)) as NodeJS.ErrnoException;
+  if (err.code !== undefined) named.code = err.code;
+  return named;
 }
 
 function hasGzipMagic(fd: number): boolean {
@@ -166,7 +175,7 @@ export async function readLines(input: InputSpec, sink: LineSink, options: ReadO
     }
   } catch (e) {
     // In a range, the bytes before it count too: the message is the one a whole-file read would give.
-    issue = describeReadError(input.path, e as NodeJS.ErrnoException, gzip, raw, (options.range?.start ?? 0) + bytes);
+    issue = describeReadError(input.path, namingFile(input, e), gzip, raw, (options.range?.start ?? 0) + bytes);
   } finally {
     if (gzip) raw.destroy();
   }
