@@ -210,19 +210,19 @@ describe('range census', () => {
     const mixed = withStatefulLines(lines);
     await assertSame(rotation('stateful-set', mixed), false);
     // A .gz cut down to its two magic bytes, and an empty one: no trailer to read (planning must not fail).
-    const stubs = rotation('stub-set', lines);
+    const tiny = rotation('tiny-set', lines);
     for (const [i, bytes] of [
       [0, Buffer.from([0x1f, 0x8b])],
       [1, Buffer.alloc(0)],
     ] as const) {
-      fs.writeFileSync(stubs[i]!, bytes);
+      fs.writeFileSync(tiny[i]!, bytes);
     }
-    const stubOne = await run(stubs, { threads: 1 });
+    const tinyOne = await run(tiny, { threads: 1 });
     for (const threads of [2, 4]) {
       assert.equal(
-        (await run(stubs, { threads, parallel: { rangeMinBytes: 0 } })).json,
-        stubOne.json,
-        `stubs ${threads}`,
+        (await run(tiny, { threads, parallel: { rangeMinBytes: 0 } })).json,
+        tinyOne.json,
+        `tiny .gz, ${threads}`,
       );
     }
     // A one-minute warm-up on a busy log: whether a seam holds depends on what is open there; the report may not.
