@@ -6,6 +6,7 @@ import type { CensusView } from '../aggregate/census-view.js';
 import type { Dialect } from '../dialects/dialect.js';
 import { DIALECTS } from '../dialects/registry.js';
 import { parseZone } from '../envelope/clock.js';
+import type { HourBuckets } from '../history/hour-buckets.js';
 import { CensusError } from '../model/errors.js';
 import type { Coverage } from '../model/types.js';
 import { DEFAULT_MAX_LINE_BYTES, isGzipFile, isGzipInput, readLines, type SourceIssue } from '../sources/read-lines.js';
@@ -19,6 +20,12 @@ import { GZIP_RATIO, readStreamInRanges } from './stream-range-census.js';
 
 export interface CensusOptions {
   filter?: SessionFilter;
+  /**
+   * Collects every closed session into hour buckets (`report --history`), whatever the filter keeps. Unlike a tap
+   * (`filter.onSession`, which sees the sessions in order on this thread, and so keeps the census from counting
+   * in ranges), buckets are mergeable: each range's thread collects its own, absorbed here in order.
+   */
+  history?: HourBuckets | null;
   /** Dialect ids to use; empty or ['auto'] = all. */
   mta?: readonly string[];
   year?: number | null;
@@ -91,7 +98,7 @@ function mostlyGzip(inputs: readonly InputSpec[]): boolean {
 
 /**
  * The ranges to count the input in (range-census.ts), or null: only a plain file at least `rangeMinBytes` long,
- * on more than one thread, with no tap on the sessions (`--history` records them in order on this thread).
+ * on more than one thread, with no tap on the sessions (`filter.onSession` sees them in order on this thread).
  */
 function rangePlanFor(input: InputSpec, threads: number, options: CensusOptions): RangePlan | 'stream' | null {
   if (input.path === '-' || input.sizeBytes === null) return null;
@@ -104,8 +111,9 @@ function rangePlanFor(input: InputSpec, threads: number, options: CensusOptions)
 }
 
 /**
- * Whether the census may count in ranges at all: more than one thread, no tap on the sessions (`--history`
- * records them in order on this thread), and enough log (`rangeMinBytes`, estimated as estimatedLogBytes does).
+ * Whether the census may count in ranges at all: more than one thread, no tap on the sessions (it sees them in
+ * order on this thread; `history` does not need that), and enough log (`rangeMinBytes`, estimated as
+ * estimatedLogBytes does).
  */
 function rangesAllowed(inputs: readonly InputSpec[], threads: number, options: CensusOptions): boolean {
   if (threads < 2 || (options.filter?.onSession ?? null) !== null) return false;
@@ -214,6 +222,7 @@ async function countInputs(
     zone: parseZone(options.timezone),
     year: options.year ?? null,
     filter: compileFilter(options.filter ?? {}),
+    history: options.history ?? null,
     giveUpAfterLines: 50_000,
     ...(options.maxSamples !== undefined ? { maxSamples: options.maxSamples } : {}),
   });
@@ -225,6 +234,7 @@ async function countInputs(
     maxSamples: options.maxSamples ?? 20,
     maxLineBytes: DEFAULT_MAX_LINE_BYTES,
     filter: withoutTap(options.filter ?? {}),
+    history: (options.history ?? null) !== null,
   };
   // A rotation set in runs of whole files (input-ranges.ts), one thread each.
   const groups = rangesAllowed(inputs, threads, options)

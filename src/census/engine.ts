@@ -6,12 +6,18 @@
 import { addSession, type CensusView, emptyView } from '../aggregate/census-view.js';
 import { Correlator } from '../correlate/correlator.js';
 import { DEFAULT_FALLBACK_WINDOW_MS, FallbackDetector } from '../correlate/fallback-detector.js';
+import type { BucketsPart, HourBuckets } from '../history/hour-buckets.js';
 import type { Coverage, Session } from '../model/types.js';
 import { LineEngine, type LineEngineOptions, nothingClaimedError, type UnparsedSample } from './line-engine.js';
 import type { SessionFilter } from './session-filter.js';
 
 export interface EngineOptions extends LineEngineOptions {
   filter: (s: Session) => boolean;
+  /**
+   * Collects every closed session (before the filter), for `--history`. Unlike a tap on the filter, it can be
+   * split: a range census's threads collect their own, absorbed in order (`absorbHistory`).
+   */
+  history?: HourBuckets | null;
   idleTtlMs?: number;
   /** How soon after a failed handshake a plaintext session of the same peer counts as a fallback. */
   fallbackWindowMs?: number;
@@ -19,6 +25,7 @@ export interface EngineOptions extends LineEngineOptions {
 
 export class CensusEngine extends LineEngine {
   readonly view: CensusView = emptyView();
+  readonly history: HourBuckets | null;
   private readonly correlator: Correlator;
   private readonly fallback: FallbackDetector;
   /**
@@ -30,16 +37,25 @@ export class CensusEngine extends LineEngine {
   constructor(options: EngineOptions) {
     // Before the filter: a failure outside --direction/--service still explains a plaintext session inside it.
     const fallback = new FallbackDetector(options.fallbackWindowMs ?? DEFAULT_FALLBACK_WINDOW_MS);
+    const history = options.history ?? null;
     const correlator = new Correlator(
       (s) => {
         fallback.mark(s);
-        if (!this.warmingUp && options.filter(s)) addSession(this.view, s);
+        if (this.warmingUp) return;
+        history?.add(s);
+        if (options.filter(s)) addSession(this.view, s);
       },
       options.idleTtlMs ? { idleTtlMs: options.idleTtlMs } : {},
     );
     super(options, correlator);
     this.correlator = correlator;
     this.fallback = fallback;
+    this.history = history;
+  }
+
+  /** A range's history, collected after everything read here (range-census.ts): see HourBuckets.absorb. */
+  absorbHistory(part: BucketsPart | null | undefined): void {
+    if (part) this.history?.absorb(part);
   }
 
   /**

@@ -185,6 +185,7 @@ export async function readInputGroups(
       for (const r of done) {
         engine.absorbInputs(r.counts, r.samples ?? []);
         mergeViews(engine.view, reviveView(r.view));
+        engine.absorbHistory(r.history);
         results.push(...(r.files ?? []));
       }
       return { results, workers: started.length };

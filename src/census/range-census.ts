@@ -21,14 +21,17 @@
 // range that starts mid-file), the ranges from that seam on are dropped and this thread reads on from its own
 // seam: slower, never wrong. So does a first range that claimed no line (one pass may then stop at its 50,000th
 // line with "nothing recognised"). This file splits one plain file; stream-range-census.ts one .gz;
-// input-ranges.ts a rotation set into runs of whole files. Not with `--history` (its tap sees sessions in order
-// on this thread) or `--year` (that year depends on every line before).
+// input-ranges.ts a rotation set into runs of whole files. `--history` is collected the same way: each range's
+// thread puts its sessions into hour buckets of its own, absorbed here in order (HourBuckets.absorb caps the
+// names as one pass would). Not with a tap on the sessions (`filter.onSession` sees them in order on this
+// thread) or `--year` (that year depends on every line before).
 
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { type CensusView, mergeViews, reviveView } from '../aggregate/census-view.js';
 import { parseZone, WallClock, YearResolver } from '../envelope/clock.js';
 import { parseEnvelope } from '../envelope/parse-envelope.js';
+import type { BucketsPart } from '../history/hour-buckets.js';
 import { type ReadResult, readLines, type SourceIssue, withDescriptor } from '../sources/read-lines.js';
 import type { InputSpec } from '../sources/resolve-inputs.js';
 import type { CensusEngine } from './engine.js';
@@ -55,6 +58,8 @@ export interface RangeWorkerInit {
   maxLineBytes: number;
   /** The session filter without its tap (a range census is not used with one). */
   filter: Omit<SessionFilter, 'onSession'>;
+  /** Collect the range's sessions into hour buckets (`--history`), names uncapped: `history` in the reply. */
+  history: boolean;
 }
 
 export interface RangeJob {
@@ -97,6 +102,8 @@ export type RangeReply =
       /** Whole inputs (a rotation set's range): what each read, and the samples with their sources. */
       files?: ReadResult[];
       samples?: UnparsedSample[];
+      /** The range's sessions in hour buckets, when the job asked for them. */
+      history: BucketsPart | null;
     }
   | { kind: 'error'; message: string };
 
@@ -350,6 +357,7 @@ export function absorbRanges(engine: CensusEngine, done: readonly RangeDone[]): 
   for (const r of done) {
     engine.absorbChunk(r.counts, () => {});
     mergeViews(engine.view, reviveView(r.view));
+    engine.absorbHistory(r.history);
     bytes += r.bytes;
   }
   return bytes;

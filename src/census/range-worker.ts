@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { viewTransferables } from '../aggregate/census-view.js';
 import { parseZone } from '../envelope/clock.js';
+import { HourBuckets } from '../history/hour-buckets.js';
 import { type ReadResult, readLines, type SourceIssue } from '../sources/read-lines.js';
 import { selectDialects } from './census.js';
 import { CensusEngine } from './engine.js';
@@ -23,6 +24,8 @@ const engine = new CensusEngine({
   zone: parseZone(init.timezone),
   year: null,
   filter: compileFilter(init.filter),
+  // Names uncapped: the main thread caps them as one pass would, when it absorbs the ranges in order.
+  history: init.history ? new HourBuckets({ maxCipherNames: Infinity, maxServiceNames: Infinity }) : null,
   giveUpAfterLines: 0,
   maxSamples: init.maxSamples,
   maxLineBytes: init.maxLineBytes,
@@ -57,6 +60,7 @@ function reply(
     bytes,
     issue,
     statefulLines: engine.statefulLines,
+    history: engine.history?.part() ?? null,
   };
   if (files !== undefined) {
     done.files = files;

@@ -45,7 +45,7 @@ export async function runReport(logs: string[], flags: ReportFlags, io: Io): Pro
     common.inputs.map((i) => i.path),
   );
   const options: CensusOptions = { ...common.census, ...io.progressFor(common.inputs, common.quiet) };
-  if (recorder) options.filter = { ...options.filter, onSession: (s) => recorder.add(s) };
+  if (recorder) options.history = recorder.buckets;
   let result: CensusResult;
   try {
     result = await census(common.inputs, options);

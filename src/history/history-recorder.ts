@@ -40,7 +40,8 @@ export function retentionCutoff(nowMs: number, keepDays: number): number {
 }
 
 export class HistoryRecorder {
-  private readonly buckets = new HourBuckets();
+  /** Where the sessions go: `add`, or a census's `history` option (which lets it count in ranges). */
+  readonly buckets = new HourBuckets();
   private recordingId: number | null = null;
   private lastPruneMs = Number.NEGATIVE_INFINITY;
   private readonly now: () => number;

@@ -115,8 +115,10 @@ export interface HistoryBatch {
   undated: number;
 }
 
+const SEP = '\u0000';
+
 export function joinKey(...parts: string[]): string {
-  return parts.join('\u0000');
+  return parts.join(SEP);
 }
 
 export function splitKey(key: string): string[] {
@@ -127,16 +129,47 @@ export function splitKey(key: string): string[] {
 export const MAX_CIPHER_NAMES = 256;
 export const MAX_SERVICE_NAMES = 64;
 
+/** Raw values remembered per cap: a session's names are the same few again and again (bounded: log text). */
+const MAX_MEMO = 1024;
+
 class NameCap {
-  private readonly seen = new Set<string>();
+  /** The names kept, in the order they first came (a Set keeps insertion order). */
+  readonly seen = new Set<string>();
+  /** Raw value → what `apply` made of it, which never changes: a kept name stays kept, and once the cap is full
+   * nothing is added any more. */
+  private readonly memo = new Map<string, string>();
   constructor(private readonly max: number) {}
   apply(value: string): string {
+    const known = this.memo.get(value);
+    if (known !== undefined) return known;
     const clean = sanitizeLabel(value);
-    if (this.seen.has(clean)) return clean;
-    if (this.seen.size >= this.max) return 'other';
-    this.seen.add(clean);
-    return clean;
+    let out = clean;
+    if (!this.seen.has(clean)) {
+      if (this.seen.size >= this.max) out = 'other';
+      else this.seen.add(clean);
+    }
+    if (this.memo.size >= MAX_MEMO) this.memo.clear();
+    this.memo.set(value, out);
+    return out;
   }
+}
+
+export interface HourBucketsOptions {
+  /**
+   * Distinct cipher and service names kept per MTA before new ones count as `other` (MAX_CIPHER_NAMES,
+   * MAX_SERVICE_NAMES). Infinity for a range census's thread: its names are capped where its part is absorbed.
+   */
+  maxCipherNames?: number;
+  maxServiceNames?: number;
+}
+
+/**
+ * What one range of a log collected (a range census's thread, range-census.ts), for `absorb`: its batch, with the
+ * names uncapped, and per MTA the names in the order they first came.
+ */
+export interface BucketsPart {
+  batch: HistoryBatch;
+  names: { mta: string; ciphers: string[]; services: string[] }[];
 }
 
 interface StreamState {
@@ -158,27 +191,23 @@ export function sectionOf(s: Session): Section {
 export class HourBuckets {
   private batch: HistoryBatch = { streams: new Map(), sessions: 0, undated: 0 };
   private readonly state = new Map<string, StreamState>();
+  private readonly maxCiphers: number;
+  private readonly maxServices: number;
+  private readonly mtaLabels = new Map<string, string>();
+
+  constructor(options: HourBucketsOptions = {}) {
+    this.maxCiphers = options.maxCipherNames ?? MAX_CIPHER_NAMES;
+    this.maxServices = options.maxServiceNames ?? MAX_SERVICE_NAMES;
+  }
 
   add(s: Session): void {
     if (s.startMs === null || !Number.isFinite(s.startMs)) {
       this.batch.undated++;
       return;
     }
-    const mtaName = sanitizeLabel(s.mta);
-    let st = this.state.get(mtaName);
-    if (st === undefined) {
-      st = { ciphers: new NameCap(MAX_CIPHER_NAMES), services: new NameCap(MAX_SERVICE_NAMES), lastToMs: null };
-      this.state.set(mtaName, st);
-    }
-    let stream = this.batch.streams.get(mtaName);
-    if (stream === undefined) {
-      const from = st.lastToMs === null ? s.startMs : Math.min(st.lastToMs, s.startMs);
-      stream = { mta: mtaName, fromMs: from, toMs: Math.max(from, s.startMs), hours: new Map() };
-      this.batch.streams.set(mtaName, stream);
-    } else {
-      if (s.startMs < stream.fromMs) stream.fromMs = s.startMs;
-      if (s.startMs > stream.toMs) stream.toMs = s.startMs;
-    }
+    const mtaName = this.mtaLabel(s.mta);
+    const st = this.stateOf(mtaName);
+    const stream = this.streamOf(mtaName, st, s.startMs, s.startMs);
     this.batch.sessions++;
     const hour = Math.floor(s.startMs / HOUR_MS) * HOUR_MS;
     let b = stream.hours.get(hour);
@@ -188,7 +217,8 @@ export class HourBuckets {
     }
     const section = sectionOf(s);
     const service = st.services.apply(s.service);
-    const tk = joinKey(section, service);
+    // (Keys joined by hand: joinKey's rest parameter and join cost more than the rest of `add`.)
+    const tk = `${section}${SEP}${service}`;
     let t = b.totals.get(tk);
     if (t === undefined) {
       t = emptyHourTotals();
@@ -205,12 +235,12 @@ export class HourBuckets {
       // The same naming as the spread and the metrics: the IANA name when the suite is known.
       const rated = rateHandshake(h.protocol, typeof h.iana === 'string' ? h.iana : h.cipher);
       const cipher = st.ciphers.apply(rated.iana ?? h.cipher);
-      const hk = joinKey(section, service, h.protocol, cipher, rated.rating);
+      const hk = `${tk}${SEP}${h.protocol}${SEP}${cipher}${SEP}${rated.rating}`;
       b.handshakes.set(hk, (b.handshakes.get(hk) ?? 0) + 1);
       legacy = isLegacyProtocol(h.protocol);
     }
     if (s.outcome === 'failed') {
-      const fk = joinKey(section, service, s.failure?.reason ?? 'other');
+      const fk = `${tk}${SEP}${s.failure?.reason ?? 'other'}`;
       b.failures.set(fk, (b.failures.get(fk) ?? 0) + 1);
     }
     if (s.peer) {
@@ -218,6 +248,95 @@ export class HourBuckets {
       if (legacy) sketch(b, section, 'legacy').add(ph);
       if (s.outcome === 'plaintext') sketch(b, section, 'plaintext').add(ph);
       if (s.outcome === 'failed') sketch(b, section, 'failed').add(ph);
+    }
+  }
+
+  private mtaLabel(mta: string): string {
+    let label = this.mtaLabels.get(mta);
+    if (label === undefined) {
+      label = sanitizeLabel(mta);
+      if (this.mtaLabels.size >= MAX_MEMO) this.mtaLabels.clear();
+      this.mtaLabels.set(mta, label);
+    }
+    return label;
+  }
+
+  private stateOf(mta: string): StreamState {
+    let st = this.state.get(mta);
+    if (st === undefined) {
+      st = { ciphers: new NameCap(this.maxCiphers), services: new NameCap(this.maxServices), lastToMs: null };
+      this.state.set(mta, st);
+    }
+    return st;
+  }
+
+  /** The batch's stream of `mta`, its span widened to sessions started from `fromMs` to `toMs`. */
+  private streamOf(mta: string, st: StreamState, fromMs: number, toMs: number): StreamBatch {
+    let stream = this.batch.streams.get(mta);
+    if (stream === undefined) {
+      const from = st.lastToMs === null ? fromMs : Math.min(st.lastToMs, fromMs);
+      stream = { mta, fromMs: from, toMs: Math.max(from, toMs), hours: new Map() };
+      this.batch.streams.set(mta, stream);
+    } else {
+      if (fromMs < stream.fromMs) stream.fromMs = fromMs;
+      if (toMs > stream.toMs) stream.toMs = toMs;
+    }
+    return stream;
+  }
+
+  /** Everything collected, as a part for another HourBuckets' `absorb` (a range's thread: names uncapped). */
+  part(): BucketsPart {
+    const names = [...this.state].map(([mta, st]) => ({
+      mta,
+      ciphers: [...st.ciphers.seen],
+      services: [...st.services.seen],
+    }));
+    return { batch: this.take(), names };
+  }
+
+  /**
+   * Adds the sessions of a part collected after everything here, as if they had been added one by one: each MTA's
+   * names meet this side's caps in the order they first came there (so the same names become `other` as in one
+   * pass), and the span of a stream grows as `add` grows it. The part may have come through structured clone.
+   */
+  absorb(part: BucketsPart): void {
+    const renames = new Map<string, { cipher: Map<string, string>; service: Map<string, string> }>();
+    for (const { mta, ciphers, services } of part.names) {
+      const st = this.stateOf(mta);
+      renames.set(mta, {
+        cipher: new Map(ciphers.map((c) => [c, st.ciphers.apply(c)])),
+        service: new Map(services.map((v) => [v, st.services.apply(v)])),
+      });
+    }
+    this.batch.sessions += part.batch.sessions;
+    this.batch.undated += part.batch.undated;
+    for (const [mta, theirs] of part.batch.streams) {
+      const rename = renames.get(mta)!;
+      const service = (v: string) => rename.service.get(v) ?? v;
+      const stream = this.streamOf(mta, this.stateOf(mta), theirs.fromMs, theirs.toMs);
+      for (const [hour, bucket] of theirs.hours) {
+        const renamed: HourBucket = {
+          totals: renameKeys(
+            bucket.totals,
+            (k) => joinKey(k[0]!, service(k[1]!)),
+            (a, b) => addTotals(a, b),
+          ),
+          handshakes: renameKeys(
+            bucket.handshakes,
+            (k) => joinKey(k[0]!, service(k[1]!), k[2]!, rename.cipher.get(k[3]!) ?? k[3]!, k[4]!),
+            (a, b) => a + b,
+          ),
+          failures: renameKeys(
+            bucket.failures,
+            (k) => joinKey(k[0]!, service(k[1]!), k[2]!),
+            (a, b) => a + b,
+          ),
+          peers: new Map([...bucket.peers].map(([k, sk]) => [k, PeerSketch.revive(sk)])),
+        };
+        const mine = stream.hours.get(hour);
+        if (mine === undefined) stream.hours.set(hour, renamed);
+        else mergeBucket(mine, renamed);
+      }
     }
   }
 
@@ -252,6 +371,27 @@ function sketch(b: HourBucket, section: Section, kind: PeerKind): PeerSketch {
     b.peers.set(k, s);
   }
   return s;
+}
+
+/** `map` with each key's parts (joinKey) renamed; values whose keys become one are combined. */
+function renameKeys<T>(
+  map: Map<string, T>,
+  rename: (parts: string[]) => string,
+  combine: (a: T, b: T) => T,
+): Map<string, T> {
+  const out = new Map<string, T>();
+  for (const [k, v] of map) {
+    const key = rename(splitKey(k));
+    const had = out.get(key);
+    out.set(key, had === undefined ? v : combine(had, v));
+  }
+  return out;
+}
+
+function addTotals(a: HourTotals, b: HourTotals): HourTotals {
+  const sum = { ...a };
+  for (const f of TOTAL_FIELDS) sum[f] += b[f];
+  return sum;
 }
 
 function addCounts(into: Map<string, number>, from: Map<string, number>): void {

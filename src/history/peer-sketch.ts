@@ -73,6 +73,11 @@ export class PeerSketch {
     return this;
   }
 
+  /** A sketch that came through structured clone (a range census's thread): its prototype put back. */
+  static revive(cloned: PeerSketch): PeerSketch {
+    return cloned instanceof PeerSketch ? cloned : (Object.setPrototypeOf(cloned, PeerSketch.prototype) as PeerSketch);
+  }
+
   copy(): PeerSketch {
     return new PeerSketch(new Uint8Array(this.registers), this.exact === null ? null : new Set(this.exact));
   }

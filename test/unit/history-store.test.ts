@@ -15,6 +15,7 @@ import { EXACT_MAX, hashPeer, PeerSketch } from '../../src/history/peer-sketch.j
 import { CensusError } from '../../src/model/errors.js';
 import type { Session } from '../../src/model/types.js';
 import { resolveInputs } from '../../src/sources/resolve-inputs.js';
+import { canonicalBatch } from '../helpers/history-batch.js';
 import { fixturePath } from '../helpers/paths.js';
 
 const T0 = Date.UTC(2026, 10, 20, 0, 0, 0);
@@ -541,6 +542,41 @@ describe('history: hour buckets', () => {
     const s = second.streams.get('postfix')!;
     assert.equal(s.fromMs, T0 + 50 * MIN, 'starts where the previous batch ended');
     assert.equal(s.toMs, T0 + 3 * HOUR_MS);
+  });
+
+  it('absorbs a part collected elsewhere as if its sessions had been added here (caps, spans, sketches)', () => {
+    // Sessions of many services and ciphers, with caps small enough that the order names first come in decides
+    // which become `other`; the part is collected uncapped (a range's thread) and crosses a structured clone.
+    const ciphers = ['TLS_AES_256_GCM_SHA384', 'ECDHE-RSA-AES256-SHA', 'AES128-SHA', 'DHE-RSA-AES256-SHA', 'RC4-SHA'];
+    const services = ['smtpd', 'submission/smtpd', 'imap', 'smtp', 'pop3'];
+    const kinds: Kind[] = ['tls13', 'tls1', 'failed', 'plaintext', 'no-command'];
+    const all: Session[] = [];
+    for (let i = 0; i < 300; i++) {
+      const s = session(kinds[(i * 7) % kinds.length]!, T0 + i * 3 * MIN, (i % 250) + 1, {
+        service: services[(i * i + 3 * i) % services.length]!,
+        mta: i % 11 === 0 ? 'dovecot' : 'postfix',
+      });
+      if (s.handshake) s.handshake = { ...s.handshake, cipher: ciphers[(i * 3 + (i >> 4)) % ciphers.length]! };
+      if (i % 37 === 0) s.startMs = null;
+      all.push(s);
+    }
+    const caps = { maxCipherNames: 3, maxServiceNames: 2 };
+    const onePass = new HourBuckets(caps);
+    onePass.add(session('tls13', T0 - HOUR_MS)); // an earlier batch: the spans join up with it
+    onePass.take();
+    for (const s of all) onePass.add(s);
+    const expected = canonicalBatch(onePass.take());
+    for (const cut of [0, 1, 40, 150, 299, 300]) {
+      const here = new HourBuckets(caps);
+      here.add(session('tls13', T0 - HOUR_MS));
+      here.take();
+      for (const s of all.slice(0, cut)) here.add(s);
+      const there = new HourBuckets({ maxCipherNames: Infinity, maxServiceNames: Infinity });
+      for (const s of all.slice(cut)) there.add(s);
+      here.absorb(structuredClone(there.part()));
+      assert.equal(canonicalBatch(here.take()), expected, `cut at ${cut}`);
+    }
+    assert.ok(expected.includes('\\u0000other'), 'the caps were reached');
   });
 
   it('caps the distinct cipher names a hostile log can create', () => {
