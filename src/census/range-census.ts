@@ -58,7 +58,7 @@ export interface RangeWorkerInit {
   maxLineBytes: number;
   /** The session filter without its tap (a range census is not used with one). */
   filter: Omit<SessionFilter, 'onSession'>;
-  /** Collect the range's sessions into hour buckets (`--history`), names uncapped: `history` in the reply. */
+  /** Collect the range's sessions into hour buckets, names uncapped (`--history`): `history` in the reply. */
   history: boolean;
 }
 

@@ -24,7 +24,7 @@ const engine = new CensusEngine({
   zone: parseZone(init.timezone),
   year: null,
   filter: compileFilter(init.filter),
-  // Names uncapped: the main thread caps them as one pass would, when it absorbs the ranges in order.
+  // Names uncapped: the main thread caps them as one pass would when it absorbs the ranges in order (BucketsPart).
   history: init.history ? new HourBuckets({ maxCipherNames: Infinity, maxServiceNames: Infinity }) : null,
   giveUpAfterLines: 0,
   maxSamples: init.maxSamples,

@@ -154,18 +154,17 @@ class NameCap {
   }
 }
 
-export interface HourBucketsOptions {
-  /**
-   * Distinct cipher and service names kept per MTA before new ones count as `other` (MAX_CIPHER_NAMES,
-   * MAX_SERVICE_NAMES). Infinity for a range census's thread: its names are capped where its part is absorbed.
-   */
-  maxCipherNames?: number;
-  maxServiceNames?: number;
+/** Distinct cipher and service names kept per MTA before new ones count as `other`. */
+export interface NameCaps {
+  maxCipherNames: number;
+  maxServiceNames: number;
 }
 
 /**
- * What one range of a log collected (a range census's thread, range-census.ts), for `absorb`: its batch, with the
- * names uncapped, and per MTA the names in the order they first came.
+ * What one range of a log collected (a range census's thread, range-census.ts), for `absorb`: its batch, and per
+ * MTA its names in the order they first came. Collected uncapped (caps of Infinity): which of its names one pass
+ * keeps depends on the names the absorbing side already holds, and a range's thread cannot know them. (Its memory
+ * is then bounded like the view's spread: by the distinct names in the range.)
  */
 export interface BucketsPart {
   batch: HistoryBatch;
@@ -191,13 +190,14 @@ export function sectionOf(s: Session): Section {
 export class HourBuckets {
   private batch: HistoryBatch = { streams: new Map(), sessions: 0, undated: 0 };
   private readonly state = new Map<string, StreamState>();
-  private readonly maxCiphers: number;
-  private readonly maxServices: number;
+  readonly caps: NameCaps;
   private readonly mtaLabels = new Map<string, string>();
 
-  constructor(options: HourBucketsOptions = {}) {
-    this.maxCiphers = options.maxCipherNames ?? MAX_CIPHER_NAMES;
-    this.maxServices = options.maxServiceNames ?? MAX_SERVICE_NAMES;
+  constructor(caps: Partial<NameCaps> = {}) {
+    this.caps = {
+      maxCipherNames: caps.maxCipherNames ?? MAX_CIPHER_NAMES,
+      maxServiceNames: caps.maxServiceNames ?? MAX_SERVICE_NAMES,
+    };
   }
 
   add(s: Session): void {
@@ -264,7 +264,11 @@ export class HourBuckets {
   private stateOf(mta: string): StreamState {
     let st = this.state.get(mta);
     if (st === undefined) {
-      st = { ciphers: new NameCap(this.maxCiphers), services: new NameCap(this.maxServices), lastToMs: null };
+      st = {
+        ciphers: new NameCap(this.caps.maxCipherNames),
+        services: new NameCap(this.caps.maxServiceNames),
+        lastToMs: null,
+      };
       this.state.set(mta, st);
     }
     return st;
@@ -284,7 +288,7 @@ export class HourBuckets {
     return stream;
   }
 
-  /** Everything collected, as a part for another HourBuckets' `absorb` (a range's thread: names uncapped). */
+  /** Everything collected, as a part for another HourBuckets' `absorb` (see BucketsPart). */
   part(): BucketsPart {
     const names = [...this.state].map(([mta, st]) => ({
       mta,
