@@ -12,7 +12,7 @@ import {
   type SessionOutcome,
 } from '../model/types.js';
 import { PeerTable } from './peer-table.js';
-import { metricKey, sanitizeLabel, sessionMetrics } from './session-metrics.js';
+import { metricKey, parseMetricKey, sanitizeLabel, sessionMetrics } from './session-metrics.js';
 
 export type { PeerStats } from './peer-table.js';
 
@@ -59,7 +59,21 @@ export interface DirectionView {
   spread: Map<string, SpreadRow>;
   /** Keyed by peer address. */
   peers: PeerTable;
+  /** Spread rows of names not in the suite table (at most MAX_UNKNOWN_SUITES, then they are folded). */
+  unknownRows: number;
+  /** Handshakes whose cipher name was folded into FOLDED_CIPHER (see there). */
+  folded: number;
 }
+
+/**
+ * Cipher names not in the suite table that a section keeps apart. A real server negotiates a few dozen suites at
+ * most; a log that names hundreds of unknown ones is forged or corrupt (anyone who can write to syslog can log
+ * `postfix/smtpd` lines), and one spread row, peer suite and metric per name would grow memory and the report with
+ * the log. Later new names count as FOLDED_CIPHER, in the order they come (mergeViews folds in the same order).
+ */
+export const MAX_UNKNOWN_SUITES = 256;
+export const FOLDED_CIPHER = '(other unknown names)';
+const FOLDED_NOTE = `more than ${MAX_UNKNOWN_SUITES} cipher names not in the suite table: the later ones are counted together here (a log that names this many is likely forged or corrupt)`;
 
 export type HourCounts = Map<string, number>;
 
@@ -102,7 +116,24 @@ export function emptyTotals(): Totals {
 }
 
 function emptyDirection(): DirectionView {
-  return { totals: emptyTotals(), spread: new Map(), peers: new PeerTable() };
+  return { totals: emptyTotals(), spread: new Map(), peers: new PeerTable(), unknownRows: 0, folded: 0 };
+}
+
+/**
+ * Whether merging `views` in order into `into` keeps every name apart that one pass over all their sessions would:
+ * none of them folded a name itself (it could not know the names before it), and no section ends up with more
+ * names not in the suite table than it keeps. A range census merges only such views.
+ */
+export function mergesUnfolded(into: CensusView, views: readonly CensusView[]): boolean {
+  for (const section of ['inbound', 'outbound', 'mailbox'] as const) {
+    const names = new Set<string>();
+    for (const v of [into, ...views]) {
+      if (v !== into && v[section].folded > 0) return false;
+      for (const [key, row] of v[section].spread) if (row.iana === null) names.add(key);
+    }
+    if (names.size > MAX_UNKNOWN_SUITES) return false;
+  }
+  return true;
 }
 
 export function emptyView(): CensusView {
@@ -251,8 +282,17 @@ function metricKeyOf(s: Session): string | null {
   return m ? metricKey({ family: m.family, values: m.values.map(sanitizeLabel) }) : null;
 }
 
-export function addSession(view: CensusView, s: Session): void {
+export function addSession(view: CensusView, session: Session): void {
+  let s = session;
   const dir = sectionOf(view, s);
+  let suite = s.handshake ? suiteMemo(s.handshake.protocol, s.handshake.cipher, s.handshake.iana) : null;
+  if (suite !== null && mustFold(dir, suite)) {
+    // The session as if its server had logged FOLDED_CIPHER: spread, peer suites and metrics alike.
+    const { iana: _named, ...logged } = s.handshake!;
+    s = { ...s, handshake: { ...logged, cipher: FOLDED_CIPHER } };
+    suite = suiteMemo(logged.protocol, FOLDED_CIPHER, undefined);
+    dir.folded++;
+  }
   const t = dir.totals;
   t.sessions++;
   t[OUTCOME_FIELD[s.outcome]]++;
@@ -265,7 +305,6 @@ export function addSession(view: CensusView, s: Session): void {
   }
   view.mtas.add(s.mta);
   view.services.add(s.service);
-  const suite = s.handshake ? suiteMemo(s.handshake.protocol, s.handshake.cipher, s.handshake.iana) : null;
   if (s.startMs !== null) {
     if (view.firstMs === null || s.startMs < view.firstMs) view.firstMs = s.startMs;
     if (view.lastMs === null || s.startMs > view.lastMs) view.lastMs = s.startMs;
@@ -287,12 +326,23 @@ export function addSession(view: CensusView, s: Session): void {
   if (k !== null) view.counters.set(k, (view.counters.get(k) ?? 0) + 1);
 }
 
+/** A handshake of a name not in the suite table, new to the section, when it already has MAX_UNKNOWN_SUITES. */
+function mustFold(dir: DirectionView, suite: SuiteMemo): boolean {
+  return suite.rated.iana === null && dir.unknownRows >= MAX_UNKNOWN_SUITES && !dir.spread.has(suite.spreadKey);
+}
+
+function newRow(dir: DirectionView, fields: Omit<SpreadRow, 'id' | 'peers'>): SpreadRow {
+  const row: SpreadRow = { ...fields, peers: 0, id: dir.spread.size };
+  if (row.iana === null) dir.unknownRows++;
+  return row;
+}
+
 function addHandshake(dir: DirectionView, s: Session, suite: SuiteMemo, peer: number): void {
   const h = s.handshake!;
   const rated = suite.rated;
   let row = dir.spread.get(suite.spreadKey);
   if (!row) {
-    row = {
+    row = newRow(dir, {
       protocol: h.protocol,
       iana: rated.iana,
       spellings: new Map(),
@@ -302,12 +352,10 @@ function addHandshake(dir: DirectionView, s: Session, suite: SuiteMemo, peer: nu
       legacy: suite.legacy,
       count: 0,
       unknownClients: 0,
-      peers: 0,
-      id: dir.spread.size,
       mtas: new Set(),
       services: new Set(),
-      note: h.note ?? null,
-    };
+      note: h.cipher === FOLDED_CIPHER ? FOLDED_NOTE : (h.note ?? null),
+    });
     dir.spread.set(suite.spreadKey, row);
   }
   row.count++;
@@ -353,23 +401,43 @@ function maxTime(a: number | null, b: number | null): number | null {
   return a === null ? b : b === null ? a : Math.max(a, b);
 }
 
-function mergeDirection(into: DirectionView, from: DirectionView): void {
+/** Merges `from` into `into`; returns the peer suite keys it folded (`protocol|cipher` → the folded key). */
+function mergeDirection(into: DirectionView, from: DirectionView): Map<string, string> {
   const t = into.totals;
   for (const k of Object.keys(t) as (keyof Totals)[]) t[k] += from.totals[k];
+  into.folded += from.folded;
   /** Their row id → ours. */
   const rowIds: number[] = [];
   const rows: SpreadRow[] = [...into.spread.values()];
-  for (const [key, r] of from.spread) {
+  /** Peer suite keys (`protocol|cipher`) of rows folded here → the folded key. */
+  const foldedSuites = new Map<string, string>();
+  for (const [theirKey, theirs] of from.spread) {
+    let key = theirKey;
+    let r = theirs;
+    if (r.iana === null && into.unknownRows >= MAX_UNKNOWN_SUITES && !into.spread.has(key)) {
+      // One pass would have folded this name, new here once the section is full (in `from`'s order, which is the
+      // order its names came in).
+      key = `${r.protocol}|${FOLDED_CIPHER}`;
+      for (const spelling of r.spellings.keys()) foldedSuites.set(`${r.protocol}|${spelling}`, key);
+      const rated = rateHandshake(r.protocol, FOLDED_CIPHER);
+      r = {
+        ...r,
+        rating: rated.rating,
+        cipherRating: rated.cipherRating,
+        protocolRating: rated.protocolRating,
+        spellings: new Map([[FOLDED_CIPHER, r.count]]),
+        note: FOLDED_NOTE,
+      };
+      into.folded += r.count;
+    }
     let mine = into.spread.get(key);
     if (!mine) {
-      mine = {
+      mine = newRow(into, {
         ...r,
         spellings: new Map(r.spellings),
-        peers: 0,
-        id: into.spread.size,
         mtas: new Set(r.mtas),
         services: new Set(r.services),
-      };
+      });
       into.spread.set(key, mine);
       rows.push(mine);
     } else {
@@ -387,14 +455,18 @@ function mergeDirection(into: DirectionView, from: DirectionView): void {
     (row) => {
       rows[row]!.peers++;
     },
+    foldedSuites,
   );
+  return foldedSuites;
 }
 
 /** Adds `from` into `into` (mutating `into`) and returns it. */
 export function mergeViews(into: CensusView, from: CensusView): CensusView {
-  mergeDirection(into.inbound, from.inbound);
-  mergeDirection(into.outbound, from.outbound);
-  mergeDirection(into.mailbox, from.mailbox);
+  const folded = {
+    inbound: mergeDirection(into.inbound, from.inbound),
+    outbound: mergeDirection(into.outbound, from.outbound),
+    mailbox: mergeDirection(into.mailbox, from.mailbox),
+  };
   into.firstMs = minTime(into.firstMs, from.firstMs);
   into.lastMs = maxTime(into.lastMs, from.lastMs);
   addAll(into.mtas, from.mtas);
@@ -404,8 +476,43 @@ export function mergeViews(into: CensusView, from: CensusView): CensusView {
     if (mine) addCounts(mine, counts);
     else into.hourly.set(hour, new Map(counts));
   }
-  addCounts(into.counters, from.counters);
+  if (folded.inbound.size + folded.outbound.size + folded.mailbox.size === 0) addCounts(into.counters, from.counters);
+  else addCounts(into.counters, foldCounters(from.counters, folded));
   return into;
+}
+
+/** The handshake counters of names folded in a merge, under the folded name (as addSession would have counted). */
+function foldCounters(
+  counters: Map<string, number>,
+  folded: Record<'inbound' | 'outbound' | 'mailbox', Map<string, string>>,
+): Map<string, number> {
+  const labels = new Map<string, Set<string>>(
+    Object.entries(folded).map(([section, suites]) => [
+      section,
+      new Set(
+        [...suites.keys()].map(
+          (k) => `${k.slice(0, k.indexOf('|'))}\u0000${sanitizeLabel(k.slice(k.indexOf('|') + 1))}`,
+        ),
+      ),
+    ]),
+  );
+  const out = new Map<string, number>();
+  for (const [key, n] of counters) {
+    const m = parseMetricKey(key);
+    let k = key;
+    if (m.family === 'handshakes') {
+      const [direction, , service, protocol, cipher] = m.values as [string, string, string, Protocol, string];
+      const section = isMailboxService(service) ? 'mailbox' : direction;
+      if (labels.get(section)?.has(`${protocol}\u0000${cipher}`)) {
+        const values = [...m.values];
+        values[4] = FOLDED_CIPHER;
+        values[5] = rateHandshake(protocol, FOLDED_CIPHER).rating;
+        k = metricKey({ family: m.family, values });
+      }
+    }
+    out.set(k, (out.get(k) ?? 0) + n);
+  }
+  return out;
 }
 
 /** A view that came through structured clone (from a range census's worker thread): peer tables revived. */

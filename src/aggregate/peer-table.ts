@@ -472,8 +472,16 @@ export class PeerTable {
     return this.rows.add(this.pages[i >> PAGE_BITS]!, (i & PAGE_MASK) * ROW, i, rowId);
   }
 
-  /** Adds another table's peers (counters, suites, reasons, names, times); spread rows through `rowId`. */
-  merge(from: PeerTable, rowId: (theirs: number) => number, joined: (row: number) => void): void {
+  /**
+   * Adds another table's peers (counters, suites, reasons, names, times); spread rows through `rowId`, and suites
+   * in `renamed` under their new key (names the merge folded, census-view.ts).
+   */
+  merge(
+    from: PeerTable,
+    rowId: (theirs: number) => number,
+    joined: (row: number) => void,
+    renamed: ReadonlyMap<string, string> = new Map(),
+  ): void {
     // Their interned ids → ours (which ids a string gets is never seen outside the table).
     const ids = new Int32Array(from.strings.values.length).fill(-1);
     const idOf = (theirs: number): number => {
@@ -484,12 +492,14 @@ export class PeerTable {
     for (let j = 0; j < from.size; j++) {
       const theirs = from.pages[j >> PAGE_BITS]!;
       const base = (j & PAGE_MASK) * ROW;
-      if (theirs[base + F_FLAGS]! & FLAG_V4 && this.findV4(theirs[base + F_KEY]! >>> 0) < 0) {
+      const c = base + F_COUNTS;
+      const suites = () => from.suites.read(theirs, base, j, theirs[c + Count.Tls]!, from.strings);
+      const keep = renamed.size === 0 || ![...suites().keys()].some((k) => renamed.has(k));
+      if (keep && theirs[base + F_FLAGS]! & FLAG_V4 && this.findV4(theirs[base + F_KEY]! >>> 0) < 0) {
         this.copyNew(from, j, idOf, rowId, joined);
         continue;
       }
       const i = this.slot(from.peerOf(j));
-      const c = base + F_COUNTS;
       for (let f = 0; f < COUNTS; f++) {
         if (f === Count.Tls || f === Count.Failed) continue;
         this.count(i, f as Count, theirs[c + f]!);
@@ -497,9 +507,7 @@ export class PeerTable {
       const times = from.timePages[j >> PAGE_BITS]!;
       const t = (j & PAGE_MASK) * 2;
       for (const k of [t, t + 1]) if (!Number.isNaN(times[k]!)) this.seen(i, times[k]!);
-      for (const [k, n] of from.suites.read(theirs, base, j, theirs[c + Count.Tls]!, from.strings)) {
-        this.handshake(i, k, n);
-      }
+      for (const [k, n] of suites()) this.handshake(i, renamed.get(k) ?? k, n);
       for (const [r, n] of from.reasons.read(theirs, base, j, theirs[c + Count.Failed]!, from.strings)) {
         this.failure(i, r as FailureReason, null, n);
       }

@@ -20,7 +20,8 @@
 // an I/O error, lines of a dialect that keeps state across lines — Exim, Sendmail, OpenSMTPD, Exchange — in a
 // range that starts mid-file), the ranges from that seam on are dropped and this thread reads on from its own
 // seam: slower, never wrong. So does a first range that claimed no line (one pass may then stop at its 50,000th
-// line with "nothing recognised"). This file splits one plain file; stream-range-census.ts one .gz;
+// line with "nothing recognised"), and a log naming more cipher names not in the suite table than the view keeps
+// apart (census-view.ts MAX_UNKNOWN_SUITES: which ones are folded depends on all the names before). This file splits one plain file; stream-range-census.ts one .gz;
 // input-ranges.ts a rotation set into runs of whole files. `--history` is collected the same way: each range's
 // thread puts its sessions into hour buckets of its own, absorbed here in order (HourBuckets.absorb caps the
 // names as one pass would). Not with a tap on the sessions (`filter.onSession` sees them in order on this
@@ -28,7 +29,7 @@
 
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { type CensusView, mergeViews, reviveView } from '../aggregate/census-view.js';
+import { type CensusView, mergesUnfolded, mergeViews, reviveView } from '../aggregate/census-view.js';
 import { parseZone, WallClock, YearResolver } from '../envelope/clock.js';
 import { parseEnvelope } from '../envelope/parse-envelope.js';
 import type { BucketsPart } from '../history/hour-buckets.js';
@@ -325,7 +326,8 @@ export function startRangeWorker(
 /**
  * The ranges' results whose seams hold, in order, after the engine's own range: each must have warmed up to the
  * state the range before it ended in, read to its end without error and, unless `statefulOk` (runs of whole
- * files: every file starts its interpreters afresh), met no dialect that keeps state across lines. None if the
+ * files: every file starts its interpreters afresh), met no dialect that keeps state across lines, and folded no
+ * cipher name nor makes the merge fold one (`mergesUnfolded`). None if the
  * engine claimed no line: then one pass may stop at its 50,000th line with "nothing recognised", which only
  * reading on here reproduces. Stops at the first that fails.
  */
@@ -341,6 +343,8 @@ export async function trustedRanges(
     const r = await reply;
     if (r.kind !== 'done' || !r.complete || r.issue !== null || r.startState !== state) break;
     if (!statefulOk && r.statefulLines > 0) break;
+    // Cipher names folded (census-view.ts MAX_UNKNOWN_SUITES): which ones depends on every name before.
+    if (!mergesUnfolded(engine.view, [...done.map((d) => d.view), r.view])) break;
     done.push(r);
     if (r.endState !== null) state = r.endState;
   }
