@@ -32,6 +32,20 @@ const engine = new CensusEngine({
 });
 engine.beginSource(job.source, job.mtimeMs);
 
+/**
+ * The range cannot be used, so stop counting it at once: a dialect that keeps state across lines cannot start
+ * mid-file, and a view that folded cipher names cannot be merged (census-view.ts MAX_UNKNOWN_SUITES; stopping
+ * also bounds what the uncapped history holds).
+ */
+function useless(): boolean {
+  return engine.statefulLines > 0 || folded();
+}
+
+function folded(): boolean {
+  const v = engine.view;
+  return v.inbound.folded + v.outbound.folded + v.mailbox.folded > 0;
+}
+
 /** Warm up on the bytes before the seam, then start counting: the state the range starts from. */
 function beginRange(): string {
   engine.warmingUp = false;
@@ -85,10 +99,9 @@ async function readFileRange(file: NonNullable<RangeJob['file']>): Promise<void>
       posted = bytes;
       parentPort!.postMessage({ kind: 'progress', bytes } satisfies RangeReply);
     },
-    // A dialect that keeps state across lines cannot start mid-file: give up at once, the range is not used.
-    stop: () => engine.statefulLines > 0,
+    stop: useless,
   });
-  reply(startState, engine.statefulLines === 0, result.bytes, result.issue);
+  reply(startState, !useless(), result.bytes, result.issue);
 }
 
 /** A .gz's range: inflate from the start, keep the hours before the seam, warm up on them, count the range. */
@@ -98,7 +111,7 @@ async function readGzipRange(gzip: NonNullable<RangeJob['gzip']>): Promise<void>
   let startState: string | null = null;
   let posted = 0;
   const result = await readInflatedRange(input, engine, init.maxLineBytes, gzip.from, gzip.to, {
-    stop: () => engine.statefulLines > 0,
+    stop: useless,
     skipped: (bytes, offset) => window.add(bytes, offset),
     atSeam: () => {
       engine.warmingUp = true;
@@ -111,7 +124,7 @@ async function readGzipRange(gzip: NonNullable<RangeJob['gzip']>): Promise<void>
       parentPort!.postMessage({ kind: 'progress', bytes } satisfies RangeReply);
     },
   });
-  const complete = startState !== null && result.reachedEnd && engine.statefulLines === 0;
+  const complete = startState !== null && result.reachedEnd && !useless();
   reply(startState ?? '', complete, result.bytes, result.issue);
 }
 
@@ -144,11 +157,14 @@ async function readInputs(spec: NonNullable<RangeJob['inputs']>): Promise<void> 
         posted = bytes;
         parentPort!.postMessage({ kind: 'progress', bytes: before + bytes } satisfies RangeReply);
       },
+      // (Whole files may hold dialects that keep state across lines: each starts them afresh.)
+      stop: folded,
     });
     before += input.sizeBytes ?? 0;
     files.push(result);
+    if (folded()) break;
   }
-  reply(startState, true, 0, null, files);
+  reply(startState, !folded(), 0, null, files);
 }
 
 try {

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import zlib from 'node:zlib';
 import {
   addSession,
   type CensusView,
@@ -134,8 +135,19 @@ describe('range census: a log naming more unknown ciphers than a view keeps apar
     }
     const file = path.join(dir, 'forged.log');
     fs.writeFileSync(file, `${lines.join('\n')}\n`);
+    fs.writeFileSync(`${file}.gz`, zlib.gzipSync(`${lines.join('\n')}\n`));
+    // As a rotation set too (set.log.2, set.log.1, set.log), counted in runs of whole files.
+    const set = [2, 1, 0].map((n, k) => {
+      const name = path.join(dir, n === 0 ? 'set.log' : `set.log.${n}`);
+      fs.writeFileSync(name, `${lines.slice(k * 3000, (k + 1) * 3000).join('\n')}\n`);
+      return name;
+    });
+    for (const files of [[file], [`${file}.gz`], set]) await sameAsOnePass(files);
+  });
+
+  async function sameAsOnePass(files: string[]): Promise<void> {
     const run = async (threads: number) => {
-      const r = await census(resolveInputs([file]), {
+      const r = await census(resolveInputs(files), {
         timezone: 'UTC',
         threads,
         parallel: { rangeMinBytes: 0, warmupMs: 60 * 60 * 1000 },
@@ -146,8 +158,8 @@ describe('range census: a log naming more unknown ciphers than a view keeps apar
     assert.ok(one.r.view.inbound.folded > 0, 'the log folds names');
     for (const threads of [2, 3]) {
       const ranges = await run(threads);
-      assert.equal(ranges.json, one.json, `${threads} threads`);
-      assert.equal(ranges.r.diagnostics.workers, 0, 'the ranges were not merged');
+      assert.equal(ranges.json, one.json, `${files}: ${threads} threads`);
+      assert.equal(ranges.r.diagnostics.workers, 0, `${files}: the ranges were not merged`);
     }
-  });
+  }
 });
