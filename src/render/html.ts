@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { domainOf } from '../aggregate/peer-rows.js';
 import type { FailureReason, Peer, Protocol } from '../model/types.js';
 import { html, type Markup, trusted } from './html-escape.js';
-import type { DirectionReport, ReportData, SpreadEntry } from './report-model.js';
+import { type DirectionReport, MAX_TIMELINE_POINTS, type ReportData, type SpreadEntry } from './report-model.js';
 
 type ReportTotals = DirectionReport['totals'];
 
@@ -282,7 +282,7 @@ function chartsSection(r: ReportData): Markup {
     svg ? html`<figure><figcaption>${title}</figcaption>${svg}</figure>` : null;
   return html`<section>
 <h2>Protocol share over time</h2>
-<p class="sub">Share of sessions per ${unit} (UTC) by negotiated protocol, with failed handshakes and plaintext sessions on top. Hover a column for its numbers.</p>
+<p class="sub">Share of sessions per ${unit} (UTC) by negotiated protocol, with failed handshakes and plaintext sessions on top. Hover a column for its numbers.${r.timeline.sparse ? ` Only ${unit}s with sessions are shown: the log spans more than ${MAX_TIMELINE_POINTS.toLocaleString('en-US')} of them (a line from a host with a wrong clock?).` : ''}</p>
 ${renderLegend(r.timeline)}
 <div class="charts">${fig('Inbound', inbound)}${fig('Outbound', outbound)}${fig('IMAP/POP3', mailbox)}</div>
 </section>`;

@@ -93,10 +93,13 @@ export interface DirectionReport {
  * Sessions per time bucket and direction, by start time: completed handshakes by protocol (`TLSv1.3`, …,
  * `unknown`) and the other outcomes by name (`failed`, `plaintext`, `no-command`, `trusted`, `incomplete`),
  * with IMAP/POP3 logins apart as `mailbox`. Buckets are UTC hours when the window spans at most three days,
- * UTC days otherwise; every bucket from the first to the last is present (empty ones with no keys).
+ * UTC days otherwise; every bucket from the first to the last is present (empty ones with no keys), unless that
+ * would be more than MAX_TIMELINE_POINTS: then only the buckets with sessions are, and `sparse` is true.
  */
 export interface Timeline {
   bucket: 'hour' | 'day';
+  /** Present (true) when empty buckets are left out: see MAX_TIMELINE_POINTS. */
+  sparse?: true;
   points: {
     start: string;
     inbound: Record<string, number>;
@@ -217,6 +220,14 @@ const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 /** Up to this span (first to last hour), the timeline is hourly. */
 const HOURLY_SPAN_MS = 3 * DAY_MS;
+/**
+ * Buckets from the first to the last, at most (about five and a half years of days). One line stamped by a host
+ * whose clock was reset (1970) or wrong by decades would otherwise fill the report with every day in between: a
+ * log of six lines dated 1970, 2026 and 9999 gave 2.9 million points, 384 MB of JSON and 1.9 GiB of memory.
+ * Beyond it, only the buckets with sessions are listed (the chart then shows the stray days as columns of their
+ * own, labelled with their dates).
+ */
+export const MAX_TIMELINE_POINTS = 2000;
 
 function buildTimeline(hourly: Map<number, HourCounts>): Timeline {
   const hours = [...hourly.keys()].sort((a, b) => a - b);
@@ -228,7 +239,14 @@ function buildTimeline(hourly: Map<number, HourCounts>): Timeline {
   const start = Math.floor(first / size) * size;
   type Sides = Record<'inbound' | 'outbound' | 'mailbox', Record<string, number>>;
   const buckets = new Map<number, Sides>();
-  for (let t = start; t <= last; t += size) buckets.set(t, { inbound: {}, outbound: {}, mailbox: {} });
+  const sparse = (last - start) / size + 1 > MAX_TIMELINE_POINTS;
+  const empty = (): Sides => ({ inbound: {}, outbound: {}, mailbox: {} });
+  if (sparse) {
+    for (const hour of hours) {
+      const t = Math.floor(hour / size) * size;
+      if (!buckets.has(t)) buckets.set(t, empty());
+    }
+  } else for (let t = start; t <= last; t += size) buckets.set(t, empty());
   for (const [hour, counts] of hourly) {
     const b = buckets.get(Math.floor(hour / size) * size)!;
     for (const [key, n] of counts) {
@@ -241,6 +259,7 @@ function buildTimeline(hourly: Map<number, HourCounts>): Timeline {
   }
   return {
     bucket,
+    ...(sparse ? { sparse: true as const } : {}),
     points: [...buckets.entries()].map(([t, b]) => ({
       start: new Date(t).toISOString(),
       inbound: sortedRecord(b.inbound),

@@ -91,6 +91,20 @@ describe('html report', () => {
     assert.ok((charts[0]!.match(/<rect /g) ?? []).length >= 3);
   });
 
+  it('lists only the days with sessions when stray lines from wrong clocks span millennia', async () => {
+    // test/fixtures/bad/wrong-clock.log: sessions dated 1970, 2026 and 9999. Every day in between was 2.9 million
+    // timeline points, 384 MB of JSON and 1.9 GiB of memory.
+    const r = await census(resolveInputs([fixturePath('bad/wrong-clock.log')]), { timezone: 'UTC' });
+    const report = buildReport(r.view, r.diagnostics, { sinceMs: null, untilMs: null });
+    assert.equal(report.timeline.bucket, 'day');
+    assert.equal(report.timeline.sparse, true);
+    assert.deepEqual(
+      report.timeline.points.map((p) => p.start.slice(0, 10)),
+      ['1970-01-02', '2026-11-20', '9999-12-31'],
+    );
+    assert.match(renderHtml(report, { top: 10 }), /Only days with sessions are shown/);
+  });
+
   it('escapes values in the html template and passes its own markup through', () => {
     const inner = html`<b>${'<i>'}</b>`;
     assert.equal(html`<p>${inner}${'&'}${null}${['<', html`<br>`]}</p>`.text, '<p><b>&lt;i&gt;</b>&amp;&lt;<br></p>');
