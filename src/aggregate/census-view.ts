@@ -73,6 +73,13 @@ export interface DirectionView {
  */
 export const MAX_UNKNOWN_SUITES = 256;
 export const FOLDED_CIPHER = '(other unknown names)';
+/**
+ * Services (the syslog name after its first `/`: `smtpd`, `submission/smtpd`, `postfix-out/smtp` …, or Dovecot's
+ * `imap` …) a view keeps apart. A server has a handful; a forged log can name a new one per line (200,000 took
+ * 400 MiB and a 59 MB report). Later new ones count as FOLDED_SERVICE, in the order they come, like cipher names.
+ */
+export const MAX_SERVICES = 64;
+export const FOLDED_SERVICE = '(other services)';
 const FOLDED_NOTE = `more than ${MAX_UNKNOWN_SUITES} cipher names not in the suite table: the later ones are counted together here (a log that names this many is likely forged or corrupt)`;
 
 export type HourCounts = Map<string, number>;
@@ -85,7 +92,10 @@ export interface CensusView {
   firstMs: number | null;
   lastMs: number | null;
   mtas: Set<string>;
+  /** Services in the order they came (at most MAX_SERVICES, then FOLDED_SERVICE). */
   services: Set<string>;
+  /** Whether a service was folded into FOLDED_SERVICE. */
+  servicesFolded: boolean;
   /**
    * Start of hour (ms) → `section|protocol`, `section|failed`, `section|plaintext`, … → sessions, where section is
    * `inbound`, `outbound` or `mailbox` (IMAP/POP3 logins are kept apart here too).
@@ -125,6 +135,12 @@ function emptyDirection(): DirectionView {
  * names not in the suite table than it keeps. A range census merges only such views.
  */
 export function mergesUnfolded(into: CensusView, views: readonly CensusView[]): boolean {
+  const services = new Set(into.services);
+  for (const v of views) {
+    if (v.servicesFolded) return false;
+    for (const service of v.services) services.add(service);
+  }
+  if (services.size > MAX_SERVICES) return false;
   for (const section of ['inbound', 'outbound', 'mailbox'] as const) {
     const names = new Set<string>();
     for (const v of [into, ...views]) {
@@ -145,6 +161,7 @@ export function emptyView(): CensusView {
     lastMs: null,
     mtas: new Set(),
     services: new Set(),
+    servicesFolded: false,
     hourly: new Map(),
     counters: new Map(),
   };
@@ -285,6 +302,10 @@ function metricKeyOf(s: Session): string | null {
 export function addSession(view: CensusView, session: Session): void {
   let s = session;
   const dir = sectionOf(view, s);
+  if (view.services.size >= MAX_SERVICES && !view.services.has(s.service)) {
+    s = { ...s, service: FOLDED_SERVICE };
+    view.servicesFolded = true;
+  }
   let suite = s.handshake ? suiteMemo(s.handshake.protocol, s.handshake.cipher, s.handshake.iana) : null;
   if (suite !== null && mustFold(dir, suite)) {
     // The session as if its server had logged FOLDED_CIPHER: spread, peer suites and metrics alike.
@@ -401,8 +422,17 @@ function maxTime(a: number | null, b: number | null): number | null {
   return a === null ? b : b === null ? a : Math.max(a, b);
 }
 
-/** Merges `from` into `into`; returns the peer suite keys it folded (`protocol|cipher` → the folded key). */
-function mergeDirection(into: DirectionView, from: DirectionView): Map<string, string> {
+/**
+ * Merges `from` into `into`, its services renamed as `services` says (folded ones); returns the peer suite keys it
+ * folded (`protocol|cipher` → the folded key).
+ */
+function mergeDirection(
+  into: DirectionView,
+  from: DirectionView,
+  services: ReadonlyMap<string, string>,
+): Map<string, string> {
+  const renamed = (set: Set<string>) =>
+    services.size === 0 ? set : new Set([...set].map((v) => services.get(v) ?? v));
   const t = into.totals;
   for (const k of Object.keys(t) as (keyof Totals)[]) t[k] += from.totals[k];
   into.folded += from.folded;
@@ -436,7 +466,7 @@ function mergeDirection(into: DirectionView, from: DirectionView): Map<string, s
         ...r,
         spellings: new Map(r.spellings),
         mtas: new Set(r.mtas),
-        services: new Set(r.services),
+        services: new Set(renamed(r.services)),
       });
       into.spread.set(key, mine);
       rows.push(mine);
@@ -445,7 +475,7 @@ function mergeDirection(into: DirectionView, from: DirectionView): Map<string, s
       mine.unknownClients += r.unknownClients;
       addCounts(mine.spellings, r.spellings);
       addAll(mine.mtas, r.mtas);
-      addAll(mine.services, r.services);
+      addAll(mine.services, renamed(r.services));
     }
     rowIds[r.id] = mine.id;
   }
@@ -455,37 +485,51 @@ function mergeDirection(into: DirectionView, from: DirectionView): Map<string, s
     (row) => {
       rows[row]!.peers++;
     },
-    foldedSuites,
+    { suites: foldedSuites, services },
   );
   return foldedSuites;
 }
 
 /** Adds `from` into `into` (mutating `into`) and returns it. */
 export function mergeViews(into: CensusView, from: CensusView): CensusView {
+  // Their services new here once MAX_SERVICES are, in the order they came: folded, as one pass would.
+  const services = new Map<string, string>();
+  for (const service of from.services) {
+    if (into.services.has(service)) continue;
+    if (into.services.size >= MAX_SERVICES) services.set(service, FOLDED_SERVICE);
+    else into.services.add(service);
+  }
+  if (services.size > 0) into.services.add(FOLDED_SERVICE);
+  into.servicesFolded ||= from.servicesFolded || services.size > 0;
   const folded = {
-    inbound: mergeDirection(into.inbound, from.inbound),
-    outbound: mergeDirection(into.outbound, from.outbound),
-    mailbox: mergeDirection(into.mailbox, from.mailbox),
+    inbound: mergeDirection(into.inbound, from.inbound, services),
+    outbound: mergeDirection(into.outbound, from.outbound, services),
+    mailbox: mergeDirection(into.mailbox, from.mailbox, services),
   };
   into.firstMs = minTime(into.firstMs, from.firstMs);
   into.lastMs = maxTime(into.lastMs, from.lastMs);
   addAll(into.mtas, from.mtas);
-  addAll(into.services, from.services);
   for (const [hour, counts] of from.hourly) {
     const mine = into.hourly.get(hour);
     if (mine) addCounts(mine, counts);
     else into.hourly.set(hour, new Map(counts));
   }
-  if (folded.inbound.size + folded.outbound.size + folded.mailbox.size === 0) addCounts(into.counters, from.counters);
-  else addCounts(into.counters, foldCounters(from.counters, folded));
+  if (folded.inbound.size + folded.outbound.size + folded.mailbox.size + services.size === 0) {
+    addCounts(into.counters, from.counters);
+  } else addCounts(into.counters, foldCounters(from.counters, folded, services));
   return into;
 }
 
-/** The handshake counters of names folded in a merge, under the folded name (as addSession would have counted). */
+/**
+ * The handshake counters of cipher names and services folded in a merge, under the folded names (as addSession
+ * would have counted them).
+ */
 function foldCounters(
   counters: Map<string, number>,
   folded: Record<'inbound' | 'outbound' | 'mailbox', Map<string, string>>,
+  services: ReadonlyMap<string, string>,
 ): Map<string, number> {
+  const serviceLabels = new Set([...services.keys()].map(sanitizeLabel));
   const labels = new Map<string, Set<string>>(
     Object.entries(folded).map(([section, suites]) => [
       section,
@@ -503,12 +547,13 @@ function foldCounters(
     if (m.family === 'handshakes') {
       const [direction, , service, protocol, cipher] = m.values as [string, string, string, Protocol, string];
       const section = isMailboxService(service) ? 'mailbox' : direction;
+      const values = [...m.values];
       if (labels.get(section)?.has(`${protocol}\u0000${cipher}`)) {
-        const values = [...m.values];
         values[4] = FOLDED_CIPHER;
         values[5] = rateHandshake(protocol, FOLDED_CIPHER).rating;
-        k = metricKey({ family: m.family, values });
       }
+      if (serviceLabels.has(service)) values[2] = FOLDED_SERVICE;
+      k = metricKey({ family: m.family, values });
     }
     out.set(k, (out.get(k) ?? 0) + n);
   }

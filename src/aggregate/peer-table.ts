@@ -246,6 +246,8 @@ class SetField {
   }
 }
 
+const NOT_RENAMED = { suites: new Map<string, string>(), services: new Map<string, string>() };
+
 export class PeerTable {
   /** Peers in the table. */
   size = 0;
@@ -473,14 +475,14 @@ export class PeerTable {
   }
 
   /**
-   * Adds another table's peers (counters, suites, reasons, names, times); spread rows through `rowId`, and suites
-   * in `renamed` under their new key (names the merge folded, census-view.ts).
+   * Adds another table's peers (counters, suites, reasons, names, times); spread rows through `rowId`, and suite
+   * keys and services in `renamed` under their new names (names the merge folded, census-view.ts).
    */
   merge(
     from: PeerTable,
     rowId: (theirs: number) => number,
     joined: (row: number) => void,
-    renamed: ReadonlyMap<string, string> = new Map(),
+    renamed: { suites: ReadonlyMap<string, string>; services: ReadonlyMap<string, string> } = NOT_RENAMED,
   ): void {
     // Their interned ids → ours (which ids a string gets is never seen outside the table).
     const ids = new Int32Array(from.strings.values.length).fill(-1);
@@ -494,7 +496,10 @@ export class PeerTable {
       const base = (j & PAGE_MASK) * ROW;
       const c = base + F_COUNTS;
       const suites = () => from.suites.read(theirs, base, j, theirs[c + Count.Tls]!, from.strings);
-      const keep = renamed.size === 0 || ![...suites().keys()].some((k) => renamed.has(k));
+      const keep =
+        (renamed.suites.size === 0 || ![...suites().keys()].some((k) => renamed.suites.has(k))) &&
+        (renamed.services.size === 0 ||
+          ![...from.services.readValues(theirs, base, j, from.strings)].some((v) => renamed.services.has(v)));
       if (keep && theirs[base + F_FLAGS]! & FLAG_V4 && this.findV4(theirs[base + F_KEY]! >>> 0) < 0) {
         this.copyNew(from, j, idOf, rowId, joined);
         continue;
@@ -507,14 +512,17 @@ export class PeerTable {
       const times = from.timePages[j >> PAGE_BITS]!;
       const t = (j & PAGE_MASK) * 2;
       for (const k of [t, t + 1]) if (!Number.isNaN(times[k]!)) this.seen(i, times[k]!);
-      for (const [k, n] of suites()) this.handshake(i, renamed.get(k) ?? k, n);
+      for (const [k, n] of suites()) this.handshake(i, renamed.suites.get(k) ?? k, n);
       for (const [r, n] of from.reasons.read(theirs, base, j, theirs[c + Count.Failed]!, from.strings)) {
         this.failure(i, r as FailureReason, null, n);
       }
       const detail = from.details.get(j);
       if (detail !== undefined) this.details.set(i, detail);
       for (const id of from.mtas.read(theirs, base, j)) this.mta(i, from.strings.values[id]!);
-      for (const id of from.services.read(theirs, base, j)) this.service(i, from.strings.values[id]!);
+      for (const id of from.services.read(theirs, base, j)) {
+        const service = from.strings.values[id]!;
+        this.service(i, renamed.services.get(service) ?? service);
+      }
       for (const row of from.rows.read(theirs, base, j)) {
         const mine = rowId(row);
         if (this.joinRow(i, mine)) joined(mine);

@@ -34,7 +34,7 @@ engine.beginSource(job.source, job.mtimeMs);
 
 /**
  * The range cannot be used, so stop counting it at once: a dialect that keeps state across lines cannot start
- * mid-file, and a view that folded cipher names cannot be merged (census-view.ts MAX_UNKNOWN_SUITES; stopping
+ * mid-file, and a view that folded cipher names or services cannot be merged (census-view.ts; stopping
  * also bounds what the uncapped history holds).
  */
 function useless(): boolean {
@@ -43,7 +43,7 @@ function useless(): boolean {
 
 function folded(): boolean {
   const v = engine.view;
-  return v.inbound.folded + v.outbound.folded + v.mailbox.folded > 0;
+  return v.servicesFolded || v.inbound.folded + v.outbound.folded + v.mailbox.folded > 0;
 }
 
 /** Warm up on the bytes before the seam, then start counting: the state the range starts from. */

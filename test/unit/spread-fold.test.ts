@@ -15,6 +15,8 @@ import {
   type CensusView,
   emptyView,
   FOLDED_CIPHER,
+  FOLDED_SERVICE,
+  MAX_SERVICES,
   MAX_UNKNOWN_SUITES,
   mergeViews,
 } from '../../src/aggregate/census-view.js';
@@ -115,6 +117,42 @@ describe('spread: cipher names not in the suite table', () => {
   });
 });
 
+describe('services: more than a view keeps apart', () => {
+  /** Sessions of services `svc-<first>` … (a forged syslog name each), every other one plain `smtpd`. */
+  function services(first: number, count: number): Session[] {
+    const out: Session[] = [];
+    for (let i = first; i < first + count; i++) out.push(session(i, null, `svc-${i}/smtpd`), session(i, null));
+    return out;
+  }
+
+  it('keeps the first MAX_SERVICES apart and folds the later new ones, everywhere', () => {
+    const v = emptyView();
+    for (const s of services(0, 100)) addSession(v, s);
+    assert.equal(v.services.size, MAX_SERVICES + 1);
+    assert.ok(v.services.has(FOLDED_SERVICE) && v.servicesFolded);
+    const row = [...v.inbound.spread.values()][0]!;
+    assert.ok(row.services.has(FOLDED_SERVICE) && !row.services.has('svc-99/smtpd'));
+    assert.deepEqual([...v.inbound.peers.get('10.0.0.99')!.services].sort(), [FOLDED_SERVICE, 'smtpd']);
+    assert.ok([...v.counters.keys()].some((k) => k.includes(FOLDED_SERVICE)));
+    assert.ok(![...v.counters.keys()].some((k) => k.includes('svc-99')));
+  });
+
+  it('merges as one pass folds them', () => {
+    const sessions = [...services(0, 40), ...services(20, 40), ...services(200, 10)];
+    const onePass = emptyView();
+    for (const s of sessions) addSession(onePass, s);
+    assert.ok(onePass.servicesFolded);
+    for (const cut of [0, 30, 80, 140, sessions.length]) {
+      const a = emptyView();
+      const b = emptyView();
+      for (const s of sessions.slice(0, cut)) addSession(a, s);
+      for (const s of sessions.slice(cut)) addSession(b, s);
+      if (b.servicesFolded) continue;
+      assert.equal(describeView(mergeViews(a, b)), describeView(onePass), `cut at ${cut}`);
+    }
+  });
+});
+
 describe('range census: a log naming more unknown ciphers than a view keeps apart', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-fold-'));
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -145,7 +183,25 @@ describe('range census: a log naming more unknown ciphers than a view keeps apar
     for (const files of [[file], [`${file}.gz`], set]) await sameAsOnePass(files);
   });
 
-  async function sameAsOnePass(files: string[]): Promise<void> {
+  it('reads on from the seam when the log names more services than a view keeps apart', async () => {
+    const lines: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const stamp = `Nov 20 ${String(Math.floor(i / 120)).padStart(2, '0')}:${String(Math.floor(i / 2) % 60).padStart(2, '0')}:00`;
+      const program = i % 20 === 0 ? `postfix/svc${i}/smtpd[${100 + (i % 7)}]` : `postfix/smtpd[${100 + (i % 7)}]`;
+      lines.push(`${stamp} mx1 ${program}: connect from h${i}.example[10.2.${i >> 8}.${i & 255}]`);
+      lines.push(
+        `${stamp} mx1 ${program}: disconnect from h${i}.example[10.2.${i >> 8}.${i & 255}] ehlo=1 quit=1 commands=2`,
+      );
+    }
+    const file = path.join(dir, 'services.log');
+    fs.writeFileSync(file, `${lines.join('\n')}\n`);
+    await sameAsOnePass([file], (v) => v.servicesFolded);
+  });
+
+  async function sameAsOnePass(
+    files: string[],
+    folds: (v: CensusView) => boolean = (v) => v.inbound.folded > 0,
+  ): Promise<void> {
     const run = async (threads: number) => {
       const r = await census(resolveInputs(files), {
         timezone: 'UTC',
@@ -155,7 +211,7 @@ describe('range census: a log naming more unknown ciphers than a view keeps apar
       return { json: JSON.stringify(buildReport(r.view, r.diagnostics, { sinceMs: null, untilMs: null })), r };
     };
     const one = await run(1);
-    assert.ok(one.r.view.inbound.folded > 0, 'the log folds names');
+    assert.ok(folds(one.r.view), 'the log folds names');
     for (const threads of [2, 3]) {
       const ranges = await run(threads);
       assert.equal(ranges.json, one.json, `${files}: ${threads} threads`);
