@@ -304,7 +304,7 @@ export class PeerTable {
   /** The row of the peer with this address, or -1. */
   find(ip: string): number {
     const key = ipv4Key(ip);
-    return key < 0 ? (this.byString.get(ip) ?? -1) : this.findV4(key);
+    return key < 0 ? (this.byString.get(bounded(ip, MAX_ADDRESS_CHARS)) ?? -1) : this.findV4(key);
   }
 
   private findV4(key: number): number {
@@ -321,14 +321,14 @@ export class PeerTable {
   /** The row of this peer, added (with its name) when new; a later name fills in a peer first seen unnamed. */
   slot(peer: Peer): number {
     const key = ipv4Key(peer.ip);
-    let i = key < 0 ? (this.byString.get(peer.ip) ?? -1) : this.findV4(key);
+    let i = key < 0 ? (this.byString.get(bounded(peer.ip, MAX_ADDRESS_CHARS)) ?? -1) : this.findV4(key);
     if (i < 0) {
       i = this.size++;
       if ((i & PAGE_MASK) === 0) this.addPage();
       const page = this.pages[i >> PAGE_BITS]!;
       const base = (i & PAGE_MASK) * ROW;
       if (key < 0) {
-        const ip = ownString(peer.ip);
+        const ip = ownString(bounded(peer.ip, MAX_ADDRESS_CHARS));
         this.byString.set(ip, i);
         this.stringOf.set(i, ip);
       } else {
@@ -337,11 +337,11 @@ export class PeerTable {
         if (this.size * 2 > this.slots.length >> 1) this.rehash();
         this.place(key, i);
       }
-      this.hosts.push(peer.host === null ? null : ownString(peer.host));
+      this.hosts.push(peer.host === null ? null : ownString(bounded(peer.host, MAX_HOST_CHARS)));
       if (peer.nameLogged === false) page[base + F_FLAGS]! |= FLAG_NAME_NOT_LOGGED;
     } else if (peer.host !== null && this.hosts[i] === null) {
       // (peer.host first: most sessions name no host, and hosts[i] is a cache miss of its own)
-      this.hosts[i] = ownString(peer.host);
+      this.hosts[i] = ownString(bounded(peer.host, MAX_HOST_CHARS));
       const page = this.pages[i >> PAGE_BITS]!;
       const base = (i & PAGE_MASK) * ROW;
       if (peer.nameLogged === false) page[base + F_FLAGS]! |= FLAG_NAME_NOT_LOGGED;
@@ -404,7 +404,7 @@ export class PeerTable {
     const at = base + F_COUNTS + Count.Failed;
     this.reasons.add(page, base, i, reason, n, page[at]!, this.strings);
     page[at]! += n;
-    if (detail !== null) this.details.set(i, detail);
+    if (detail !== null) this.details.set(i, ownString(bounded(detail, MAX_DETAIL_CHARS)));
   }
 
   mta(i: number, mta: string): void {
@@ -446,7 +446,7 @@ export class PeerTable {
     } else if (reason !== null) {
       this.reasons.add(page, base, i, reason, 1, page[c + Count.Failed]!, strings);
       page[c + Count.Failed]! += 1;
-      if (detail !== null) this.details.set(i, detail);
+      if (detail !== null) this.details.set(i, ownString(bounded(detail, MAX_DETAIL_CHARS)));
     } else if (outcome === 'plaintext') {
       page[c + Count.Plaintext]! += 1;
       page[c + Count.PlaintextMessages]! += messages;
@@ -690,6 +690,20 @@ export class PeerTable {
 /** Fibonacci hashing of a 32-bit key: the top bits of its product with 2^32 / φ. */
 function hash(key: number, shift: number): number {
   return Math.imul(key, 0x9e3779b1) >>> shift;
+}
+
+/**
+ * What a peer keeps of log text, at most (longer text is cut, with `…`). A peer costs about a hundred bytes; the
+ * log can hand it a line's worth (64 KiB) of name, address and failure text, and 2,000 peers with 30 KB names and
+ * details took 550 MiB and a 120 MB report. DNS names have at most 253 characters, addresses far fewer; failure
+ * details are OpenSSL error strings of a line or so.
+ */
+const MAX_HOST_CHARS = 255;
+const MAX_ADDRESS_CHARS = 255;
+const MAX_DETAIL_CHARS = 300;
+
+function bounded(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 /**
