@@ -13,6 +13,15 @@ import {
 } from '../model/types.js';
 import { PeerTable } from './peer-table.js';
 import { metricKey, parseMetricKey, sanitizeLabel, sessionMetrics } from './session-metrics.js';
+import {
+  addBucketCounts,
+  bucketStart,
+  coarser,
+  MAX_TIME_BUCKETS,
+  rebucket,
+  type TimeUnit,
+  withinBound,
+} from './time-buckets.js';
 
 export type { PeerStats } from './peer-table.js';
 
@@ -97,10 +106,12 @@ export interface CensusView {
   /** Whether a service was folded into FOLDED_SERVICE. */
   servicesFolded: boolean;
   /**
-   * Start of hour (ms) → `section|protocol`, `section|failed`, `section|plaintext`, … → sessions, where section is
-   * `inbound`, `outbound` or `mailbox` (IMAP/POP3 logins are kept apart here too).
+   * Start of a `timeUnit` (ms, UTC) → `section|protocol`, `section|failed`, `section|plaintext`, … → sessions,
+   * where section is `inbound`, `outbound` or `mailbox` (IMAP/POP3 logins are kept apart here too).
    */
-  hourly: Map<number, HourCounts>;
+  timeBuckets: Map<number, HourCounts>;
+  /** Hours, unless the sessions span more than MAX_TIME_BUCKETS of them (time-buckets.ts). */
+  timeUnit: TimeUnit;
   /**
    * The Prometheus counters (session-metrics.ts): `metricKey` of a handshake, failure or plaintext sample →
    * sessions. Bounded like the spread: by distinct protocol × cipher × service × MTA, never by peers.
@@ -162,7 +173,8 @@ export function emptyView(): CensusView {
     mtas: new Set(),
     services: new Set(),
     servicesFolded: false,
-    hourly: new Map(),
+    timeBuckets: new Map(),
+    timeUnit: 'hour',
     counters: new Map(),
   };
 }
@@ -329,11 +341,18 @@ export function addSession(view: CensusView, session: Session): void {
   if (s.startMs !== null) {
     if (view.firstMs === null || s.startMs < view.firstMs) view.firstMs = s.startMs;
     if (view.lastMs === null || s.startMs > view.lastMs) view.lastMs = s.startMs;
-    const hour = Math.floor(s.startMs / HOUR_MS) * HOUR_MS;
-    let counts = view.hourly.get(hour);
+    const start =
+      view.timeUnit === 'hour' ? Math.floor(s.startMs / HOUR_MS) * HOUR_MS : bucketStart(s.startMs, view.timeUnit);
+    let counts = view.timeBuckets.get(start);
     if (!counts) {
       counts = new Map();
-      view.hourly.set(hour, counts);
+      view.timeBuckets.set(start, counts);
+      if (view.timeBuckets.size > MAX_TIME_BUCKETS) {
+        const bound = withinBound(view.timeBuckets, view.timeUnit);
+        view.timeBuckets = bound.buckets;
+        view.timeUnit = bound.unit;
+        counts = view.timeBuckets.get(bucketStart(s.startMs, view.timeUnit))!;
+      }
     }
     const label = s.outcome === 'tls' ? (s.handshake?.protocol ?? 'unknown') : s.outcome;
     const k = hourKey(dir === view.mailbox ? 'mailbox' : s.direction, label);
@@ -509,11 +528,13 @@ export function mergeViews(into: CensusView, from: CensusView): CensusView {
   into.firstMs = minTime(into.firstMs, from.firstMs);
   into.lastMs = maxTime(into.lastMs, from.lastMs);
   addAll(into.mtas, from.mtas);
-  for (const [hour, counts] of from.hourly) {
-    const mine = into.hourly.get(hour);
-    if (mine) addCounts(mine, counts);
-    else into.hourly.set(hour, new Map(counts));
-  }
+  // In the coarser unit of the two, then the finest that keeps within the bound: one pass's unit (time-buckets.ts).
+  const unit = coarser(into.timeUnit, from.timeUnit);
+  const mine = unit === into.timeUnit ? into.timeBuckets : rebucket(into.timeBuckets, unit);
+  addBucketCounts(mine, unit === from.timeUnit ? from.timeBuckets : rebucket(from.timeBuckets, unit));
+  const bound = withinBound(mine, unit);
+  into.timeBuckets = bound.buckets;
+  into.timeUnit = bound.unit;
   if (folded.inbound.size + folded.outbound.size + folded.mailbox.size + services.size === 0) {
     addCounts(into.counters, from.counters);
   } else addCounts(into.counters, foldCounters(from.counters, folded, services));

@@ -277,7 +277,7 @@ function chartsSection(r: ReportData): Markup {
   const outbound = renderShareChart(r.timeline, 'outbound', 'Outbound');
   const mailbox = renderShareChart(r.timeline, 'mailbox', 'IMAP/POP3');
   if (!inbound && !outbound && !mailbox) return html``;
-  const unit = r.timeline.bucket === 'hour' ? 'hour' : 'day';
+  const unit = r.timeline.bucket;
   const fig = (title: string, svg: Markup | null) =>
     svg ? html`<figure><figcaption>${title}</figcaption>${svg}</figure>` : null;
   return html`<section>

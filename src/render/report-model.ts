@@ -10,6 +10,7 @@ import {
   PLAINTEXT_LABELS,
   parseMetricKey,
 } from '../aggregate/session-metrics.js';
+import { bucketStart, bucketsBetween, nextBucket, type TimeUnit } from '../aggregate/time-buckets.js';
 import type { Diagnostics } from '../census/census.js';
 import { isLegacyProtocol } from '../ciphers/lookup.js';
 import {
@@ -93,11 +94,12 @@ export interface DirectionReport {
  * Sessions per time bucket and direction, by start time: completed handshakes by protocol (`TLSv1.3`, …,
  * `unknown`) and the other outcomes by name (`failed`, `plaintext`, `no-command`, `trusted`, `incomplete`),
  * with IMAP/POP3 logins apart as `mailbox`. Buckets are UTC hours when the window spans at most three days,
- * UTC days otherwise; every bucket from the first to the last is present (empty ones with no keys), unless that
+ * UTC days otherwise (months or years when the sessions fall on more than MAX_TIME_BUCKETS distinct days:
+ * time-buckets.ts); every bucket from the first to the last is present (empty ones with no keys), unless that
  * would be more than MAX_TIMELINE_POINTS: then only the buckets with sessions are, and `sparse` is true.
  */
 export interface Timeline {
-  bucket: 'hour' | 'day';
+  bucket: TimeUnit;
   /** Present (true) when empty buckets are left out: see MAX_TIMELINE_POINTS. */
   sparse?: true;
   points: {
@@ -168,7 +170,7 @@ export function buildReport(
     coverage: { ...diagnostics.coverage },
     sources: diagnostics.sources.map((s) => ({ path: s.path, bytes: s.bytes, issue: s.issue?.message ?? null })),
     malformedSamples: diagnostics.samples.map((s) => ({ source: s.source, line: s.line, text: s.text })),
-    timeline: buildTimeline(view.hourly),
+    timeline: buildTimeline(view.timeBuckets, view.timeUnit),
     counters: buildCounters(view.counters),
   };
   if (options.whatIf) report.whatIf = summarizeCommonPolicies(view);
@@ -229,26 +231,27 @@ const HOURLY_SPAN_MS = 3 * DAY_MS;
  */
 export const MAX_TIMELINE_POINTS = 2000;
 
-function buildTimeline(hourly: Map<number, HourCounts>): Timeline {
-  const hours = [...hourly.keys()].sort((a, b) => a - b);
-  const first = hours[0];
-  const last = hours.at(-1);
+function buildTimeline(buckets: Map<number, HourCounts>, unit: TimeUnit): Timeline {
+  const starts = [...buckets.keys()].sort((a, b) => a - b);
+  const first = starts[0];
+  const last = starts.at(-1);
   if (first === undefined || last === undefined) return { bucket: 'hour', points: [] };
-  const bucket = last - first <= HOURLY_SPAN_MS ? 'hour' : 'day';
-  const size = bucket === 'hour' ? HOUR_MS : DAY_MS;
-  const start = Math.floor(first / size) * size;
+  // Hours when the view has them and they span at most three days; else the view's unit, days at the finest.
+  const bucket: TimeUnit = unit === 'hour' ? (last - first <= HOURLY_SPAN_MS ? 'hour' : 'day') : unit;
   type Sides = Record<'inbound' | 'outbound' | 'mailbox', Record<string, number>>;
-  const buckets = new Map<number, Sides>();
-  const sparse = (last - start) / size + 1 > MAX_TIMELINE_POINTS;
+  const points = new Map<number, Sides>();
   const empty = (): Sides => ({ inbound: {}, outbound: {}, mailbox: {} });
+  const start = bucketStart(first, bucket);
+  const end = bucketStart(last, bucket);
+  const sparse = bucketsBetween(start, end, bucket) > MAX_TIMELINE_POINTS;
   if (sparse) {
-    for (const hour of hours) {
-      const t = Math.floor(hour / size) * size;
-      if (!buckets.has(t)) buckets.set(t, empty());
+    for (const t of starts) {
+      const at = bucketStart(t, bucket);
+      if (!points.has(at)) points.set(at, empty());
     }
-  } else for (let t = start; t <= last; t += size) buckets.set(t, empty());
-  for (const [hour, counts] of hourly) {
-    const b = buckets.get(Math.floor(hour / size) * size)!;
+  } else for (let t = start; t <= end; t = nextBucket(t, bucket)) points.set(t, empty());
+  for (const [t, counts] of buckets) {
+    const b = points.get(bucketStart(t, bucket))!;
     for (const [key, n] of counts) {
       const bar = key.indexOf('|');
       const section = key.slice(0, bar);
@@ -260,7 +263,7 @@ function buildTimeline(hourly: Map<number, HourCounts>): Timeline {
   return {
     bucket,
     ...(sparse ? { sparse: true as const } : {}),
-    points: [...buckets.entries()].map(([t, b]) => ({
+    points: [...points.entries()].map(([t, b]) => ({
       start: new Date(t).toISOString(),
       inbound: sortedRecord(b.inbound),
       outbound: sortedRecord(b.outbound),

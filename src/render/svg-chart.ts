@@ -30,8 +30,10 @@ const H = 240;
 const PAD = { left: 50, right: 30, top: 10, bottom: 30 };
 
 function bucketLabel(iso: string, bucket: Timeline['bucket']): string {
-  // ISO strings are UTC: `2026-11-20T09:00:00.000Z` → `11-20 09:00` (hour) or `2026-11-20` (day).
-  return bucket === 'hour' ? `${iso.slice(5, 10)} ${iso.slice(11, 16)}` : iso.slice(0, 10);
+  // ISO strings are UTC: `2026-11-20T09:00:00.000Z` → `11-20 09:00` (hour), `2026-11-20` (day), `2026-11`
+  // (month) or `2026` (year).
+  if (bucket === 'hour') return `${iso.slice(5, 10)} ${iso.slice(11, 16)}`;
+  return iso.slice(0, bucket === 'day' ? 10 : bucket === 'month' ? 7 : 4);
 }
 
 /** A stacked share chart of one direction, or null when the direction has no session in the window. */
@@ -82,7 +84,7 @@ export function renderShareChart(
       html`<text x="${x.toFixed(2)}" y="${H - PAD.bottom + 20}" class="xtick">${bucketLabel(points[i]!.start, timeline.bucket)}</text>`,
     );
   }
-  const unit = timeline.bucket === 'hour' ? 'per hour' : 'per day';
+  const unit = `per ${timeline.bucket}`;
   const label = `${title}: share of sessions by protocol, failed handshakes and plaintext, ${unit} (UTC)`;
   return html`<svg class="chart" viewBox="0 0 ${W} ${H}" role="img" aria-label="${label}"><title>${label}</title>${grid}${columns}${xTicks}</svg>`;
 }
