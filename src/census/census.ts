@@ -234,7 +234,7 @@ async function countInputs(
     maxSamples: options.maxSamples ?? 20,
     maxLineBytes: DEFAULT_MAX_LINE_BYTES,
     filter: withoutTap(options.filter ?? {}),
-    history: (options.history ?? null) !== null,
+    history: options.history?.window ?? null,
   };
   // A rotation set in runs of whole files (input-ranges.ts), one thread each.
   const groups = rangesAllowed(inputs, threads, options)

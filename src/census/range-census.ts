@@ -32,7 +32,7 @@ import { Worker } from 'node:worker_threads';
 import { type CensusView, mergesUnfolded, mergeViews, reviveView } from '../aggregate/census-view.js';
 import { parseZone, WallClock, YearResolver } from '../envelope/clock.js';
 import { parseEnvelope } from '../envelope/parse-envelope.js';
-import type { BucketsPart } from '../history/hour-buckets.js';
+import type { BucketsPart, RecordableWindow } from '../history/hour-buckets.js';
 import { type ReadResult, readLines, type SourceIssue, withDescriptor } from '../sources/read-lines.js';
 import type { InputSpec } from '../sources/resolve-inputs.js';
 import type { CensusEngine } from './engine.js';
@@ -59,8 +59,11 @@ export interface RangeWorkerInit {
   maxLineBytes: number;
   /** The session filter without its tap (a range census is not used with one). */
   filter: Omit<SessionFilter, 'onSession'>;
-  /** Collect the range's sessions into hour buckets, names uncapped (`--history`): `history` in the reply. */
-  history: boolean;
+  /**
+   * Collect the range's sessions into hour buckets, names uncapped, over this window (`--history`): `history` in the
+   * reply.
+   */
+  history: RecordableWindow | null;
 }
 
 export interface RangeJob {

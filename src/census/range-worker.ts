@@ -25,7 +25,9 @@ const engine = new CensusEngine({
   year: null,
   filter: compileFilter(init.filter),
   // Names uncapped: the main thread caps them as one pass would when it absorbs the ranges in order (BucketsPart).
-  history: init.history ? new HourBuckets({ maxCipherNames: Infinity, maxServiceNames: Infinity }) : null,
+  history: init.history
+    ? new HourBuckets({ maxCipherNames: Infinity, maxServiceNames: Infinity, window: init.history })
+    : null,
   giveUpAfterLines: 0,
   maxSamples: init.maxSamples,
   maxLineBytes: init.maxLineBytes,

@@ -73,5 +73,9 @@ export function summaryLine(file: string, s: RecordSummary): string {
   if (s.sessions === 0) return `history: no dated sessions to record into ${forTerminal(file)}`;
   const span = s.firstMs !== null && s.lastMs !== null ? `${when(s.firstMs)} → ${when(s.lastMs)} UTC, ` : '';
   const pruned = s.pruned > 0 ? `; ${num(s.pruned)} hour bucket(s) past --keep-days removed` : '';
-  return `history: ${num(s.sessions)} sessions (${span}${num(s.hours)} hour${s.hours === 1 ? '' : 's'}) recorded into ${forTerminal(file)}${pruned}`;
+  const undated =
+    s.undated > 0
+      ? `; ${num(s.undated)} session(s) without a date, or dated over ten years ago or ahead of the clock, not recorded`
+      : '';
+  return `history: ${num(s.sessions)} sessions (${span}${num(s.hours)} hour${s.hours === 1 ? '' : 's'}) recorded into ${forTerminal(file)}${pruned}${undated}`;
 }

@@ -39,9 +39,17 @@ export function retentionCutoff(nowMs: number, keepDays: number): number {
   return Math.floor(nowMs / DAY_MS) * DAY_MS - keepDays * DAY_MS;
 }
 
+/**
+ * Sessions dated further back than this, or more than a day ahead of the clock, are not recorded (counted as
+ * undated): trends are of recent years, and a line from a clock reset to 1970, or a forged log with dates all over
+ * years 0–9999, would otherwise add an hour bucket each.
+ */
+const RECORDABLE_YEARS = 10;
+const CLOCK_SKEW_MS = DAY_MS;
+
 export class HistoryRecorder {
   /** Where the sessions go: `add`, or a census's `history` option (which lets it count in ranges). */
-  readonly buckets = new HourBuckets();
+  readonly buckets: HourBuckets;
   private recordingId: number | null = null;
   private lastPruneMs = Number.NEGATIVE_INFINITY;
   private readonly now: () => number;
@@ -51,6 +59,14 @@ export class HistoryRecorder {
     private readonly options: RecorderOptions,
   ) {
     this.now = options.now ?? Date.now;
+    const nowMs = this.now();
+    this.buckets = new HourBuckets({
+      window: {
+        fromMs: nowMs - RECORDABLE_YEARS * 365.25 * DAY_MS,
+        // A watch runs for days: its sessions are dated by its own log, up to now.
+        toMs: options.kind === 'watch' ? Number.POSITIVE_INFINITY : nowMs + CLOCK_SKEW_MS,
+      },
+    });
   }
 
   /** Opens (creates, migrates) the file: every history error surfaces here, before any log is read. */

@@ -161,6 +161,18 @@ export interface NameCaps {
 }
 
 /**
+ * Session starts that can be recorded, from `fromMs` to `toMs`; a session outside counts as undated. A forged or
+ * corrupt log can date its lines anywhere in years 0–9999, and each hour would be a bucket in memory and rows in the
+ * file.
+ */
+export interface RecordableWindow {
+  fromMs: number;
+  toMs: number;
+}
+
+export const ANY_TIME: RecordableWindow = { fromMs: Number.NEGATIVE_INFINITY, toMs: Number.POSITIVE_INFINITY };
+
+/**
  * What one range of a log collected (a range census's thread, range-census.ts), for `absorb`: its batch, and per
  * MTA its names in the order they first came. Collected uncapped (caps of Infinity): which of its names one pass
  * keeps depends on the names the absorbing side already holds, and a range's thread cannot know them. (Its memory
@@ -191,17 +203,24 @@ export class HourBuckets {
   private batch: HistoryBatch = { streams: new Map(), sessions: 0, undated: 0 };
   private readonly state = new Map<string, StreamState>();
   readonly caps: NameCaps;
+  readonly window: RecordableWindow;
   private readonly mtaLabels = new Map<string, string>();
 
-  constructor(caps: Partial<NameCaps> = {}) {
+  constructor(options: Partial<NameCaps> & { window?: RecordableWindow } = {}) {
     this.caps = {
-      maxCipherNames: caps.maxCipherNames ?? MAX_CIPHER_NAMES,
-      maxServiceNames: caps.maxServiceNames ?? MAX_SERVICE_NAMES,
+      maxCipherNames: options.maxCipherNames ?? MAX_CIPHER_NAMES,
+      maxServiceNames: options.maxServiceNames ?? MAX_SERVICE_NAMES,
     };
+    this.window = options.window ?? ANY_TIME;
   }
 
   add(s: Session): void {
-    if (s.startMs === null || !Number.isFinite(s.startMs)) {
+    if (
+      s.startMs === null ||
+      !Number.isFinite(s.startMs) ||
+      s.startMs < this.window.fromMs ||
+      s.startMs > this.window.toMs
+    ) {
       this.batch.undated++;
       return;
     }

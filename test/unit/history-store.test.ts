@@ -579,6 +579,39 @@ describe('history: hour buckets', () => {
     assert.ok(expected.includes('\\u0000other'), 'the caps were reached');
   });
 
+  it('counts sessions outside its window as undated (a clock reset to 1970, forged dates)', () => {
+    const b = new HourBuckets({ window: { fromMs: T0, toMs: T0 + DAY } });
+    b.add(session('tls13', T0 + 10 * MIN));
+    b.add(session('tls13', T0 - 1));
+    b.add(session('tls13', T0 + DAY + 1));
+    b.add(session('tls13', Date.UTC(1970, 0, 1)));
+    const batch = b.take();
+    assert.equal(batch.sessions, 1);
+    assert.equal(batch.undated, 3);
+    assert.deepEqual([...batch.streams.get('postfix')!.hours.keys()], [T0]);
+  });
+
+  it('records sessions of the last ten years and up to a day ahead of the clock', () => {
+    const file = tempDb();
+    const now = T0 + 3 * DAY;
+    const r = HistoryRecorder.open(file, {
+      source: 'default',
+      kind: 'report',
+      inputs: ['test'],
+      keepDays: null,
+      toolVersion: 'test',
+      now: () => now,
+    });
+    r.add(session('tls13', T0));
+    r.add(session('tls13', now + DAY - 1000));
+    r.add(session('tls13', now + 2 * DAY));
+    r.add(session('tls13', Date.UTC(1970, 0, 2)));
+    r.add(session('tls13', now - 11 * 365 * DAY));
+    const summary = r.finish();
+    assert.equal(summary.sessions, 2);
+    assert.equal(summary.undated, 3);
+  });
+
   it('caps the distinct cipher names a hostile log can create', () => {
     const b = new HourBuckets();
     for (let i = 0; i < 400; i++) {

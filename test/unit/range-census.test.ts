@@ -58,11 +58,16 @@ function write(name: string, content: string[]): string {
 
 /**
  * The report as JSON, followed by the history (`--history`) collected on the way, and how many worker threads
- * counted. The history's name caps are small, so that which names become `other` depends on the order they came.
+ * counted. The history's name caps are small, so that which names become `other` depends on the order they came,
+ * and its window leaves out the logs' first six hours.
  */
 async function run(file: string | string[], options: CensusOptions): Promise<{ json: string; workers: number }> {
   const files = Array.isArray(file) ? file : [file];
-  const history = new HourBuckets({ maxCipherNames: 4, maxServiceNames: 2 });
+  const history = new HourBuckets({
+    maxCipherNames: 4,
+    maxServiceNames: 2,
+    window: { fromMs: Date.UTC(2026, 10, 20, 6), toMs: Number.POSITIVE_INFINITY },
+  });
   const r = await census(resolveInputs(files), { timezone: 'UTC', maxSamples: 1000, history, ...options });
   const report = buildReport(r.view, r.diagnostics, { sinceMs: null, untilMs: null });
   const batch = canonicalBatch(history.take());
