@@ -1,5 +1,8 @@
 // Sessions → the census view. Pure and mergeable: `mergeViews(view(a), view(b))` equals `view(a ++ b)`, so
-// files, byte ranges and worker threads can be counted apart and joined (DESIGN.md §3). Memory is bounded by
+// files, byte ranges and worker threads can be counted apart and joined (DESIGN.md §3) — as long as no name is
+// folded (MAX_UNKNOWN_SUITES, MAX_SERVICES): `b` cannot have folded any itself (it could not know the names of
+// `a`), and the metrics of two names cut to the same 80-character label cannot be told apart when one of them is
+// folded in the merge. The range census merges only views that fold nothing (`mergesUnfolded`). Memory is bounded by
 // distinct peers and distinct protocol × cipher rows, never by the number of sessions.
 
 import { isLegacyProtocol, rateHandshake } from '../ciphers/lookup.js';
@@ -75,7 +78,7 @@ export interface DirectionView {
 }
 
 /**
- * Cipher names not in the suite table that a section keeps apart. A real server negotiates a few dozen suites at
+ * Spread rows (protocol × name) of cipher names not in the suite table that a section keeps apart. A real server negotiates a few dozen suites at
  * most; a log that names hundreds of unknown ones is forged or corrupt (anyone who can write to syslog can log
  * `postfix/smtpd` lines), and one spread row, peer suite and metric per name would grow memory and the report with
  * the log. Later new names count as FOLDED_CIPHER, in the order they come (mergeViews folds in the same order).
@@ -463,7 +466,9 @@ function mergeDirection(
   for (const [theirKey, theirs] of from.spread) {
     let key = theirKey;
     let r = theirs;
-    if (r.iana === null && into.unknownRows >= MAX_UNKNOWN_SUITES && !into.spread.has(key)) {
+    // (Their own folded row is already folded, and counted in their `folded`.)
+    const foldedRow = key === `${r.protocol}|${FOLDED_CIPHER}`;
+    if (r.iana === null && !foldedRow && into.unknownRows >= MAX_UNKNOWN_SUITES && !into.spread.has(key)) {
       // One pass would have folded this name, new here once the section is full (in `from`'s order, which is the
       // order its names came in).
       key = `${r.protocol}|${FOLDED_CIPHER}`;

@@ -703,7 +703,11 @@ const MAX_ADDRESS_CHARS = 255;
 const MAX_DETAIL_CHARS = 300;
 
 function bounded(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+  if (text.length <= max) return text;
+  // Not between the two halves of a surrogate pair (an emoji in a forged name).
+  const high = text.charCodeAt(max - 2);
+  const cut = high >= 0xd800 && high <= 0xdbff ? max - 2 : max - 1;
+  return `${text.slice(0, cut)}…`;
 }
 
 /**

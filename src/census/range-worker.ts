@@ -36,16 +36,23 @@ engine.beginSource(job.source, job.mtimeMs);
 
 /**
  * The range cannot be used, so stop counting it at once: a dialect that keeps state across lines cannot start
- * mid-file, and a view that folded cipher names or services cannot be merged (census-view.ts; stopping
- * also bounds what the uncapped history holds).
+ * mid-file, and a view that folded cipher names or services cannot be merged (census-view.ts).
  */
 function useless(): boolean {
   return engine.statefulLines > 0 || folded();
 }
 
+/**
+ * Names folded, or more of them than a view or a history keeps: the range is not used (the main thread reads on).
+ * The history's names are uncapped here and its sessions are not filtered, so its names are checked on their own.
+ */
 function folded(): boolean {
   const v = engine.view;
-  return v.servicesFolded || v.inbound.folded + v.outbound.folded + v.mailbox.folded > 0;
+  return (
+    v.servicesFolded ||
+    v.inbound.folded + v.outbound.folded + v.mailbox.folded > 0 ||
+    engine.history?.namesBeyondCaps() === true
+  );
 }
 
 /** Warm up on the bytes before the seam, then start counting: the state the range starts from. */

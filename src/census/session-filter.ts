@@ -1,6 +1,6 @@
 // Which sessions a report counts: time window, direction, services, and --exclude-unknown (the seed
 // one-liner's `grep -v 'unknown\['`: clients without a verified name); and a tap that sees every
-// closed session (the history's feed).
+// closed session (for library users; `report --history` uses CensusOptions.history).
 
 import { type Direction, isUnknownClient, type Session } from '../model/types.js';
 
@@ -12,8 +12,8 @@ export interface SessionFilter {
   /** Service names as logged after the syslog name: `smtpd`, `submission/smtpd`, `smtp`, `imap`, … */
   services?: readonly string[] | null;
   /**
-   * Sees every closed session before the filter decides: `report --history` records the whole log, whatever the
-   * report shows. Runs where the sessions are correlated (the main thread, also with worker threads).
+   * Sees every closed session before the filter decides, in order, on the main thread (where the sessions are
+   * correlated): so a census with a tap does not count in ranges (CensusOptions.history does).
    */
   onSession?: ((s: Session) => void) | null;
 }

@@ -1,6 +1,6 @@
-// Sessions → per-hour history buckets: what the history store records (history-store.ts). Pure and fed the same
-// closed sessions the census counts (through SessionFilter.onSession in `report`, LogWatcher's onSession in
-// `watch`), so the hot path is untouched. A bucket is one UTC hour of session starts, kept apart per MTA (each
+// Sessions → per-hour history buckets: what the history store records (history-store.ts). Pure, and fed every
+// closed session, whatever the display filters keep (through CensusOptions.history in `report`, where a range
+// census's threads collect their own and `absorb` joins them; LogWatcher's onSession in `watch`). A bucket is one UTC hour of session starts, kept apart per MTA (each
 // dialect's sessions are a stream of their own, see history-store.ts), with:
 //   totals     per section and service: sessions by outcome, messages;
 //   handshakes per section, service, protocol, cipher (IANA name, or as logged when not in the table), rating;
@@ -305,6 +305,17 @@ export class HourBuckets {
       if (toMs > stream.toMs) stream.toMs = toMs;
     }
     return stream;
+  }
+
+  /**
+   * Whether some MTA has more names than the default caps keep (a range's thread, whose names are uncapped, then
+   * gives up: the log is forged or corrupt, and what it holds would grow with it).
+   */
+  namesBeyondCaps(): boolean {
+    for (const st of this.state.values()) {
+      if (st.ciphers.seen.size > MAX_CIPHER_NAMES || st.services.seen.size > MAX_SERVICE_NAMES) return true;
+    }
+    return false;
   }
 
   /** Everything collected, as a part for another HourBuckets' `absorb` (see BucketsPart). */

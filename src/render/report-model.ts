@@ -227,7 +227,7 @@ const HOURLY_SPAN_MS = 3 * DAY_MS;
  * whose clock was reset (1970) or wrong by decades would otherwise fill the report with every day in between: a
  * log of six lines dated 1970, 2026 and 9999 gave 2.9 million points, 384 MB of JSON and 1.9 GiB of memory.
  * Beyond it, only the buckets with sessions are listed (the chart then shows the stray days as columns of their
- * own, labelled with their dates).
+ * own, labelled with their dates); those are at most the view's MAX_TIME_BUCKETS (time-buckets.ts).
  */
 export const MAX_TIMELINE_POINTS = 2000;
 

@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { PeerTable } from '../../src/aggregate/peer-table.js';
 import { census } from '../../src/census/census.js';
 import { buildReport } from '../../src/render/report-model.js';
 import { resolveInputs } from '../../src/sources/resolve-inputs.js';
@@ -25,5 +26,14 @@ describe('peer text', () => {
     // The peer is found by the address as logged.
     const logged = `2001:db8::${'f'.repeat(400)}`;
     assert.equal(r.view.inbound.peers.get(logged)?.failed, 1);
+  });
+
+  it('never cuts between the halves of a surrogate pair', () => {
+    const table = new PeerTable();
+    const host = `${'a'.repeat(253)}\u{1F600}tail.example`;
+    table.slot({ host, ip: '192.0.2.1' });
+    const kept = table.get('192.0.2.1')!.peer.host!;
+    assert.equal(kept, `${'a'.repeat(253)}…`);
+    assert.ok(!/[\ud800-\udbff](?![\udc00-\udfff])/.test(kept), 'no lone high surrogate');
   });
 });
