@@ -1,6 +1,6 @@
 // Sessions → the census view. Pure and mergeable: `mergeViews(view(a), view(b))` equals `view(a ++ b)`, so
 // files, byte ranges and worker threads can be counted apart and joined (DESIGN.md §3) — as long as no name is
-// folded (MAX_UNKNOWN_SUITES, MAX_SERVICES): `b` cannot have folded any itself (it could not know the names of
+// folded (MAX_UNKNOWN_SUITES, MAX_SERVICES, MAX_SPELLINGS): `b` cannot have folded any itself (it could not know the names of
 // `a`), and the metrics of two names cut to the same 80-character label cannot be told apart when one of them is
 // folded in the merge. The range census merges only views that fold nothing (`mergesUnfolded`). Memory is bounded by
 // distinct peers and distinct protocol × cipher rows, never by the number of sessions.
@@ -91,6 +91,12 @@ export const FOLDED_CIPHER = '(other unknown names)';
  * 400 MiB and a 59 MB report). Later new ones count as FOLDED_SERVICE, in the order they come, like cipher names.
  */
 export const MAX_SERVICES = 64;
+/**
+ * Spellings a spread row of a known suite keeps (OpenSSL's, GnuTLS's, IANA's … name for it: a few). Names are
+ * matched ignoring case, so a forged log can spell one suite in millions of ways; later new spellings count under
+ * the suite's IANA name, like folded names (`folded`).
+ */
+export const MAX_SPELLINGS = 16;
 export const FOLDED_SERVICE = '(other services)';
 const FOLDED_NOTE = `more than ${MAX_UNKNOWN_SUITES} cipher names not in the suite table: the later ones are counted together here (a log that names this many is likely forged or corrupt)`;
 
@@ -146,7 +152,8 @@ function emptyDirection(): DirectionView {
 /**
  * Whether merging `views` in order into `into` keeps every name apart that one pass over all their sessions would:
  * none of them folded a name itself (it could not know the names before it), and no section ends up with more
- * names not in the suite table than it keeps. A range census merges only such views.
+ * names not in the suite table, or a known suite with more spellings, than it keeps; nor the view more services.
+ * A range census merges only such views.
  */
 export function mergesUnfolded(into: CensusView, views: readonly CensusView[]): boolean {
   const services = new Set(into.services);
@@ -157,9 +164,19 @@ export function mergesUnfolded(into: CensusView, views: readonly CensusView[]): 
   if (services.size > MAX_SERVICES) return false;
   for (const section of ['inbound', 'outbound', 'mailbox'] as const) {
     const names = new Set<string>();
+    /** Spellings of each known suite's row. */
+    const spellings = new Map<string, Set<string>>();
     for (const v of [into, ...views]) {
       if (v !== into && v[section].folded > 0) return false;
-      for (const [key, row] of v[section].spread) if (row.iana === null) names.add(key);
+      for (const [key, row] of v[section].spread) {
+        if (row.iana === null) names.add(key);
+        else {
+          const set = spellings.get(key) ?? new Set<string>();
+          spellings.set(key, set);
+          for (const spelling of row.spellings.keys()) set.add(spelling);
+          if (set.size > MAX_SPELLINGS) return false;
+        }
+      }
     }
     if (names.size > MAX_UNKNOWN_SUITES) return false;
   }
@@ -328,6 +345,13 @@ export function addSession(view: CensusView, session: Session): void {
     s = { ...s, handshake: { ...logged, cipher: FOLDED_CIPHER } };
     suite = suiteMemo(logged.protocol, FOLDED_CIPHER, undefined);
     dir.folded++;
+  } else if (suite !== null && mustRespell(dir, suite, s.handshake!.cipher)) {
+    // A known suite in one spelling more than its row keeps: as if logged under its IANA name.
+    const iana = suite.rated.iana!;
+    const { iana: _named, ...logged } = s.handshake!;
+    s = { ...s, handshake: { ...logged, cipher: iana } };
+    suite = suiteMemo(logged.protocol, iana, undefined);
+    dir.folded++;
   }
   const t = dir.totals;
   t.sessions++;
@@ -372,6 +396,13 @@ export function addSession(view: CensusView, session: Session): void {
 /** A handshake of a name not in the suite table, new to the section, when it already has MAX_UNKNOWN_SUITES. */
 function mustFold(dir: DirectionView, suite: SuiteMemo): boolean {
   return suite.rated.iana === null && dir.unknownRows >= MAX_UNKNOWN_SUITES && !dir.spread.has(suite.spreadKey);
+}
+
+/** A handshake of a known suite in a spelling new to its row, when the row already has MAX_SPELLINGS. */
+function mustRespell(dir: DirectionView, suite: SuiteMemo, cipher: string): boolean {
+  if (suite.rated.iana === null) return false;
+  const row = dir.spread.get(suite.spreadKey);
+  return row !== undefined && row.spellings.size >= MAX_SPELLINGS && !row.spellings.has(cipher);
 }
 
 function newRow(dir: DirectionView, fields: Omit<SpreadRow, 'id' | 'peers'>): SpreadRow {
@@ -463,6 +494,8 @@ function mergeDirection(
   const rows: SpreadRow[] = [...into.spread.values()];
   /** Peer suite keys (`protocol|cipher`) of rows folded here → the folded key. */
   const foldedSuites = new Map<string, string>();
+  /** Peer suite keys of known suites' spellings folded here → the IANA spelling. */
+  const respelled = new Map<string, string>();
   for (const [theirKey, theirs] of from.spread) {
     let key = theirKey;
     let r = theirs;
@@ -497,7 +530,16 @@ function mergeDirection(
     } else {
       mine.count += r.count;
       mine.unknownClients += r.unknownClients;
-      addCounts(mine.spellings, r.spellings);
+      for (const [spelling, n] of r.spellings) {
+        let as = spelling;
+        if (mine.iana !== null && !mine.spellings.has(spelling) && mine.spellings.size >= MAX_SPELLINGS) {
+          // As addSession respells it (mustRespell), in their order.
+          as = mine.iana;
+          respelled.set(`${r.protocol}|${spelling}`, `${r.protocol}|${as}`);
+          into.folded += n;
+        }
+        mine.spellings.set(as, (mine.spellings.get(as) ?? 0) + n);
+      }
       addAll(mine.mtas, r.mtas);
       addAll(mine.services, renamed(r.services));
     }
@@ -509,7 +551,7 @@ function mergeDirection(
     (row) => {
       rows[row]!.peers++;
     },
-    { suites: foldedSuites, services },
+    { suites: respelled.size === 0 ? foldedSuites : new Map([...foldedSuites, ...respelled]), services },
   );
   return foldedSuites;
 }

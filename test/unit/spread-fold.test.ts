@@ -17,6 +17,7 @@ import {
   FOLDED_CIPHER,
   FOLDED_SERVICE,
   MAX_SERVICES,
+  MAX_SPELLINGS,
   MAX_UNKNOWN_SUITES,
   mergeViews,
 } from '../../src/aggregate/census-view.js';
@@ -114,6 +115,48 @@ describe('spread: cipher names not in the suite table', () => {
       for (const s of sessions.slice(0, cut)) addSession(a, s);
       for (const s of sessions.slice(cut)) addSession(b, s);
       if (b.inbound.folded > 0) continue; // a view that folded cannot know which names the other one kept
+      assert.equal(describeView(mergeViews(a, b)), describeView(onePass), `cut at ${cut}`);
+    }
+  });
+});
+
+describe('spellings: one known suite spelled in more ways than a row keeps', () => {
+  /** `ECDHE-RSA-AES256-GCM-SHA384` with the case of its letters set by the bits of `n` (all one suite). */
+  function spelling(n: number): string {
+    let bit = 0;
+    return [...'ECDHE-RSA-AES256-GCM-SHA384']
+      .map((c) => (/[A-Z]/.test(c) && (n >> bit++) & 1 ? c.toLowerCase() : c))
+      .join('');
+  }
+  const spelled = (first: number, count: number) =>
+    Array.from({ length: count }, (_, k) => session(first + k, spelling(first + k)));
+
+  it('keeps MAX_SPELLINGS and counts the later new ones under the IANA name', () => {
+    const v = emptyView();
+    for (const s of spelled(0, 40)) addSession(v, s);
+    const [row] = [...v.inbound.spread.values()];
+    assert.equal(v.inbound.spread.size, 1);
+    assert.equal(row!.spellings.size, MAX_SPELLINGS + 1);
+    assert.equal(row!.spellings.get('TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384'), 40 - MAX_SPELLINGS);
+    assert.equal(row!.count, 40);
+    assert.equal(v.inbound.folded, 40 - MAX_SPELLINGS);
+    assert.deepEqual(
+      [...v.inbound.peers.get('10.0.0.39')!.suites],
+      [['TLSv1.2|TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384', 1]],
+    );
+  });
+
+  it('merges as one pass respells them', () => {
+    const sessions = [...spelled(0, 10), ...spelled(5, 10), ...spelled(100, 5)];
+    const onePass = emptyView();
+    for (const s of sessions) addSession(onePass, s);
+    assert.ok(onePass.inbound.folded > 0);
+    for (const cut of [0, 10, 15, sessions.length]) {
+      const a = emptyView();
+      const b = emptyView();
+      for (const s of sessions.slice(0, cut)) addSession(a, s);
+      for (const s of sessions.slice(cut)) addSession(b, s);
+      if (b.inbound.folded > 0) continue;
       assert.equal(describeView(mergeViews(a, b)), describeView(onePass), `cut at ${cut}`);
     }
   });
