@@ -54,7 +54,8 @@ async function runPeers(logs: string[], flags: PeersFlags, io: Io): Promise<Exit
   });
   const groups = flags.by === 'domain' ? groupByDomain(rows) : null;
   io.endProgress();
-  io.out(renderPeers(flags.format, groups ? null : rows, groups, result.diagnostics.coverage));
+  for (const piece of renderPeers(flags.format, groups ? null : rows, groups, result.diagnostics.coverage))
+    io.out(piece);
   if (!common.quiet) for (const issue of result.diagnostics.issues) io.err(`warning: ${forTerminal(issue.message)}`);
   return result.diagnostics.issues.length > 0 ? EXIT.incomplete : EXIT.ok;
 }

@@ -3,8 +3,9 @@
 
 import type { GroupRow, PeerRow, SuiteUse } from '../aggregate/peer-rows.js';
 import type { Coverage } from '../model/types.js';
+import { jsonChunks } from './json-chunks.js';
 import { forCsv, forMarkdown, forTerminal } from './sanitize.js';
-import { columns, num, peerLabel } from './table.js';
+import { columnLines, num, peerLabel } from './table.js';
 
 export const PEERS_SCHEMA = 'tlscensus/peers@1';
 
@@ -126,116 +127,157 @@ function groupCells(g: GroupRow, esc: (s: string) => string): string[] {
   ];
 }
 
-export function renderPeers(
+/**
+ * The output, in pieces of about CHUNK characters: half a million peers make over 100 MB of text, more than one
+ * string may hold as JSON (V8's limit is about 512 MB) and more memory than the census itself in one piece. The
+ * pieces joined are the whole output (`renderPeersText`).
+ */
+export function* renderPeers(
   format: string,
   rows: PeerRow[] | null,
   groups: GroupRow[] | null,
   coverage: Coverage,
-): string {
+): Generator<string> {
   const covLine = `coverage: ${num(coverage.lines)} lines · ${num(coverage.events)} events · ${num(coverage.unrecognized)} unrecognized · ${num(coverage.foreign)} foreign · ${num(coverage.malformed)} malformed`;
   switch (format) {
     case 'json':
-      return `${JSON.stringify(peersData(rows, groups, coverage), null, 2)}\n`;
+      yield* jsonChunks(peersData(rows, groups, coverage));
+      yield '\n';
+      return;
     case 'csv': {
-      const header = groups
-        ? [
-            'direction',
-            'group',
-            'domain',
-            'peers',
-            'sessions',
-            'messages',
-            'tls',
-            'plaintext',
-            'failed',
-            'best',
-            'worst',
-            'rating',
-            'legacy',
-          ]
-        : [
-            'direction',
-            'host',
-            'ip',
-            'domain',
-            'network',
-            'first_seen',
-            'last_seen',
-            'sessions',
-            'messages',
-            'tls',
-            'plaintext',
-            'failed',
-            'best',
-            'worst',
-            'rating',
-            'legacy',
-          ];
-      const body = groups
-        ? groups.map((g) => [
-            g.section,
-            g.group,
-            g.domain,
-            g.peers,
-            g.sessions,
-            g.messages,
-            g.tls,
-            g.plaintext,
-            g.failed,
-            suiteText(g.best),
-            suiteText(g.worst),
-            g.rating,
-            g.legacy,
-          ])
-        : (rows ?? []).map((r) => [
-            r.section,
-            r.peer.host,
-            r.peer.ip,
-            r.domain,
-            r.network,
-            iso(r.firstMs),
-            iso(r.lastMs),
-            r.sessions,
-            r.messages,
-            r.tls,
-            r.plaintext,
-            r.failed,
-            suiteText(r.best),
-            suiteText(r.worst),
-            r.rating,
-            r.legacy,
-          ]);
-      return `${[header.join(','), ...body.map((cells) => cells.map((c) => forCsv(c)).join(','))].join('\r\n')}\r\n`;
+      const line = (cells: CsvCell[]) => cells.map((v) => forCsv(v)).join(',');
+      yield* groups
+        ? inPieces([CSV_GROUP_HEADER.join(',')], groups, (g) => line(groupCsvCells(g)), '\r\n', [])
+        : inPieces([CSV_PEER_HEADER.join(',')], rows ?? [], (r) => line(peerCsvCells(r)), '\r\n', []);
+      return;
     }
     case 'md': {
       const header = groups ? GROUP_HEADER : PEER_HEADER;
-      const cells = groups
-        ? groups.map((g) => groupCells(g, forMarkdown))
-        : (rows ?? []).map((r) => peerCells(r, forMarkdown));
       const align = (groups ? RIGHT_GROUP : RIGHT_PEER).map((r) => (r ? '---:' : '---'));
-      return [
-        `| ${header.join(' | ')} |`,
-        `|${align.join('|')}|`,
-        ...cells.map((c) => `| ${c.join(' | ')} |`),
-        '',
-        `_${covLine}_`,
-        '',
-      ].join('\n');
+      const head = [`| ${header.join(' | ')} |`, `|${align.join('|')}|`];
+      const tail = ['', `_${covLine}_`];
+      const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+      yield* groups
+        ? inPieces(head, groups, (g) => line(groupCells(g, forMarkdown)), '\n', tail)
+        : inPieces(head, rows ?? [], (r) => line(peerCells(r, forMarkdown)), '\n', tail);
+      return;
     }
     default: {
       const lines = groups
-        ? columns(
-            GROUP_HEADER,
-            groups.map((g) => groupCells(g, forTerminal)),
-            RIGHT_GROUP,
-          )
-        : columns(
-            PEER_HEADER,
-            (rows ?? []).map((r) => peerCells(r, forTerminal)),
-            RIGHT_PEER,
-          );
+        ? columnLines(GROUP_HEADER, groups, (g) => groupCells(g, forTerminal), RIGHT_GROUP)
+        : columnLines(PEER_HEADER, rows ?? [], (r) => peerCells(r, forTerminal), RIGHT_PEER);
       const empty = (groups ?? rows ?? []).length === 0 ? ['(no peer matches)'] : [];
-      return `${[...lines, ...empty, '', covLine].join('\n')}\n`;
+      let buffer = '';
+      for (const line of lines) {
+        buffer += `${line}\n`;
+        if (buffer.length >= CHUNK) {
+          yield buffer;
+          buffer = '';
+        }
+      }
+      yield `${buffer}${empty.map((l) => `${l}\n`).join('')}\n${covLine}\n`;
     }
   }
+}
+
+/** The whole output as one string (tests, small outputs). */
+export function renderPeersText(...args: Parameters<typeof renderPeers>): string {
+  return [...renderPeers(...args)].join('');
+}
+
+const CHUNK = 64 * 1024;
+
+/** `head` lines, then `line(item)` for each item, then `tail` lines, each ended by `eol`, in pieces of CHUNK. */
+function* inPieces<T>(
+  head: readonly string[],
+  items: readonly T[],
+  line: (item: T) => string,
+  eol: string,
+  tail: readonly string[],
+): Generator<string> {
+  let buffer = head.map((l) => l + eol).join('');
+  for (const item of items) {
+    buffer += line(item) + eol;
+    if (buffer.length >= CHUNK) {
+      yield buffer;
+      buffer = '';
+    }
+  }
+  buffer += tail.map((l) => l + eol).join('');
+  if (buffer !== '') yield buffer;
+}
+
+const CSV_GROUP_HEADER = [
+  'direction',
+  'group',
+  'domain',
+  'peers',
+  'sessions',
+  'messages',
+  'tls',
+  'plaintext',
+  'failed',
+  'best',
+  'worst',
+  'rating',
+  'legacy',
+];
+const CSV_PEER_HEADER = [
+  'direction',
+  'host',
+  'ip',
+  'domain',
+  'network',
+  'first_seen',
+  'last_seen',
+  'sessions',
+  'messages',
+  'tls',
+  'plaintext',
+  'failed',
+  'best',
+  'worst',
+  'rating',
+  'legacy',
+];
+
+type CsvCell = string | number | boolean | null;
+
+function groupCsvCells(g: GroupRow): CsvCell[] {
+  return [
+    g.section,
+    g.group,
+    g.domain,
+    g.peers,
+    g.sessions,
+    g.messages,
+    g.tls,
+    g.plaintext,
+    g.failed,
+    suiteText(g.best),
+    suiteText(g.worst),
+    g.rating,
+    g.legacy,
+  ];
+}
+
+function peerCsvCells(r: PeerRow): CsvCell[] {
+  return [
+    r.section,
+    r.peer.host,
+    r.peer.ip,
+    r.domain,
+    r.network,
+    iso(r.firstMs),
+    iso(r.lastMs),
+    r.sessions,
+    r.messages,
+    r.tls,
+    r.plaintext,
+    r.failed,
+    suiteText(r.best),
+    suiteText(r.worst),
+    r.rating,
+    r.legacy,
+  ];
 }

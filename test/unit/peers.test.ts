@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { addSession, emptyView } from '../../src/aggregate/census-view.js';
 import { domainOf, groupByDomain, networkOf, peerRows } from '../../src/aggregate/peer-rows.js';
 import type { Session } from '../../src/model/types.js';
-import { renderPeers } from '../../src/render/peers-output.js';
+import { renderPeersText } from '../../src/render/peers-output.js';
+import { columns } from '../../src/render/table.js';
 
 function tls(
   ip: string,
@@ -68,10 +69,19 @@ describe('peers', () => {
     const v = emptyView();
     addSession(v, tls('192.0.2.1', '=cmd|x\u001b[2J', 'TLSv1', 'AES128-SHA'));
     const cov = { lines: 1, events: 1, unrecognized: 0, malformed: 0, foreign: 0 };
-    const json = JSON.parse(renderPeers('json', peerRows(v), null, cov)) as { schema: string; peers: unknown[] };
+    const json = JSON.parse(renderPeersText('json', peerRows(v), null, cov)) as { schema: string; peers: unknown[] };
     assert.equal(json.schema, 'tlscensus/peers@1');
     assert.equal(json.peers.length, 1);
-    assert.ok(!renderPeers('table', peerRows(v), null, cov).includes('\u001b'));
-    assert.match(renderPeers('csv', peerRows(v), null, cov), /,'=cmd\|x\\x1b\[2J,/);
+    assert.ok(!renderPeersText('table', peerRows(v), null, cov).includes('\u001b'));
+    assert.match(renderPeersText('csv', peerRows(v), null, cov), /,'=cmd\|x\\x1b\[2J,/);
+  });
+});
+
+describe('peers output at scale', () => {
+  it('aligns any number of rows (spreading 200,000 of them into a call overflowed the stack)', () => {
+    const rows = Array.from({ length: 200_000 }, (_, i) => [String(i), `peer-${i}`]);
+    const lines = columns(['n', 'peer'], rows, [true, false]);
+    assert.equal(lines.length, 200_001);
+    assert.equal(lines[1], '     0  peer-0');
   });
 });
