@@ -167,9 +167,12 @@ async function runWhatIf(logs: string[], flags: WhatIfFlags, io: Io): Promise<Ex
   const result = await census(common.inputs, { ...common.census, ...io.progressFor(common.inputs, common.quiet) });
   const whatif = evaluateWhatIf(result.view, policy);
   io.endProgress();
-  io.out(
-    renderWhatIf(flags.format, { ...whatif, coverage: result.diagnostics.coverage }, { all: flags.all ?? false, top }),
-  );
+  for (const piece of renderWhatIf(
+    flags.format,
+    { ...whatif, coverage: result.diagnostics.coverage },
+    { all: flags.all ?? false, top },
+  ))
+    io.out(piece);
   if (!common.quiet) for (const issue of result.diagnostics.issues) io.err(`warning: ${forTerminal(issue.message)}`);
   if (whatif.peers.some((p) => failOn.has(p.verdict))) return EXIT.findings;
   return result.diagnostics.issues.length > 0 ? EXIT.incomplete : EXIT.ok;

@@ -13,6 +13,7 @@ import {
   type WhatIfResult,
 } from '../policy/whatif.js';
 import type { WhatIfSection } from '../policy/whatif-policy.js';
+import { jsonChunks } from './json-chunks.js';
 import { forCsv, forMarkdown, forTerminal } from './sanitize.js';
 import { columns, num, peerLabel } from './table.js';
 
@@ -204,7 +205,7 @@ function renderMarkdown(r: WhatIfOutput, o: WhatIfRenderOptions): string {
   return out.join('\n');
 }
 
-function renderCsv(r: WhatIfOutput): string {
+function* renderCsv(r: WhatIfOutput): Generator<string> {
   const header = [
     'direction',
     'section',
@@ -219,7 +220,7 @@ function renderCsv(r: WhatIfOutput): string {
     'services',
     'reason',
   ];
-  const rows = r.peers.map((p) => [
+  const cells = (p: WhatIfOutput['peers'][number]) => [
     p.direction,
     p.section,
     p.peer.host,
@@ -232,21 +233,40 @@ function renderCsv(r: WhatIfOutput): string {
     p.affectedSessions,
     p.services.join(' '),
     p.reason,
-  ]);
-  return `${[header.join(','), ...rows.map((cells) => cells.map((c) => forCsv(c)).join(','))].join('\r\n')}\r\n`;
+  ];
+  // In pieces: a line per peer, half a million of them at 1 GiB of log.
+  let buffer = `${header.join(',')}\r\n`;
+  for (const p of r.peers) {
+    buffer += `${cells(p)
+      .map((c) => forCsv(c))
+      .join(',')}\r\n`;
+    if (buffer.length >= 64 * 1024) {
+      yield buffer;
+      buffer = '';
+    }
+  }
+  yield buffer;
 }
 
 export const WHATIF_FORMATS = ['table', 'json', 'csv', 'md'] as const;
 
-export function renderWhatIf(format: string, r: WhatIfOutput, o: WhatIfRenderOptions): string {
+/**
+ * The output in pieces: JSON and CSV list every peer, and half a million of them made a 415 MB JSON string (V8
+ * refuses strings past about 512 MB) and 2.6 GiB of memory.
+ */
+export function* renderWhatIf(format: string, r: WhatIfOutput, o: WhatIfRenderOptions): Generator<string> {
   switch (format) {
     case 'json':
-      return `${JSON.stringify(r, null, 2)}\n`;
+      yield* jsonChunks(r);
+      yield '\n';
+      return;
     case 'csv':
-      return renderCsv(r);
+      yield* renderCsv(r);
+      return;
     case 'md':
-      return renderMarkdown(r, o);
+      yield renderMarkdown(r, o);
+      return;
     default:
-      return renderTable(r, o);
+      yield renderTable(r, o);
   }
 }
