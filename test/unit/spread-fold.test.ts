@@ -27,6 +27,7 @@ import type { Session } from '../../src/model/types.js';
 import { buildReport } from '../../src/render/report-model.js';
 import { resolveInputs } from '../../src/sources/resolve-inputs.js';
 import { canonicalBatch } from '../helpers/history-batch.js';
+import { reportOfView } from '../helpers/view-report.js';
 
 const T0 = Date.UTC(2026, 10, 20);
 
@@ -48,18 +49,7 @@ function session(n: number, cipher: string | null, service = 'smtpd'): Session {
 
 /** Everything a report and the peer tables say about a view. */
 function describeView(v: CensusView): string {
-  const report = buildReport(
-    v,
-    {
-      coverage: { lines: 0, events: 0, unrecognized: 0, malformed: 0, foreign: 0 },
-      sources: [],
-      issues: [],
-      samples: [],
-      claimedLines: 0,
-      workers: 0,
-    },
-    { sinceMs: null, untilMs: null },
-  );
+  const report = reportOfView(v);
   const peers = [v.inbound, v.outbound, v.mailbox].map((d) =>
     [...d.peers.values()]
       .map((p) => `${p.peer.ip} ${[...p.suites].sort().join(',')} ${[...p.services].join(',')}`)

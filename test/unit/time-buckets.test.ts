@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { addSession, type CensusView, emptyView, mergeViews } from '../../src/aggregate/census-view.js';
 import { bucketStart, bucketsBetween, MAX_TIME_BUCKETS, nextBucket } from '../../src/aggregate/time-buckets.js';
 import type { Session } from '../../src/model/types.js';
-import { buildReport } from '../../src/render/report-model.js';
+import { reportOfView } from '../helpers/view-report.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -77,18 +77,7 @@ describe('time buckets', () => {
     const days = emptyView();
     add(days, dates(30_000, 2000, 40));
     assert.equal(days.timeUnit, 'day', '40 years of days are within the bound');
-    const report = buildReport(
-      many,
-      {
-        coverage: { lines: 0, events: 0, unrecognized: 0, malformed: 0, foreign: 0 },
-        sources: [],
-        issues: [],
-        samples: [],
-        claimedLines: 0,
-        workers: 0,
-      },
-      { sinceMs: null, untilMs: null },
-    );
+    const report = reportOfView(many);
     assert.equal(report.timeline.bucket, 'year');
     const sessions = report.timeline.points.reduce(
       (n, p) => n + Object.values(p.inbound).reduce((a, b) => a + b, 0),
