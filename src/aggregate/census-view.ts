@@ -1,9 +1,9 @@
 // Sessions → the census view. Pure and mergeable: `mergeViews(view(a), view(b))` equals `view(a ++ b)`, so
 // files, byte ranges and worker threads can be counted apart and joined (DESIGN.md §3) — as long as no name is
-// folded (MAX_UNKNOWN_SUITES, MAX_SERVICES, MAX_SPELLINGS): `b` cannot have folded any itself (it could not know the names of
-// `a`), and the metrics of two names cut to the same 80-character label cannot be told apart when one of them is
-// folded in the merge. The range census merges only views that fold nothing (`mergesUnfolded`). Memory is bounded by
-// distinct peers and distinct protocol × cipher rows, never by the number of sessions.
+// folded (MAX_UNKNOWN_SUITES, MAX_SERVICES, MAX_SPELLINGS): `b` cannot have folded any itself (it could not know
+// the names of `a`), and the metrics of two names cut to the same 80-character label cannot be told apart when one
+// of them is folded in the merge. The range census merges only views that fold nothing (`mergesUnfolded`). Memory
+// is bounded by distinct peers and distinct protocol × cipher rows, never by the number of sessions.
 
 import { isLegacyProtocol, rateHandshake } from '../ciphers/lookup.js';
 import {
@@ -78,8 +78,8 @@ export interface DirectionView {
 }
 
 /**
- * Spread rows (protocol × name) of cipher names not in the suite table that a section keeps apart. A real server negotiates a few dozen suites at
- * most; a log that names hundreds of unknown ones is forged or corrupt (anyone who can write to syslog can log
+ * Spread rows (protocol × name) of cipher names not in the suite table that a section keeps apart. A real server
+ * negotiates a few dozen suites at most; a log that names hundreds of unknown ones is forged or corrupt (anyone who can write to syslog can log
  * `postfix/smtpd` lines), and one spread row, peer suite and metric per name would grow memory and the report with
  * the log. Later new names count as FOLDED_CIPHER, in the order they come (mergeViews folds in the same order).
  */
@@ -91,13 +91,13 @@ export const FOLDED_CIPHER = '(other unknown names)';
  * 400 MiB and a 59 MB report). Later new ones count as FOLDED_SERVICE, in the order they come, like cipher names.
  */
 export const MAX_SERVICES = 64;
+export const FOLDED_SERVICE = '(other services)';
 /**
  * Spellings a spread row of a known suite keeps (OpenSSL's, GnuTLS's, IANA's … name for it: a few). Names are
  * matched ignoring case, so a forged log can spell one suite in millions of ways; later new spellings count under
  * the suite's IANA name, like folded names (`folded`).
  */
 export const MAX_SPELLINGS = 16;
-export const FOLDED_SERVICE = '(other services)';
 const FOLDED_NOTE = `more than ${MAX_UNKNOWN_SUITES} cipher names not in the suite table: the later ones are counted together here (a log that names this many is likely forged or corrupt)`;
 
 export type HourCounts = Map<string, number>;
