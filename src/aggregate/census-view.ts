@@ -339,13 +339,16 @@ export function addSession(view: CensusView, session: Session): void {
     view.servicesFolded = true;
   }
   let suite = s.handshake ? suiteMemo(s.handshake.protocol, s.handshake.cipher, s.handshake.iana) : null;
-  if (suite !== null && mustFold(dir, suite)) {
+  // The session's spread row, looked up once for the fold checks and the handshake (this runs per session).
+  let row = suite !== null ? dir.spread.get(suite.spreadKey) : undefined;
+  if (suite !== null && mustFold(dir, suite, row)) {
     // The session as if its server had logged FOLDED_CIPHER: spread, peer suites and metrics alike.
     const { iana: _named, ...logged } = s.handshake!;
     s = { ...s, handshake: { ...logged, cipher: FOLDED_CIPHER } };
     suite = suiteMemo(logged.protocol, FOLDED_CIPHER, undefined);
+    row = dir.spread.get(suite.spreadKey);
     dir.folded++;
-  } else if (suite !== null && mustRespell(dir, suite, s.handshake!.cipher)) {
+  } else if (suite !== null && mustRespell(suite, row, s.handshake!.cipher)) {
     // A known suite in one spelling more than its row keeps: as if logged under its IANA name.
     const iana = suite.rated.iana!;
     const { iana: _named, ...logged } = s.handshake!;
@@ -387,21 +390,20 @@ export function addSession(view: CensusView, session: Session): void {
   }
   // One lookup of the peer (the biggest table) serves both.
   const i = s.peer ? dir.peers.slot(s.peer) : -1;
-  if (suite !== null) addHandshake(dir, s, suite, i);
+  if (suite !== null) addHandshake(dir, s, suite, i, row);
   if (i >= 0) addPeer(dir.peers, i, s, suite);
   const k = counterKey(s, suite);
   if (k !== null) view.counters.set(k, (view.counters.get(k) ?? 0) + 1);
 }
 
 /** A handshake of a name not in the suite table, new to the section, when it already has MAX_UNKNOWN_SUITES. */
-function mustFold(dir: DirectionView, suite: SuiteMemo): boolean {
-  return suite.rated.iana === null && dir.unknownRows >= MAX_UNKNOWN_SUITES && !dir.spread.has(suite.spreadKey);
+function mustFold(dir: DirectionView, suite: SuiteMemo, row: SpreadRow | undefined): boolean {
+  return suite.rated.iana === null && dir.unknownRows >= MAX_UNKNOWN_SUITES && row === undefined;
 }
 
 /** A handshake of a known suite in a spelling new to its row, when the row already has MAX_SPELLINGS. */
-function mustRespell(dir: DirectionView, suite: SuiteMemo, cipher: string): boolean {
+function mustRespell(suite: SuiteMemo, row: SpreadRow | undefined, cipher: string): boolean {
   if (suite.rated.iana === null) return false;
-  const row = dir.spread.get(suite.spreadKey);
   return row !== undefined && row.spellings.size >= MAX_SPELLINGS && !row.spellings.has(cipher);
 }
 
@@ -411,10 +413,17 @@ function newRow(dir: DirectionView, fields: Omit<SpreadRow, 'id' | 'peers'>): Sp
   return row;
 }
 
-function addHandshake(dir: DirectionView, s: Session, suite: SuiteMemo, peer: number): void {
+/** Counts the handshake in its spread row (`found`: the row, as addSession looked it up; undefined: a new one). */
+function addHandshake(
+  dir: DirectionView,
+  s: Session,
+  suite: SuiteMemo,
+  peer: number,
+  found: SpreadRow | undefined,
+): void {
   const h = s.handshake!;
   const rated = suite.rated;
-  let row = dir.spread.get(suite.spreadKey);
+  let row = found;
   if (!row) {
     row = newRow(dir, {
       protocol: h.protocol,
