@@ -22,12 +22,20 @@ export interface InputSpec {
 /** Where mail logs usually live (Debian/Ubuntu, RHEL/FreeBSD, Arch with syslog-ng). */
 export const DEFAULT_LOG_PATHS = ['/var/log/mail.log', '/var/log/maillog', '/var/log/mail/mail.log'];
 
+/**
+ * The inputs the LOG arguments name, in the order one pass reads them. The files of a rotation set are read
+ * oldest first however they were named: from one glob or directory, or from several arguments — the shell
+ * expands an unquoted `/var/log/mail.log*` into `mail.log mail.log.1 mail.log.2.gz …`, newest first, and read in
+ * that order a session that spans a rotation would be split, the fallback detector would see time run backwards,
+ * and a range census could not stitch its seams. Each set stands where its first file was named; a file named
+ * twice is read once; `-` stays where it is.
+ */
 export function resolveInputs(args: readonly string[], defaults: readonly string[] = DEFAULT_LOG_PATHS): InputSpec[] {
   if (args.length === 0) return [resolveDefault(defaults)];
-  const out: InputSpec[] = [];
+  const named: string[] = [];
   for (const arg of args) {
     if (arg === '-') {
-      out.push({ path: '-', mtimeMs: null, sizeBytes: null });
+      named.push('-');
       continue;
     }
     const matches = hasGlob(arg) ? expandGlob(arg) : [arg];
@@ -56,12 +64,42 @@ export function resolveInputs(args: readonly string[], defaults: readonly string
         files.push(m);
       }
     }
-    for (const f of orderRotationSet(files)) {
-      const st = statOrThrow(f);
-      out.push({ path: f, mtimeMs: st.mtimeMs, sizeBytes: st.size });
-    }
+    named.push(...orderRotationSet(files));
   }
-  return out;
+  return inReadingOrder(named).map((f) => {
+    if (f === '-') return { path: '-', mtimeMs: null, sizeBytes: null };
+    const st = statOrThrow(f);
+    return { path: f, mtimeMs: st.mtimeMs, sizeBytes: st.size };
+  });
+}
+
+/**
+ * Named files grouped by rotation set (the same directory and base name), each set oldest first where its first
+ * file was named; a file named again (the same resolved path) is dropped; `-` kept in place.
+ */
+function inReadingOrder(named: readonly string[]): string[] {
+  const sets = new Map<string, string[]>();
+  const order: (string[] | '-')[] = [];
+  /** Resolved path → the name it was given by (sets are ordered by resolved paths, shown by given names). */
+  const given = new Map<string, string>();
+  for (const f of named) {
+    if (f === '-') {
+      order.push('-');
+      continue;
+    }
+    const resolved = path.resolve(f);
+    if (given.has(resolved)) continue;
+    given.set(resolved, f);
+    const base = rotationKey(resolved).base;
+    let set = sets.get(base);
+    if (set === undefined) {
+      set = [];
+      sets.set(base, set);
+      order.push(set);
+    }
+    set.push(resolved);
+  }
+  return order.flatMap((set) => (set === '-' ? ['-'] : orderRotationSet(set).map((r) => given.get(r)!)));
 }
 
 function resolveDefault(defaults: readonly string[]): InputSpec {

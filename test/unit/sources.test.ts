@@ -106,6 +106,36 @@ describe('resolveInputs', () => {
     assert.deepEqual(fromDir, ['maillog.2.gz', 'maillog.1', 'maillog', 'other.txt']);
   });
 
+  it('reads a rotation set oldest first when the shell expanded it into arguments, newest first', () => {
+    // `tlscensus /var/log/mail.log*` unquoted: the shell passes mail.log mail.log.1 mail.log.10.gz mail.log.2.gz.
+    // Read in that order, a session across a rotation was split and a range census never held its seams.
+    const dir = tmpdir();
+    const names = ['mail.log', 'mail.log.1', 'mail.log.10.gz', 'mail.log.2.gz', 'mail.err', 'mail.err.1'];
+    for (const f of names) fs.writeFileSync(path.join(dir, f), '');
+    const at = (...fs_: string[]) => fs_.map((f) => path.join(dir, f));
+    const read = (args: string[]) => resolveInputs(args).map((i) => path.basename(i.path));
+    assert.deepEqual(read(at('mail.log', 'mail.log.1', 'mail.log.10.gz', 'mail.log.2.gz')), [
+      'mail.log.10.gz',
+      'mail.log.2.gz',
+      'mail.log.1',
+      'mail.log',
+    ]);
+    // Each set where its first file was named; a file named twice read once; `-` kept in place.
+    assert.deepEqual(read([...at('mail.log', 'mail.err'), '-', ...at('mail.err.1', 'mail.log.1', 'mail.log')]), [
+      'mail.log.1',
+      'mail.log',
+      'mail.err.1',
+      'mail.err',
+      '-',
+    ]);
+    // Given relative and absolute, a set is still one set, shown by the names it was given.
+    const rel = path.relative(process.cwd(), path.join(dir, 'mail.log.1'));
+    assert.deepEqual(
+      resolveInputs([path.join(dir, 'mail.log'), rel]).map((i) => i.path),
+      [rel, path.join(dir, 'mail.log')],
+    );
+  });
+
   it('without arguments tries the usual places and names them when none is there', () => {
     const dir = tmpdir();
     const there = path.join(dir, 'maillog');
