@@ -14,9 +14,10 @@ import type { InputSpec } from '../sources/resolve-inputs.js';
 import { CensusEngine, nothingClaimedError, type UnparsedSample } from './engine.js';
 import { planInputGroups, readInputGroups } from './input-ranges.js';
 import { ParallelCensus } from './parallel-census.js';
-import { planRanges, type RangePlan, type RangeWorkerInit, readInRanges } from './range-census.js';
+import { planRanges, type RangePlan, type RangeWorkerInit, readInRanges, WARMUP_MS } from './range-census.js';
 import { compileFilter, type SessionFilter } from './session-filter.js';
 import { GZIP_RATIO, readStreamInRanges } from './stream-range-census.js';
+import { type SkippedPart, seekWindow } from './window-seek.js';
 
 export interface CensusOptions {
   filter?: SessionFilter;
@@ -48,8 +49,10 @@ export interface CensusOptions {
     countAhead?: 'auto' | 'always' | 'never';
     /** Count the last input in byte ranges, one thread each (range-census.ts), when it is a plain file this big. */
     rangeMinBytes?: number;
-    /** Log time each range reads before its seam (range-census.ts WARMUP_MS). */
+    /** Log time each range reads before its seam (range-census.ts WARMUP_MS), and a window-seek before `since`. */
     warmupMs?: number;
+    /** Skip the lines proved dated long before `filter.sinceMs` (window-seek.ts; default true). */
+    seek?: boolean;
   };
 }
 
@@ -67,7 +70,7 @@ export function estimatedLogBytes(inputs: readonly InputSpec[]): number | null {
   let total = 0;
   for (const input of inputs) {
     if (input.path === '-' || input.sizeBytes === null) return null;
-    total += isGzipFile(input.path) ? input.sizeBytes * GZIP_RATIO : input.sizeBytes;
+    total += isGzipFile(input.path) ? input.sizeBytes * GZIP_RATIO : input.sizeBytes - (input.startAt?.byte ?? 0);
   }
   return total;
 }
@@ -133,8 +136,11 @@ export function defaultThreads(): number {
 
 export interface SourceSummary {
   path: string;
+  /** Bytes read. */
   bytes: number;
   issue: SourceIssue | null;
+  /** The lines at its start left unread, proved dated before the window (window-seek.ts); absent when none. */
+  skipped?: { bytes: number; lines: number };
 }
 
 export interface Diagnostics {
@@ -168,14 +174,52 @@ export function selectDialects(ids: readonly string[] | undefined): Dialect[] {
 
 export async function census(given: readonly InputSpec[], options: CensusOptions = {}): Promise<CensusResult> {
   const dialects = selectDialects(options.mta);
-  const threads = threadsFor(given, options);
-  // Files counted in ranges are pinned: every thread, and a read that falls back, then reads the same file.
-  const pins = rangesAllowed(given, threads, options) ? pinInputs(given) : null;
+  const seeking = seekAllowed(options);
+  // Files counted in ranges are pinned: every thread, and a read that falls back, then reads the same file; so are
+  // files a window-seek reads into, so that the lines it proved early are the lines then skipped.
+  const pins = seeking || rangesAllowed(given, threadsFor(given, options), options) ? pinInputs(given) : null;
   try {
-    return await countInputs(pins?.inputs ?? given, options, dialects, threads);
+    const pinned = pins?.inputs ?? given;
+    const seek = seeking
+      ? seekWindow(pinned, options.filter!.sinceMs!, options.timezone, options.parallel?.warmupMs ?? WARMUP_MS)
+      : null;
+    const inputs = seek?.inputs ?? pinned;
+    for (const part of seek?.skipped ?? []) if (part.whole) options.onProgress?.(part.input, part.bytes);
+    const result = await countInputs(inputs, options, dialects, threadsFor(inputs, options));
+    if (seek !== null) noteSkipped(result.diagnostics.sources, seek.skipped);
+    return result;
   } finally {
     pins?.close();
   }
+}
+
+/**
+ * Whether lines long before the window may be skipped (window-seek.ts): a `since`, and nothing that needs the lines
+ * before it — `--year` (the year of a line depends on those before), `--history` (it records every session), a
+ * tap on the sessions.
+ */
+function seekAllowed(options: CensusOptions): boolean {
+  return (
+    (options.filter?.sinceMs ?? null) !== null &&
+    options.parallel?.seek !== false &&
+    (options.year ?? null) === null &&
+    (options.history ?? null) === null &&
+    (options.filter?.onSession ?? null) === null
+  );
+}
+
+/**
+ * The skipped parts into the sources, which list the inputs read: those skipped whole come first (as they did in
+ * the inputs), and the one read from a line is the first source.
+ */
+function noteSkipped(sources: SourceSummary[], skipped: readonly SkippedPart[]): void {
+  const whole: SourceSummary[] = [];
+  for (const part of skipped) {
+    const skip = { bytes: part.bytes, lines: part.lines };
+    if (part.whole) whole.push({ path: part.input.path, bytes: 0, issue: null, skipped: skip });
+    else if (sources[0] !== undefined) sources[0].skipped = skip;
+  }
+  sources.unshift(...whole);
 }
 
 /** More inputs than this are not pinned: their descriptors would crowd the process's limit (often 1024). */
@@ -280,9 +324,11 @@ async function countInputs(
   try {
     for (const input of inputs) {
       const source = sourceOf(input);
-      engine.beginSource(source, input.mtimeMs);
+      engine.beginSource(source, input.mtimeMs, input.startAt?.line);
       const onProgress = options.onProgress;
-      const progress = onProgress ? (bytes: number) => onProgress(input, bytes) : undefined;
+      // (Progress counts the bytes of a file skipped before the window as covered.)
+      const skippedBytes = input.startAt?.byte ?? 0;
+      const progress = onProgress ? (bytes: number) => onProgress(input, skippedBytes + bytes) : undefined;
       const plan =
         input === last && rangesAllowed(inputs, threads, options) ? rangePlanFor(input, threads, options) : null;
       if (plan !== null) {

@@ -52,7 +52,9 @@ export function planInputGroups(
   const costs: number[] = [];
   for (const input of inputs) {
     if (input.path === '-' || input.sizeBytes === null) return null;
-    costs.push(isGzipInput(input) ? inflatedSizeEstimate(input) * GZIP_COST : input.sizeBytes);
+    costs.push(
+      isGzipInput(input) ? inflatedSizeEstimate(input) * GZIP_COST : input.sizeBytes - (input.startAt?.byte ?? 0),
+    );
   }
   const total = costs.reduce((a, b) => a + b, 0);
   if (costs[costs.length - 1]! * 2 >= total) return null;
@@ -161,7 +163,7 @@ export async function readInputGroups(
   /** Reads `list` here, in order, after what this thread has read (its bytes counted from `base`). */
   const readHere = async (list: readonly InputSpec[]): Promise<void> => {
     for (const input of list) {
-      engine.beginSource(sourceOf(input), input.mtimeMs);
+      engine.beginSource(sourceOf(input), input.mtimeMs, input.startAt?.line);
       const base = bytes[0]!;
       const result = await readLines(input, engine, {
         progress: (b) => {

@@ -133,10 +133,13 @@ export class LineEngine {
     this.stateful = this.dialects.map((d) => d.stateless !== true);
   }
 
-  /** Start an input: fresh per-input dialect state and year inference from its mtime. */
-  beginSource(name: string, mtimeMs: number | null): void {
+  /**
+   * Start an input: fresh per-input dialect state and year inference from its mtime; `name` in samples, its lines
+   * numbered after `linesBefore` (lines skipped unread, census/window-seek.ts).
+   */
+  beginSource(name: string, mtimeMs: number | null, linesBefore = 0): void {
     this.sourceName = name;
-    this.lineNo = 0;
+    this.lineNo = linesBefore;
     this.envCtx = {
       clock: this.envCtx.clock,
       years: new YearResolver(this.options.year, mtimeMs ?? Date.now()),

@@ -144,10 +144,14 @@ export class ParallelCensus {
 
   /**
    * Reads one input to its end; the engine has had `beginSource` for it. `startAt`: a plain file from this line
-   * start on (a range census reading on from its seam); the bytes before it count in issue messages, not in
-   * the result's `bytes`.
+   * start on (a range census reading on from its seam; by default the input's own `startAt`); the bytes before it
+   * count in issue messages, not in the result's `bytes`.
    */
-  async read(input: InputSpec, progress?: (fileBytes: number) => void, startAt = 0): Promise<ReadResult> {
+  async read(
+    input: InputSpec,
+    progress?: (fileBytes: number) => void,
+    startAt = input.startAt?.byte ?? 0,
+  ): Promise<ReadResult> {
     this.source = input.path === '-' ? '(stdin)' : input.path;
     this.mtimeMs = input.mtimeMs;
     this.progress = progress;

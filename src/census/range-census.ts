@@ -112,9 +112,9 @@ export type RangeReply =
   | { kind: 'error'; message: string };
 
 export interface RangePlan {
-  /** Range i is [starts[i], starts[i + 1]) (the last one to the end); starts[0] is 0. */
+  /** Range i is [starts[i], starts[i + 1]) (the last one to the end); starts[0] is 0 or the input's `startAt`. */
   starts: number[];
-  /** Where range i's thread begins reading (warmStarts[0] is 0: the first range needs no warm-up). */
+  /** Where range i's thread begins reading (warmStarts[0] is starts[0]: the first range needs no warm-up). */
   warmStarts: number[];
 }
 
@@ -132,10 +132,12 @@ export function planRanges(
   if (size === null || parts < 2) return null;
   return withDescriptor(input, (fd) => {
     const probe = new TimeProbe(fd, size, input.mtimeMs, timezone);
-    const starts = [0];
-    const warmStarts = [0];
+    // (A file read from a line on, window-seek.ts, is split from there.)
+    const first = input.startAt?.byte ?? 0;
+    const starts = [first];
+    const warmStarts = [first];
     for (let i = 1; i < parts; i++) {
-      const start = probe.lineStartAfter(Math.floor((size * i) / parts));
+      const start = probe.lineStartAfter(first + Math.floor(((size - first) * i) / parts));
       if (start === null || start <= starts[i - 1]!) return null;
       const at = probe.timeAt(start);
       if (at === null) return null;
@@ -274,7 +276,7 @@ export async function readInRanges(
   }
   try {
     const first = await readLines(input, engine, {
-      range: { start: 0, end: plan.starts[1]! },
+      range: { start: plan.starts[0]!, end: plan.starts[1]! },
       progress: (b) => {
         ownBytes = b;
         report?.();

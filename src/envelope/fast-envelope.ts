@@ -84,6 +84,14 @@ export class FastEnvelope {
     };
   }
 
+  /**
+   * The time of the line at buf[start] located as a syslog line (`span`), as `build` reads it, or null when
+   * `build` would not read it (then the line's time, if any, is parseEnvelope's to find).
+   */
+  timeOf(buf: Buffer, start: number, span: TagSpan, ctx: EnvelopeContext): number | null {
+    return span.stamp === 1 ? this.rfc3164(buf, start, ctx) : this.rfc3339(buf, start, span.stampEnd, ctx);
+  }
+
   /** `Mmm dd HH:MM:SS` at buf[start] (its space at +15 already checked by locateTag). */
   private rfc3164(buf: Buffer, start: number, ctx: EnvelopeContext): number | null {
     const month = MONTH_CODES.get((buf[start]! << 16) | (buf[start + 1]! << 8) | buf[start + 2]!);

@@ -8,7 +8,13 @@ import { createHash } from 'node:crypto';
 import { domainOf } from '../aggregate/peer-rows.js';
 import type { FailureReason, Peer, Protocol } from '../model/types.js';
 import { html, type Markup, trusted } from './html-escape.js';
-import { type DirectionReport, MAX_TIMELINE_POINTS, type ReportData, type SpreadEntry } from './report-model.js';
+import {
+  type DirectionReport,
+  MAX_TIMELINE_POINTS,
+  type ReportData,
+  type SpreadEntry,
+  skippedLines,
+} from './report-model.js';
 
 type ReportTotals = DirectionReport['totals'];
 
@@ -288,14 +294,23 @@ ${renderLegend(r.timeline)}
 </section>`;
 }
 
+/** How much of a source was read: complete, from a line on, not at all (dated before the window), or its issue. */
+function readNote(s: ReportData['sources'][number]): string {
+  if (s.issue !== null) return s.issue;
+  if (s.skipped === undefined) return 'complete';
+  if (s.bytes === 0) return `not read: all ${num(s.skipped.lines)} lines dated before the window`;
+  return `from line ${num(s.skipped.lines + 1)} (the lines before are dated before the window)`;
+}
+
 function coverageSection(r: ReportData): Markup {
   const c = r.coverage;
+  const skipped = skippedLines(r);
   const all = [r.inbound, r.outbound, r.mailbox];
   const sessions = all.reduce((n, d) => n + d.totals.sessions, 0);
   const tls = all.reduce((n, d) => n + d.totals.tls, 0);
   const sources = r.sources.map(
     (s) =>
-      html`<tr><td class="c mono">${s.path}</td><td class="n">${num(s.bytes)}</td><td class="x">${s.issue ?? 'complete'}</td></tr>`,
+      html`<tr><td class="c mono">${s.path}</td><td class="n">${num(s.bytes)}</td><td class="x">${readNote(s)}</td></tr>`,
   );
   const samples =
     r.malformedSamples.length === 0
@@ -307,7 +322,7 @@ function coverageSection(r: ReportData): Markup {
   return html`<section>
 <h2>Coverage</h2>
 <dl class="cov">
-<dt>lines read</dt><dd>${num(c.lines)}</dd>
+<dt>lines read</dt><dd>${num(c.lines)}${skipped > 0 ? ` (and ${num(skipped)} dated long before the window, not read)` : ''}</dd>
 <dt>events</dt><dd>${num(c.events)} (lines that said something about a connection)</dd>
 <dt>unrecognized</dt><dd>${num(c.unrecognized)} (mail programs' lines without a TLS fact)</dd>
 <dt>foreign</dt><dd>${num(c.foreign)} (no supported program wrote them)</dd>

@@ -130,7 +130,11 @@ export interface ReportData {
   /** IMAP/POP3 (Dovecot) logins: the same shape, kept apart from SMTP. */
   mailbox: DirectionReport;
   coverage: Coverage;
-  sources: { path: string; bytes: number; issue: string | null }[];
+  /**
+   * What was read of each input; `skipped` (present only then) the lines at its start left unread, proved dated
+   * long before `window.since` (census/window-seek.ts), `bytes` the rest.
+   */
+  sources: { path: string; bytes: number; issue: string | null; skipped?: { bytes: number; lines: number } }[];
   malformedSamples: { source: string; line: number; text: string }[];
   timeline: Timeline;
   counters: ReportCounters;
@@ -139,6 +143,11 @@ export interface ReportData {
    * when asked for (`buildReport(…, { whatIf: true })`, the HTML report), so report@1 JSON keeps its shape.
    */
   whatIf?: WhatIfSummary[];
+}
+
+/** Lines skipped unread, dated long before the window (census/window-seek.ts). */
+export function skippedLines(r: ReportData): number {
+  return r.sources.reduce((n, s) => n + (s.skipped?.lines ?? 0), 0);
 }
 
 export interface ReportWindow {
@@ -168,7 +177,11 @@ export function buildReport(
     outbound: buildDirection(view.outbound),
     mailbox: buildDirection(view.mailbox),
     coverage: { ...diagnostics.coverage },
-    sources: diagnostics.sources.map((s) => ({ path: s.path, bytes: s.bytes, issue: s.issue?.message ?? null })),
+    sources: diagnostics.sources.map((s) => {
+      const source: ReportData['sources'][number] = { path: s.path, bytes: s.bytes, issue: s.issue?.message ?? null };
+      if (s.skipped !== undefined) source.skipped = { ...s.skipped };
+      return source;
+    }),
     malformedSamples: diagnostics.samples.map((s) => ({ source: s.source, line: s.line, text: s.text })),
     timeline: buildTimeline(view.timeBuckets, view.timeUnit),
     counters: buildCounters(view.counters),

@@ -3,7 +3,13 @@
 // Colour only when asked (the CLI decides: a TTY and no NO_COLOR).
 
 import { isMailboxService, type Peer, type Rating } from '../model/types.js';
-import type { DirectionReport, PlaintextEntry, ReportData, SpreadEntry } from './report-model.js';
+import {
+  type DirectionReport,
+  type PlaintextEntry,
+  type ReportData,
+  type SpreadEntry,
+  skippedLines,
+} from './report-model.js';
 import { forTerminal } from './sanitize.js';
 
 export interface TableOptions {
@@ -199,5 +205,7 @@ export function coverageLine(r: ReportData): string {
   const cov = r.coverage;
   const sessions = r.inbound.totals.sessions + r.outbound.totals.sessions + r.mailbox.totals.sessions;
   const tls = r.inbound.totals.tls + r.outbound.totals.tls + r.mailbox.totals.tls;
-  return `coverage: ${num(cov.lines)} lines · ${num(cov.events)} events · ${num(cov.unrecognized)} unrecognized · ${num(cov.foreign)} foreign · ${num(cov.malformed)} malformed · ${num(sessions)} sessions · ${num(tls)} TLS`;
+  const skipped = skippedLines(r);
+  const unread = skipped > 0 ? ` · ${num(skipped)} lines before the window not read` : '';
+  return `coverage: ${num(cov.lines)} lines · ${num(cov.events)} events · ${num(cov.unrecognized)} unrecognized · ${num(cov.foreign)} foreign · ${num(cov.malformed)} malformed · ${num(sessions)} sessions · ${num(tls)} TLS${unread}`;
 }

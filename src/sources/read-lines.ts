@@ -156,7 +156,8 @@ export async function readLines(input: InputSpec, sink: LineSink, options: ReadO
   const maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const highWaterMark = options.highWaterMark ?? 1 << 20;
   const splitter = new LineSplitter(sink, maxLine);
-  const { raw, stream, gzip } = openInput(input, highWaterMark, options.range);
+  const range = options.range ?? (input.startAt ? { start: input.startAt.byte, end: null } : undefined);
+  const { raw, stream, gzip } = openInput(input, highWaterMark, range);
   let bytes = 0;
   let issue: SourceIssue | null = null;
   // Errors of the sink (the census itself) are not read errors: they propagate unchanged.
@@ -175,7 +176,7 @@ export async function readLines(input: InputSpec, sink: LineSink, options: ReadO
     }
   } catch (e) {
     // In a range, the bytes before it count too: the message is the one a whole-file read would give.
-    issue = describeReadError(input.path, namingFile(input, e), gzip, raw, (options.range?.start ?? 0) + bytes);
+    issue = describeReadError(input.path, namingFile(input, e), gzip, raw, (range?.start ?? 0) + bytes);
   } finally {
     if (gzip) raw.destroy();
   }

@@ -17,6 +17,11 @@ export interface InputSpec {
    * logrotate renames it meanwhile. Its owner closes it.
    */
   fd?: number;
+  /**
+   * Read from this line on (a line start, and how many lines precede it): the lines before it are dated before the
+   * report's window (census/window-seek.ts). Readers start there unless given a range of their own.
+   */
+  startAt?: { byte: number; line: number };
 }
 
 /** Where mail logs usually live (Debian/Ubuntu, RHEL/FreeBSD, Arch with syslog-ng). */

@@ -1,0 +1,163 @@
+// A census with --since skips the lines proved dated long before the window (census/window-seek.ts). It must count
+// exactly what reading every line counts: the same sessions, peers, spread and timeline, the same samples of the
+// lines it read under the same line numbers; only the coverage (lines read) and the sources (what was skipped)
+// tell the two apart. Checked on genlog's days-long log at several window starts, as a rotation set, on two
+// threads, and with a line dated in the window placed early (a clock stepped back), where skipping must stop.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { type CensusOptions, census } from '../../src/census/census.js';
+import { buildReport, type ReportData } from '../../src/render/report-model.js';
+import { renderTable } from '../../src/render/table.js';
+import { resolveInputs } from '../../src/sources/resolve-inputs.js';
+import { ROOT } from '../helpers/paths.js';
+
+let dir = '';
+/** Genlog's lines, five days and a half at a low rate, with a malformed line after every 2,000th. */
+let lines: string[] = [];
+
+before(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-seek-'));
+  const gen = spawnSync(
+    process.execPath,
+    [path.join(ROOT, 'bench', 'genlog.mjs'), '--lines', '30000', '--seed', 'seek', '--rate', '0.004', '--hosts', '2'],
+    { encoding: 'utf8', maxBuffer: 64 << 20 },
+  );
+  assert.equal(gen.status, 0, gen.stderr);
+  lines = gen.stdout
+    .split('\n')
+    .slice(0, -1)
+    .flatMap((l, i) =>
+      i % 2000 === 1000
+        ? [l, `${l.slice(0, 15)} mx1 postfix/smtpd[1]: Anonymous TLS connection established from ?`]
+        : [l],
+    );
+});
+
+function write(name: string, content: string[]): string {
+  const p = path.join(dir, name);
+  fs.writeFileSync(p, `${content.join('\n')}\n`);
+  // RFC 3164 stamps take their year from the file's time: the last line's (genlog starts 2026-11-20).
+  fs.utimesSync(p, new Date('2026-12-01T00:00:00Z'), new Date('2026-12-01T00:00:00Z'));
+  return p;
+}
+
+async function report(files: string[], sinceMs: number, options: CensusOptions = {}): Promise<ReportData> {
+  const r = await census(resolveInputs(files), {
+    timezone: 'UTC',
+    maxSamples: 1000,
+    filter: { sinceMs },
+    ...options,
+  });
+  return buildReport(r.view, r.diagnostics, { sinceMs, untilMs: null });
+}
+
+/** What one pass reports about the window: everything but what tells a skip apart (lines read, sources). */
+function counted(r: ReportData): string {
+  const { coverage: _c, sources: _s, malformedSamples: _m, ...rest } = r;
+  return JSON.stringify(rest, null, 1);
+}
+
+function skippedLines(r: ReportData): number {
+  return r.sources.reduce((n, s) => n + (s.skipped?.lines ?? 0), 0);
+}
+
+/** The seek's report equals one pass's, and says what it skipped; returns the lines it skipped. */
+async function assertExact(files: string[], sinceMs: number, options: CensusOptions = {}): Promise<number> {
+  const all = await report(files, sinceMs, { ...options, parallel: { ...options.parallel, seek: false } });
+  const seek = await report(files, sinceMs, options);
+  assert.equal(counted(seek), counted(all));
+  const skipped = skippedLines(seek);
+  assert.equal(seek.coverage.lines + skipped, all.coverage.lines, 'every line read or skipped');
+  // The samples of the lines read, under one pass's line numbers.
+  const read = (s: { source: string; line: number }) =>
+    seek.sources.some((x) => x.path === s.source && x.bytes > 0 && s.line > (x.skipped?.lines ?? 0));
+  assert.deepEqual(seek.malformedSamples, all.malformedSamples.filter(read));
+  assert.ok(seek.malformedSamples.length > 0, 'samples after the skip are compared');
+  return skipped;
+}
+
+const day = (d: number, h = 0, m = 0) => Date.UTC(2026, 10, 20 + d, h, m);
+
+/**
+ * Window starts one second after the connect of a session whose TLS and disconnect lines come later: a read that
+ * began at the window's start would count that session as one of the window's (so would a warm-up too short).
+ */
+function straddling(count: number): number[] {
+  const out: number[] = [];
+  for (let k = 1; k <= count; k++) {
+    const from = Math.floor((lines.length * k) / (count + 1));
+    for (let i = from; i < lines.length; i++) {
+      const m = /^Nov (\d\d) (\d\d):(\d\d):(\d\d) \S+ postfix\/smtpd\[(\d+)\]: connect from /.exec(lines[i]!);
+      if (m === null) continue;
+      const later = lines.slice(i + 1, i + 40).find((l) => l.includes(`smtpd[${m[5]}]: disconnect from`));
+      if (later === undefined || later.slice(0, 15) === lines[i]!.slice(0, 15)) continue;
+      out.push(Date.UTC(2026, 10, Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])) + 1000);
+      break;
+    }
+  }
+  return out;
+}
+
+describe('window seek (report --since over a long log)', () => {
+  it('skips the head of a file and counts what one pass counts, at any window start', async () => {
+    const file = write('maillog', lines);
+    for (const since of [day(0, 2), day(1, 6), day(2, 13, 37), day(4, 23, 59), ...straddling(4)]) {
+      const skipped = await assertExact([file], since);
+      assert.ok(skipped > 0 || since === day(0, 2), `lines skipped before ${new Date(since).toISOString()}`);
+    }
+    // A window after the log: every line skipped, nothing counted, and the report says so.
+    const after = await report([file], day(30));
+    assert.equal(after.coverage.lines, 0);
+    assert.equal(skippedLines(after), lines.length);
+    assert.equal(after.inbound.totals.sessions, 0);
+    assert.match(renderTable(after, { color: false, top: 10 }), /[\d,]+ lines before the window not read/);
+  });
+
+  it('skips whole files of a rotation set', async () => {
+    const third = Math.floor(lines.length / 3);
+    const files = [
+      write('mail.log.2', lines.slice(0, third)),
+      write('mail.log.1', lines.slice(third, 2 * third)),
+      write('mail.log', lines.slice(2 * third)),
+    ];
+    await assertExact(files, day(4, 12));
+    const seek = await report(files, day(4, 12));
+    assert.deepEqual(
+      seek.sources.map((s) => [path.basename(s.path), s.bytes === 0, s.skipped !== undefined]),
+      [
+        ['mail.log.2', true, true],
+        ['mail.log.1', true, true],
+        ['mail.log', false, true],
+      ],
+    );
+  });
+
+  it('counts in byte ranges on two threads from where it starts reading', async () => {
+    const file = write('ranges.log', lines);
+    const one = await report([file], day(1, 6));
+    const two = await report([file], day(1, 6), { threads: 2, parallel: { rangeMinBytes: 0 } });
+    assert.equal(JSON.stringify(two), JSON.stringify(one));
+    await assertExact([file], day(1, 6), { threads: 2, parallel: { rangeMinBytes: 0 } });
+  });
+
+  it('stops skipping at a line dated in the window, wherever it is (a clock stepped back)', async () => {
+    // A session of the window's second day written into the log's first hours: one pass counts it.
+    const late = lines.filter((l) => l.startsWith('Nov 23 1') && l.includes('postfix/smtpd'));
+    const early = [...lines.slice(0, 200), ...late.slice(0, 50), ...lines.slice(200)];
+    const file = write('stepped.log', early);
+    const skipped = await assertExact([file], day(3, 6));
+    assert.ok(skipped <= 200, `skipping stopped at the early line (${skipped} skipped)`);
+  });
+
+  it('does not skip when the lines before the window matter (--year, --history) or when told not to', async () => {
+    const file = write('noskip.log', lines);
+    for (const options of [{ year: 2026 }, { parallel: { seek: false } }] as CensusOptions[]) {
+      assert.equal(skippedLines(await report([file], day(3), options)), 0);
+    }
+  });
+});
