@@ -181,10 +181,15 @@ export async function census(given: readonly InputSpec[], options: CensusOptions
   try {
     const pinned = pins?.inputs ?? given;
     const seek = seeking
-      ? seekWindow(pinned, options.filter!.sinceMs!, options.timezone, options.parallel?.warmupMs ?? WARMUP_MS)
+      ? seekWindow(
+          pinned,
+          options.filter!.sinceMs!,
+          options.timezone,
+          options.parallel?.warmupMs ?? WARMUP_MS,
+          options.onProgress,
+        )
       : null;
     const inputs = seek?.inputs ?? pinned;
-    for (const part of seek?.skipped ?? []) if (part.whole) options.onProgress?.(part.input, part.bytes);
     const result = await countInputs(inputs, options, dialects, threadsFor(inputs, options));
     if (seek !== null) noteSkipped(result.diagnostics.sources, seek.skipped);
     return result;
@@ -326,9 +331,8 @@ async function countInputs(
       const source = sourceOf(input);
       engine.beginSource(source, input.mtimeMs, input.startAt?.line);
       const onProgress = options.onProgress;
-      // (Progress counts the bytes of a file skipped before the window as covered.)
-      const skippedBytes = input.startAt?.byte ?? 0;
-      const progress = onProgress ? (bytes: number) => onProgress(input, skippedBytes + bytes) : undefined;
+      // (The bytes a window-seek skipped were reported as it went, under the input it was handed.)
+      const progress = onProgress ? (bytes: number) => onProgress(input, bytes) : undefined;
       const plan =
         input === last && rangesAllowed(inputs, threads, options) ? rangePlanFor(input, threads, options) : null;
       if (plan !== null) {

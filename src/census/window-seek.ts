@@ -56,6 +56,7 @@ export function seekWindow(
   sinceMs: number,
   timezone: string | undefined,
   warmupMs: number,
+  progress?: (input: InputSpec, fileBytes: number) => void,
 ): WindowSeek | null {
   const before = sinceMs - warmupMs;
   const skipped: SkippedPart[] = [];
@@ -63,7 +64,7 @@ export function seekWindow(
   for (; i < inputs.length; i++) {
     const input = inputs[i]!;
     if (input.path === '-' || input.sizeBytes === null || input.startAt !== undefined || isGzipInput(input)) break;
-    const early = earlyLines(input, before, timezone);
+    const early = earlyLines(input, before, timezone, progress && ((bytes) => progress(input, bytes)));
     if (early.bytes === 0) break;
     const whole = early.bytes === input.sizeBytes;
     skipped.push({ input, bytes: early.bytes, lines: early.lines, whole });
@@ -84,6 +85,7 @@ export function earlyLines(
   input: InputSpec,
   beforeMs: number,
   timezone: string | undefined,
+  progress?: (fileBytes: number) => void,
 ): { bytes: number; lines: number } {
   const ctx = {
     clock: new WallClock(parseZone(timezone)),
@@ -125,6 +127,7 @@ export function earlyLines(
       }
       // No whole line left in the chunk: the next read starts at the first byte not yet skipped.
       if (pos === 0) return { bytes, lines };
+      progress?.(bytes);
     }
   } finally {
     if (input.fd === undefined) fs.closeSync(fd);
