@@ -181,7 +181,7 @@ export async function census(given: readonly InputSpec[], options: CensusOptions
   try {
     const pinned = pins?.inputs ?? given;
     const seek = seeking
-      ? seekWindow(
+      ? await seekWindow(
           pinned,
           options.filter!.sinceMs!,
           options.timezone,

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
+import zlib from 'node:zlib';
 import { type CensusOptions, census } from '../../src/census/census.js';
 import { buildReport, type ReportData } from '../../src/render/report-model.js';
 import { renderTable } from '../../src/render/table.js';
@@ -135,6 +136,58 @@ describe('window seek (report --since over a long log)', () => {
         ['mail.log', false, true],
       ],
     );
+  });
+
+  it('skips whole .gz files proved early, never one the window reaches or a time says it may', async () => {
+    const third = Math.floor(lines.length / 3);
+    const gz = (name: string, content: string[], mtime: string) => {
+      const p = path.join(dir, name);
+      fs.writeFileSync(p, zlib.gzipSync(`${content.join('\n')}\n`));
+      fs.utimesSync(p, new Date(mtime), new Date(mtime));
+      return p;
+    };
+    // A rotated file's time is its last write: these are written as logrotate leaves them.
+    const lastTime = (content: string[]) =>
+      `2026-${content.at(-1)!.slice(0, 15).replace('Nov', '11-')}Z`.replace(/-\s*(\d+) /, '-$1T');
+    const files = [
+      gz('rot.log.2.gz', lines.slice(0, third), lastTime(lines.slice(0, third))),
+      gz('rot.log.1.gz', lines.slice(third, 2 * third), lastTime(lines.slice(third, 2 * third))),
+      write('rot.log', lines.slice(2 * third)),
+    ];
+    await assertExact(files, day(4, 12));
+    const seek = await report(files, day(4, 12));
+    assert.deepEqual(
+      seek.sources.map((s) => [path.basename(s.path), s.bytes === 0, s.skipped?.lines]),
+      [
+        ['rot.log.2.gz', true, third],
+        ['rot.log.1.gz', true, third],
+        ['rot.log', false, seek.sources[2]!.skipped?.lines],
+      ],
+    );
+    assert.ok((seek.sources[2]!.skipped?.lines ?? 0) > 0);
+    // A window starting in the second .gz: it is read whole (a .gz cannot be entered midway); the first is skipped.
+    const midway = Date.parse(lastTime(lines.slice(0, third + third / 2)));
+    await assertExact(files, midway);
+    assert.deepEqual(
+      (await report(files, midway)).sources.map((s) => [path.basename(s.path), s.skipped !== undefined]),
+      [
+        ['rot.log.2.gz', true],
+        ['rot.log.1.gz', false],
+        ['rot.log', false],
+      ],
+    );
+    // A .gz whose time says it may reach the window is not even tried; one with an in-window line is not skipped.
+    fs.utimesSync(files[0]!, new Date('2026-12-01T00:00:00Z'), new Date('2026-12-01T00:00:00Z'));
+    assert.equal(skippedLines(await report(files, day(4, 12))), 0);
+    const late = lines.find((l) => l.startsWith('Nov 25 '))!;
+    const stepped = gz(
+      'step.log.1.gz',
+      [...lines.slice(0, 100), late, ...lines.slice(100, third)],
+      '2026-11-22T00:00:00Z',
+    );
+    const set = [stepped, write('step.log', lines.slice(third))];
+    await assertExact(set, day(4, 12));
+    assert.equal((await report(set, day(4, 12))).sources[0]!.skipped, undefined);
   });
 
   it('counts in byte ranges on two threads from where it starts reading', async () => {
