@@ -298,7 +298,7 @@ ${renderLegend(r.timeline)}
 function readNote(s: ReportData['sources'][number]): string {
   if (s.issue !== null) return s.issue;
   if (s.skipped === undefined) return 'complete';
-  if (s.bytes === 0) return `not read: all ${num(s.skipped.lines)} lines dated before the window`;
+  if (s.bytes === 0) return `skipped: all ${num(s.skipped.lines)} lines dated long before the window`;
   return `from line ${num(s.skipped.lines + 1)} (the lines before are dated before the window)`;
 }
 
@@ -322,7 +322,7 @@ function coverageSection(r: ReportData): Markup {
   return html`<section>
 <h2>Coverage</h2>
 <dl class="cov">
-<dt>lines read</dt><dd>${num(c.lines)}${skipped > 0 ? ` (and ${num(skipped)} dated long before the window, not read)` : ''}</dd>
+<dt>lines read</dt><dd>${num(c.lines)}${skipped > 0 ? ` (and ${num(skipped)} dated long before the window, skipped unparsed)` : ''}</dd>
 <dt>events</dt><dd>${num(c.events)} (lines that said something about a connection)</dd>
 <dt>unrecognized</dt><dd>${num(c.unrecognized)} (mail programs' lines without a TLS fact)</dd>
 <dt>foreign</dt><dd>${num(c.foreign)} (no supported program wrote them)</dd>

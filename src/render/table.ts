@@ -206,6 +206,6 @@ export function coverageLine(r: ReportData): string {
   const sessions = r.inbound.totals.sessions + r.outbound.totals.sessions + r.mailbox.totals.sessions;
   const tls = r.inbound.totals.tls + r.outbound.totals.tls + r.mailbox.totals.tls;
   const skipped = skippedLines(r);
-  const unread = skipped > 0 ? ` · ${num(skipped)} lines before the window not read` : '';
+  const unread = skipped > 0 ? ` · ${num(skipped)} lines dated before the window skipped` : '';
   return `coverage: ${num(cov.lines)} lines · ${num(cov.events)} events · ${num(cov.unrecognized)} unrecognized · ${num(cov.foreign)} foreign · ${num(cov.malformed)} malformed · ${num(sessions)} sessions · ${num(tls)} TLS${unread}`;
 }

@@ -116,7 +116,7 @@ describe('window seek (report --since over a long log)', () => {
     assert.equal(after.coverage.lines, 0);
     assert.equal(skippedLines(after), lines.length);
     assert.equal(after.inbound.totals.sessions, 0);
-    assert.match(renderTable(after, { color: false, top: 10 }), /[\d,]+ lines before the window not read/);
+    assert.match(renderTable(after, { color: false, top: 10 }), /[\d,]+ lines dated before the window skipped/);
   });
 
   it('skips whole files of a rotation set', async () => {
