@@ -158,7 +158,7 @@ async function readInputs(spec: NonNullable<RangeJob['inputs']>): Promise<void> 
   const files: ReadResult[] = [];
   let before = 0;
   for (const { input, source } of spec.files) {
-    engine.beginSource(source, input.mtimeMs);
+    engine.beginSource(source, input.mtimeMs, input.startAt?.line);
     let posted = 0;
     const result = await readLines(input, engine, {
       progress: (bytes) => {

@@ -82,7 +82,9 @@ export async function seekWindow(
     }
     const early = earlyLines(input, before, timezone, progress && ((bytes) => progress(input, bytes)));
     if (early.bytes === 0) break;
-    const whole = early.bytes === input.sizeBytes;
+    // The last input is kept (read from where the skipping stopped) even when every line in it was early: it may
+    // be the live log, and lines written since were not proved.
+    const whole = early.bytes === input.sizeBytes && i < inputs.length - 1;
     skipped.push({ input, bytes: early.bytes, lines: early.lines, whole });
     if (!whole) {
       const rest = [{ ...input, startAt: { byte: early.bytes, line: early.lines } }, ...inputs.slice(i + 1)];
