@@ -1,7 +1,7 @@
 // The report as one CSV table for spreadsheets: a `section` column says which list a row belongs to
 // (spread, failure, plaintext, totals, coverage). Every log-derived cell goes through forCsv.
 
-import type { DirectionReport, ReportData } from './report-model.js';
+import { type DirectionReport, type ReportData, skippedLines } from './report-model.js';
 import { forCsv } from './sanitize.js';
 
 const HEADER = [
@@ -35,10 +35,11 @@ export function renderCsv(r: ReportData): string {
     addDirection(rows, direction, d);
   }
   const c = r.coverage;
+  const skipped = skippedLines(r);
   rows.push({
     section: 'coverage',
     count: c.lines,
-    reasons: `events=${c.events} unrecognized=${c.unrecognized} foreign=${c.foreign} malformed=${c.malformed}`,
+    reasons: `events=${c.events} unrecognized=${c.unrecognized} foreign=${c.foreign} malformed=${c.malformed}${skipped > 0 ? ` skipped_before_window=${skipped}` : ''}`,
   });
   const lines = [HEADER.join(','), ...rows.map((row) => HEADER.map((h) => forCsv(row[h] ?? null)).join(','))];
   return `${lines.join('\r\n')}\r\n`;
