@@ -191,7 +191,10 @@ export async function census(given: readonly InputSpec[], options: CensusOptions
       : null;
     const inputs = seek?.inputs ?? pinned;
     const result = await countInputs(inputs, options, dialects, threadsFor(inputs, options));
-    if (seek !== null) noteSkipped(result.diagnostics.sources, seek.skipped);
+    if (seek !== null) {
+      noteSkipped(result.diagnostics.sources, seek.skipped);
+      result.diagnostics.coverage.skipped = seek.skipped.reduce((n, part) => n + part.lines, 0);
+    }
     return result;
   } finally {
     pins?.close();

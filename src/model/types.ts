@@ -236,6 +236,11 @@ export interface Coverage {
   unrecognized: number;
   malformed: number;
   foreign: number;
+  /**
+   * Lines not among `lines`: dated long before `--since`, skipped unparsed (census/window-seek.ts). Set on a census's
+   * result only, and only when lines were skipped.
+   */
+  skipped?: number;
 }
 
 export function emptyCoverage(): Coverage {

@@ -5,7 +5,7 @@ import type { Coverage } from '../model/types.js';
 import { AUDIT_SCHEMA, type Finding, SEVERITIES, type Severity } from '../policy/audit.js';
 import { type Proposal, proposalText } from '../policy/audit-proposal.js';
 import { forCsv, forMarkdown, forTerminal } from './sanitize.js';
-import { num } from './table.js';
+import { num, skippedNote } from './table.js';
 
 export interface AuditImpactJson {
   broken: number;
@@ -88,7 +88,7 @@ function span(w: AuditData['window']): string {
 }
 
 function coverageLine(c: Coverage): string {
-  return `coverage: ${num(c.lines)} lines · ${num(c.events)} events · ${num(c.unrecognized)} unrecognized · ${num(c.foreign)} foreign · ${num(c.malformed)} malformed`;
+  return `coverage: ${num(c.lines)} lines · ${num(c.events)} events · ${num(c.unrecognized)} unrecognized · ${num(c.foreign)} foreign · ${num(c.malformed)} malformed${skippedNote(c)}`;
 }
 
 function countsText(d: AuditData): string {

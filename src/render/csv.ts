@@ -1,7 +1,7 @@
 // The report as one CSV table for spreadsheets: a `section` column says which list a row belongs to
 // (spread, failure, plaintext, totals, coverage). Every log-derived cell goes through forCsv.
 
-import { type DirectionReport, type ReportData, skippedLines } from './report-model.js';
+import type { DirectionReport, ReportData } from './report-model.js';
 import { forCsv } from './sanitize.js';
 
 const HEADER = [
@@ -35,7 +35,7 @@ export function renderCsv(r: ReportData): string {
     addDirection(rows, direction, d);
   }
   const c = r.coverage;
-  const skipped = skippedLines(r);
+  const skipped = c.skipped ?? 0;
   rows.push({
     section: 'coverage',
     count: c.lines,

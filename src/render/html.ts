@@ -8,13 +8,7 @@ import { createHash } from 'node:crypto';
 import { domainOf } from '../aggregate/peer-rows.js';
 import type { FailureReason, Peer, Protocol } from '../model/types.js';
 import { html, type Markup, trusted } from './html-escape.js';
-import {
-  type DirectionReport,
-  MAX_TIMELINE_POINTS,
-  type ReportData,
-  type SpreadEntry,
-  skippedLines,
-} from './report-model.js';
+import { type DirectionReport, MAX_TIMELINE_POINTS, type ReportData, type SpreadEntry } from './report-model.js';
 
 type ReportTotals = DirectionReport['totals'];
 
@@ -304,7 +298,7 @@ function readNote(s: ReportData['sources'][number]): string {
 
 function coverageSection(r: ReportData): Markup {
   const c = r.coverage;
-  const skipped = skippedLines(r);
+  const skipped = c.skipped ?? 0;
   const all = [r.inbound, r.outbound, r.mailbox];
   const sessions = all.reduce((n, d) => n + d.totals.sessions, 0);
   const tls = all.reduce((n, d) => n + d.totals.tls, 0);

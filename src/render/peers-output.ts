@@ -5,7 +5,7 @@ import type { GroupRow, PeerRow, SuiteUse } from '../aggregate/peer-rows.js';
 import type { Coverage } from '../model/types.js';
 import { jsonChunks } from './json-chunks.js';
 import { forCsv, forMarkdown, forTerminal } from './sanitize.js';
-import { columnLines, num, peerLabel } from './table.js';
+import { columnLines, num, peerLabel, skippedNote } from './table.js';
 
 export const PEERS_SCHEMA = 'tlscensus/peers@1';
 
@@ -138,7 +138,7 @@ export function* renderPeers(
   groups: GroupRow[] | null,
   coverage: Coverage,
 ): Generator<string> {
-  const covLine = `coverage: ${num(coverage.lines)} lines · ${num(coverage.events)} events · ${num(coverage.unrecognized)} unrecognized · ${num(coverage.foreign)} foreign · ${num(coverage.malformed)} malformed`;
+  const covLine = `coverage: ${num(coverage.lines)} lines · ${num(coverage.events)} events · ${num(coverage.unrecognized)} unrecognized · ${num(coverage.foreign)} foreign · ${num(coverage.malformed)} malformed${skippedNote(coverage)}`;
   switch (format) {
     case 'json':
       yield* jsonChunks(peersData(rows, groups, coverage));

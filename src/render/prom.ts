@@ -76,7 +76,7 @@ export class TlsMetrics {
 
   /** Brings `tlscensus_lines_total` up to a coverage that only grows (the engine's running totals). */
   syncLines(c: Coverage): void {
-    const pairs: [LineOutcome, keyof Coverage][] = [
+    const pairs: [LineOutcome, 'events' | 'unrecognized' | 'malformed' | 'foreign'][] = [
       ['event', 'events'],
       ['unrecognized', 'unrecognized'],
       ['malformed', 'malformed'],

@@ -145,11 +145,6 @@ export interface ReportData {
   whatIf?: WhatIfSummary[];
 }
 
-/** Lines skipped unread, dated long before the window (census/window-seek.ts). */
-export function skippedLines(r: ReportData): number {
-  return r.sources.reduce((n, s) => n + (s.skipped?.lines ?? 0), 0);
-}
-
 export interface ReportWindow {
   sinceMs: number | null;
   untilMs: number | null;

@@ -2,14 +2,8 @@
 // share, rating and peers; legacy rows stand out; then failures, plaintext peers, and the coverage line.
 // Colour only when asked (the CLI decides: a TTY and no NO_COLOR).
 
-import { isMailboxService, type Peer, type Rating } from '../model/types.js';
-import {
-  type DirectionReport,
-  type PlaintextEntry,
-  type ReportData,
-  type SpreadEntry,
-  skippedLines,
-} from './report-model.js';
+import { type Coverage, isMailboxService, type Peer, type Rating } from '../model/types.js';
+import type { DirectionReport, PlaintextEntry, ReportData, SpreadEntry } from './report-model.js';
 import { forTerminal } from './sanitize.js';
 
 export interface TableOptions {
@@ -205,7 +199,10 @@ export function coverageLine(r: ReportData): string {
   const cov = r.coverage;
   const sessions = r.inbound.totals.sessions + r.outbound.totals.sessions + r.mailbox.totals.sessions;
   const tls = r.inbound.totals.tls + r.outbound.totals.tls + r.mailbox.totals.tls;
-  const skipped = skippedLines(r);
-  const unread = skipped > 0 ? ` · ${num(skipped)} lines dated before the window skipped` : '';
-  return `coverage: ${num(cov.lines)} lines · ${num(cov.events)} events · ${num(cov.unrecognized)} unrecognized · ${num(cov.foreign)} foreign · ${num(cov.malformed)} malformed · ${num(sessions)} sessions · ${num(tls)} TLS${unread}`;
+  return `coverage: ${num(cov.lines)} lines · ${num(cov.events)} events · ${num(cov.unrecognized)} unrecognized · ${num(cov.foreign)} foreign · ${num(cov.malformed)} malformed · ${num(sessions)} sessions · ${num(tls)} TLS${skippedNote(cov)}`;
+}
+
+/** The coverage line's last part when lines dated before the window were skipped unparsed, else ''. */
+export function skippedNote(c: Coverage): string {
+  return c.skipped ? ` · ${num(c.skipped)} lines dated before the window skipped` : '';
 }

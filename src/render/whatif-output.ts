@@ -15,7 +15,7 @@ import {
 import type { WhatIfSection } from '../policy/whatif-policy.js';
 import { jsonChunks } from './json-chunks.js';
 import { forCsv, forMarkdown, forTerminal } from './sanitize.js';
-import { columns, num, peerLabel } from './table.js';
+import { columns, num, peerLabel, skippedNote } from './table.js';
 
 export type WhatIfOutput = WhatIfResult & { coverage: Coverage };
 
@@ -119,7 +119,7 @@ function shown(r: WhatIfResult, section: WhatIfSection, o: WhatIfRenderOptions):
 
 function coverageLine(c: Coverage, r: WhatIfResult): string {
   const peers = r.peers.length;
-  return `coverage: ${num(c.lines)} lines · ${num(c.events)} events · ${num(c.unrecognized)} unrecognized · ${num(c.foreign)} foreign · ${num(c.malformed)} malformed · ${plural(peers, 'peer')} judged`;
+  return `coverage: ${num(c.lines)} lines · ${num(c.events)} events · ${num(c.unrecognized)} unrecognized · ${num(c.foreign)} foreign · ${num(c.malformed)} malformed · ${plural(peers, 'peer')} judged${skippedNote(c)}`;
 }
 
 function span(r: WhatIfResult): string {

@@ -74,6 +74,7 @@ async function assertExact(files: string[], sinceMs: number, options: CensusOpti
   assert.equal(counted(seek), counted(all));
   const skipped = skippedLines(seek);
   assert.equal(seek.coverage.lines + skipped, all.coverage.lines, 'every line read or skipped');
+  assert.equal(seek.coverage.skipped, skipped > 0 ? skipped : undefined, 'the coverage says how many were skipped');
   // The samples of the lines read, under one pass's line numbers.
   const read = (s: { source: string; line: number }) =>
     seek.sources.some((x) => x.path === s.source && x.bytes > 0 && s.line > (x.skipped?.lines ?? 0));
