@@ -14,7 +14,7 @@ import type { InputSpec } from '../sources/resolve-inputs.js';
 import { CensusEngine, nothingClaimedError, type UnparsedSample } from './engine.js';
 import { planInputGroups, readInputGroups } from './input-ranges.js';
 import { ParallelCensus } from './parallel-census.js';
-import { planRanges, type RangePlan, type RangeWorkerInit, readInRanges, WARMUP_MS } from './range-census.js';
+import { planRanges, type RangePlan, type RangeWorkerInit, readInRanges } from './range-census.js';
 import { compileFilter, type SessionFilter } from './session-filter.js';
 import { GZIP_RATIO, readStreamInRanges } from './stream-range-census.js';
 import { type SkippedPart, seekWindow } from './window-seek.js';
@@ -49,7 +49,7 @@ export interface CensusOptions {
     countAhead?: 'auto' | 'always' | 'never';
     /** Count the last input in byte ranges, one thread each (range-census.ts), when it is a plain file this big. */
     rangeMinBytes?: number;
-    /** Log time each range reads before its seam (range-census.ts WARMUP_MS), and a window-seek before `since`. */
+    /** Log time each range reads before its seam (range-census.ts WARMUP_MS). */
     warmupMs?: number;
     /** Skip the lines proved dated long before `filter.sinceMs` (window-seek.ts; default true). */
     seek?: boolean;
@@ -57,6 +57,8 @@ export interface CensusOptions {
 }
 
 const MAX_DEFAULT_THREADS = 4;
+/** With no line of a mail program among this many, the census stops: "nothing recognised" (the wrong file). */
+const GIVE_UP_AFTER_LINES = 50_000;
 
 /**
  * Below this much log, worker threads cost more than they give, so by default there are none. Measured with
@@ -181,18 +183,18 @@ export async function census(given: readonly InputSpec[], options: CensusOptions
   try {
     const pinned = pins?.inputs ?? given;
     const seek = seeking
-      ? await seekWindow(
-          pinned,
-          options.filter!.sinceMs!,
-          options.timezone,
-          options.parallel?.warmupMs ?? WARMUP_MS,
-          options.onProgress,
-        )
+      ? await seekWindow(pinned, {
+          sinceMs: options.filter!.sinceMs!,
+          timezone: options.timezone,
+          dialects,
+          giveUpAfterLines: GIVE_UP_AFTER_LINES,
+          ...(options.onProgress ? { progress: options.onProgress } : {}),
+        })
       : null;
     const inputs = seek?.inputs ?? pinned;
-    const result = await countInputs(inputs, options, dialects, threadsFor(inputs, options));
+    const result = await countInputs(inputs, options, dialects, threadsFor(inputs, options), seek?.claimedLines ?? 0);
     if (seek !== null) {
-      noteSkipped(result.diagnostics.sources, seek.skipped);
+      noteSkipped(result.diagnostics.sources, pinned, seek.skipped);
       result.diagnostics.coverage.skipped = seek.skipped.reduce((n, part) => n + part.lines, 0);
     }
     return result;
@@ -217,17 +219,25 @@ function seekAllowed(options: CensusOptions): boolean {
 }
 
 /**
- * The skipped parts into the sources, which list the inputs read: those skipped whole come first (as they did in
- * the inputs), and the one read from a line is the first source.
+ * The skipped parts into the sources (one per input read, in order): an input not read at all gets a source of
+ * its own where it stood among `inputs`, one read from a line on its `skipped`.
  */
-function noteSkipped(sources: SourceSummary[], skipped: readonly SkippedPart[]): void {
-  const whole: SourceSummary[] = [];
-  for (const part of skipped) {
-    const skip = { bytes: part.bytes, lines: part.lines };
-    if (part.whole) whole.push({ path: part.input.path, bytes: 0, issue: null, skipped: skip });
-    else if (sources[0] !== undefined) sources[0].skipped = skip;
+function noteSkipped(sources: SourceSummary[], inputs: readonly InputSpec[], skipped: readonly SkippedPart[]): void {
+  const partOf = new Map(skipped.map((part) => [part.input, part]));
+  const read = [...sources];
+  sources.length = 0;
+  for (const input of inputs) {
+    const part = partOf.get(input);
+    if (part?.dropped) {
+      sources.push({ path: input.path, bytes: 0, issue: null, skipped: { bytes: part.bytes, lines: part.lines } });
+      continue;
+    }
+    const source = read.shift();
+    if (source === undefined) continue;
+    if (part !== undefined) source.skipped = { bytes: part.bytes, lines: part.lines };
+    sources.push(source);
   }
-  sources.unshift(...whole);
+  sources.push(...read);
 }
 
 /** More inputs than this are not pinned: their descriptors would crowd the process's limit (often 1024). */
@@ -268,6 +278,7 @@ async function countInputs(
   options: CensusOptions,
   dialects: Dialect[],
   threads: number,
+  skippedClaimedLines: number,
 ): Promise<CensusResult> {
   const engine = new CensusEngine({
     dialects,
@@ -275,9 +286,10 @@ async function countInputs(
     year: options.year ?? null,
     filter: compileFilter(options.filter ?? {}),
     history: options.history ?? null,
-    giveUpAfterLines: 50_000,
+    giveUpAfterLines: GIVE_UP_AFTER_LINES,
     ...(options.maxSamples !== undefined ? { maxSamples: options.maxSamples } : {}),
   });
+  engine.claimSkipped(skippedClaimedLines);
   const sources: SourceSummary[] = [];
   const sourceOf = (input: InputSpec) => (input.path === '-' ? '(stdin)' : input.path);
   const rangeInit: RangeWorkerInit = {

@@ -171,7 +171,7 @@ export async function readInputGroups(
           report?.();
         },
       });
-      bytes[0] = base + (input.sizeBytes ?? 0);
+      bytes[0] = base + (input.sizeBytes ?? 0) - (input.startAt?.byte ?? 0);
       results.push(result);
     }
   };

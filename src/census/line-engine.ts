@@ -499,6 +499,14 @@ export class LineEngine {
     this.claimed++;
   }
 
+  /**
+   * Lines skipped unread (census/window-seek.ts) that a dialect claims: one pass would have counted them, and would
+   * not give up on "nothing recognised".
+   */
+  claimSkipped(lines: number): void {
+    this.claimed += lines;
+  }
+
   protected record(outcome: 'malformed' | 'overlong', text: string, lineNo: number): void {
     this.coverage.malformed++;
     if (this.samples.length < this.maxSamples) {

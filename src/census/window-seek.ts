@@ -1,102 +1,157 @@
 // `report --since 1d` over weeks of log: the lines long before the window cannot change what it counts, so they
-// are skipped instead of read — files wholly before it, and the head of the file it starts in.
+// are skipped instead of parsed — the head of each file up to the window's approach, and .gz files wholly
+// before it.
 //
 // Which lines. A report counts the sessions that start in the window (session-filter.ts). Lines dated before
 // `since − WARMUP_MS` cannot touch such a session: a session still open when the window starts was active within
 // the idle TTL (1 h) plus a sweep period before it, or it would have been swept, so one pass and a read that
 // starts WARMUP_MS (3 h) earlier both see it begin before the window and leave it out; a session that starts in
 // the window is made of lines dated in the window; the fallback detector looks back one hour. And since sweeps
-// fall on fixed periods of log time (correlator.ts), both reads sweep alike from the first line read on.
+// fall on fixed periods of log time (correlator.ts), both reads sweep alike from the first line read on. That
+// holds for the correlator and the fallback detector, which forget with time; not for the interpreters of
+// dialects that keep state across lines with no time limit (Exim and Sendmail per process id, OpenSMTPD,
+// Exchange): skipping stops at the first line of one of their programs.
 //
 // Proved, not guessed. A log is not always in time order (a clock stepped back, lines merged from hosts), so
-// bisecting on timestamps would be a guess. Each skipped line is read — its stamp only, from the bytes, as the
-// engine's fast path reads it (FastEnvelope) — and skipping stops at the first line that is not provably early:
-// dated at or after that point, or with a stamp the byte scan does not read (which the engine might place
-// anywhere). That is a newline search and a stamp per line, about a seventh of the census's cost per line.
+// bisecting on timestamps would be a guess. Each skipped line is looked at — its stamp, read from the bytes as
+// the engine's fast path reads it (FastEnvelope), and its program — and skipping stops at the first line that is
+// not provably early and harmless: dated at or after that point, with a stamp or a shape the byte scan does not
+// read (which the engine might place anywhere), or of a stateful dialect's program. That is a newline search, a
+// tag and a stamp per line, about a sixth of the census's cost per line.
 //
-// A .gz cannot be entered midway: it is skipped whole or read whole. Proving a whole one early means inflating
-// it (node:zlib, on the thread pool, several at once) and reading its stamps, about 1.2 s per inflated GiB of a
-// core against 3.5 for the census; it is tried only while the files' times say they ended before that point
-// (a rotated log's mtime is its last write), so a file the window starts in is not inflated twice.
+// One pass gives up with "nothing recognised" when the first 50,000 lines hold none of a mail program; so lines
+// are skipped only if one of those is among the first 50,000, and the engine is told how many skipped lines its
+// dialects claim. Plain files stay inputs, read from where skipping stopped (`InputSpec.startAt`): a live log
+// may have grown since it was proved early. A .gz cannot be entered midway: it is skipped whole or read whole;
+// proving one early means inflating it (node:zlib, on the thread pool, two at once), about 1.2 s of a core per
+// inflated GiB against 3.5 for the census, so it is tried only while the files' times say they ended before
+// that point (a rotated log's mtime is its last write): the mtime chooses what to try, the stamps prove.
 // Not with `--year` (a line's year then depends on the lines before it), `--history` (it records every session,
-// in the window or not) or a tap on the sessions; not into standard input: skipping stops there.
+// in the window or not) or a tap on the sessions (census.ts); not into standard input or anything but a
+// readable regular file.
 
 import fs from 'node:fs';
+import type { Dialect } from '../dialects/dialect.js';
 import { parseZone, WallClock, YearResolver } from '../envelope/clock.js';
 import { FastEnvelope } from '../envelope/fast-envelope.js';
 import { locateTag, newTagSpan, TAG_SYSLOG } from '../envelope/locate-program.js';
 import type { EnvelopeContext } from '../envelope/parse-envelope.js';
-import { isGzipInput, openInput } from '../sources/read-lines.js';
+import { isGzipInput, openInput, pathToOpen } from '../sources/read-lines.js';
 import type { InputSpec } from '../sources/resolve-inputs.js';
+import { WARMUP_MS } from './range-census.js';
 
 const CHUNK_BYTES = 4 << 20;
 /** `Mmm dd HH:MM:SS` and its space. */
 const RFC3164_STAMP = 16;
 /** A line longer than this ends the skipping (the engine counts such a line as malformed: it is left to it). */
 const MAX_LINE_BYTES = 64 * 1024;
+/** .gz files proved at once: two at a time (the cores of a small server), none started after one fails. */
+const GZIP_AT_ONCE = 2;
+/** Program names cached by their bytes, at most (a forged log may name a new one per line). */
+const MAX_CACHED_PROGRAMS = 1024;
 
-/** An input not read, or read from a line on: what was skipped of it. */
+export interface SeekOptions {
+  sinceMs: number;
+  timezone: string | undefined;
+  dialects: readonly Dialect[];
+  /** One pass gives up when this many lines from the start hold none of a program a dialect claims. */
+  giveUpAfterLines: number;
+  progress?: (input: InputSpec, fileBytes: number) => void;
+}
+
+/** What was skipped of an input. */
 export interface SkippedPart {
   input: InputSpec;
   bytes: number;
   lines: number;
-  /** All of the input (else its head: it is read from `startAt`). */
-  whole: boolean;
+  /** The input is not read at all (a .gz); else it is read from `startAt`. */
+  dropped: boolean;
 }
 
 export interface WindowSeek {
-  /** The inputs left to read; the first may start at a line (`InputSpec.startAt`). */
+  /** The inputs left to read, plain files among them with `startAt`. */
   inputs: InputSpec[];
-  /** What was skipped, per input, in order (the last may be the head of `inputs[0]`). */
+  /** What was skipped, per input, in input order. */
   skipped: SkippedPart[];
+  /** Skipped lines written by programs a dialect claims (one pass would have counted them as claimed). */
+  claimedLines: number;
+}
+
+/** What a run of skipped lines held. */
+interface Run {
+  bytes: number;
+  lines: number;
+  claimed: number;
+  /** The 1-based number, within the run, of its first claimed line; 0 when none. */
+  firstClaimed: number;
 }
 
 /**
- * Skips, from the start of `inputs`, the lines proved dated before `sinceMs − warmupMs`; null when nothing can be
- * skipped.
+ * Skips, from the start of `inputs`, the lines proved dated before `sinceMs − WARMUP_MS` and harmless; null when
+ * nothing is skipped.
  */
-export async function seekWindow(
-  inputs: readonly InputSpec[],
-  sinceMs: number,
-  timezone: string | undefined,
-  warmupMs: number,
-  progress?: (input: InputSpec, fileBytes: number) => void,
-): Promise<WindowSeek | null> {
-  const before = sinceMs - warmupMs;
+export async function seekWindow(inputs: readonly InputSpec[], options: SeekOptions): Promise<WindowSeek | null> {
+  const before = options.sinceMs - WARMUP_MS;
+  const programs = new ProgramKinds(options.dialects);
   const skipped: SkippedPart[] = [];
+  const kept: InputSpec[] = [];
+  let lines = 0;
+  let claimed = 0;
+  let firstClaimed = 0;
+  const add = (run: Run) => {
+    if (firstClaimed === 0 && run.firstClaimed > 0) firstClaimed = lines + run.firstClaimed;
+    lines += run.lines;
+    claimed += run.claimed;
+  };
   let i = 0;
   while (i < inputs.length) {
     const input = inputs[i]!;
-    if (input.path === '-' || input.sizeBytes === null || input.startAt !== undefined) break;
+    if (!seekable(input)) break;
     if (isGzipInput(input)) {
       // The run of .gz files whose times say they ended early enough, proved side by side; skipped up to the first
       // that is not wholly early.
       let j = i;
-      while (j < inputs.length && isGzipInput(inputs[j]!) && (inputs[j]!.mtimeMs ?? Infinity) < before) j++;
-      const runs = await provedInOrder(inputs.slice(i, j), (gz) => earlyInflated(gz, before, timezone, progress));
-      for (const [k, r] of runs.entries())
-        skipped.push({ input: inputs[i + k]!, bytes: r.bytes, lines: r.lines, whole: true });
-      if (runs.length < j - i || j === i) break;
-      i = j;
+      while (j < inputs.length && seekable(inputs[j]!) && isGzipInput(inputs[j]!) && inputs[j]!.mtimeMs! < before) j++;
+      if (j === i) break;
+      const runs = await provedInOrder(inputs.slice(i, j), (gz) => earlyInflated(gz, before, options, programs));
+      for (const [k, run] of runs.entries()) {
+        skipped.push({ input: inputs[i + k]!, bytes: run.bytes, lines: run.lines, dropped: true });
+        add(run);
+      }
+      i += runs.length;
+      if (i < j) break;
       continue;
     }
-    const early = earlyLines(input, before, timezone, progress && ((bytes) => progress(input, bytes)));
-    if (early.bytes === 0) break;
-    // The last input is kept (read from where the skipping stopped) even when every line in it was early: it may
-    // be the live log, and lines written since were not proved.
-    const whole = early.bytes === input.sizeBytes && i < inputs.length - 1;
-    skipped.push({ input, bytes: early.bytes, lines: early.lines, whole });
-    if (!whole) {
-      const rest = [{ ...input, startAt: { byte: early.bytes, line: early.lines } }, ...inputs.slice(i + 1)];
-      return { inputs: rest, skipped };
+    let run: Run;
+    let reachedEnd: boolean;
+    try {
+      ({ run, reachedEnd } = earlyLines(input, before, options, programs));
+    } catch {
+      break; // (unreadable: the census reads it and says so)
     }
+    if (run.lines === 0) break;
+    skipped.push({ input, bytes: run.bytes, lines: run.lines, dropped: false });
+    add(run);
+    kept.push({ ...input, startAt: { byte: run.bytes, line: run.lines } });
     i++;
+    if (!reachedEnd) break;
   }
-  return skipped.length === 0 ? null : { inputs: inputs.slice(i), skipped };
+  // One pass would give up before the first mail line: leave that to it.
+  if (skipped.length === 0 || firstClaimed === 0 || firstClaimed > options.giveUpAfterLines) return null;
+  return { inputs: [...kept, ...inputs.slice(i)], skipped, claimedLines: claimed };
 }
 
-/** .gz files proved at once: two at a time (the cores of a small server), none started after one fails. */
-const GZIP_AT_ONCE = 2;
+/** A readable regular file of known size not already read from a line on (not stdin, a pipe, a device). */
+function seekable(input: InputSpec): boolean {
+  if (input.path === '-' || input.sizeBytes === null || input.startAt !== undefined || input.mtimeMs === null) {
+    return false;
+  }
+  try {
+    return (input.fd !== undefined ? fs.fstatSync(input.fd) : fs.statSync(input.path)).isFile();
+  } catch {
+    return false;
+  }
+}
 
 /** The results of `prove` for the first of `inputs` up to the first that is not proved (null), in order. */
 async function provedInOrder<T>(
@@ -122,81 +177,131 @@ async function provedInOrder<T>(
   return out;
 }
 
-/** Reads the stamps of whole lines as the engine reads them, and tells how many are dated before `beforeMs`. */
-class StampCheck {
+/** Whether a program is one a dialect claims, and whether that dialect keeps state across lines; by tag bytes. */
+class ProgramKinds {
+  static readonly FOREIGN = 0;
+  static readonly CLAIMED = 1;
+  static readonly STATEFUL = 2;
+  private readonly byBytes = new Map<number, { bytes: Buffer; kind: number }[]>();
+  private cached = 0;
+
+  constructor(private readonly dialects: readonly Dialect[]) {}
+
+  /** The kind of the program whose tag is buf[start, end) (its bytes hash to `h`). */
+  kindAt(buf: Buffer, start: number, end: number, h: number): number {
+    let bucket = this.byBytes.get(h);
+    if (bucket !== undefined) {
+      for (const e of bucket) if (sameBytes(e.bytes, buf, start, end)) return e.kind;
+    }
+    if (this.cached >= MAX_CACHED_PROGRAMS) {
+      this.byBytes.clear();
+      this.cached = 0;
+      bucket = undefined;
+    }
+    const name = buf.toString('utf8', start, end);
+    const dialect = this.dialects.find((d) => d.claims(name));
+    const kind =
+      dialect === undefined
+        ? ProgramKinds.FOREIGN
+        : dialect.stateless === true
+          ? ProgramKinds.CLAIMED
+          : ProgramKinds.STATEFUL;
+    const entry = { bytes: Buffer.from(buf.subarray(start, end)), kind };
+    if (bucket === undefined) this.byBytes.set(h, [entry]);
+    else bucket.push(entry);
+    this.cached++;
+    return kind;
+  }
+}
+
+/** Reads whole lines as the engine reads their stamps and programs, and tells how many are early and harmless. */
+class LineCheck {
   private readonly ctx: EnvelopeContext;
   private readonly fast = new FastEnvelope();
   private readonly span = newTagSpan();
   /** The last RFC 3164 stamp read (with its space) and its time: most lines share their second with the line before. */
   private readonly last = Buffer.alloc(RFC3164_STAMP);
   private lastMs = Number.NaN;
+  /** What the lines passed so far held. */
+  readonly run: Run = { bytes: 0, lines: 0, claimed: 0, firstClaimed: 0 };
 
   constructor(
     private readonly beforeMs: number,
     mtimeMs: number | null,
     timezone: string | undefined,
+    private readonly programs: ProgramKinds,
   ) {
     this.ctx = { clock: new WallClock(parseZone(timezone)), years: new YearResolver(null, mtimeMs ?? Date.now()) };
   }
 
   /**
-   * The whole lines at the start of buf[0, n) dated early: their bytes and number; `stopped` when the line after
-   * them is not provably early (else it is cut off by the end of the bytes).
+   * Passes the whole lines at the start of buf[0, n) that are early and harmless (into `run`); returns the bytes
+   * passed, and whether the line after them is not (else the bytes end inside it).
    */
-  scan(buf: Buffer, n: number): { bytes: number; lines: number; stopped: boolean } {
+  scan(buf: Buffer, n: number): { bytes: number; stopped: boolean } {
     let pos = 0;
-    let lines = 0;
     for (;;) {
       const nl = buf.indexOf(10, pos);
-      if (nl < 0 || nl >= n) return { bytes: pos, lines, stopped: n - pos > MAX_LINE_BYTES };
+      if (nl < 0 || nl >= n) {
+        this.run.bytes += pos;
+        return { bytes: pos, stopped: n - pos > MAX_LINE_BYTES };
+      }
       const end = nl > pos && buf[nl - 1] === 13 ? nl - 1 : nl;
-      if (end - pos > MAX_LINE_BYTES || !this.early(buf, pos, end)) return { bytes: pos, lines, stopped: true };
-      lines++;
+      if (end - pos > MAX_LINE_BYTES || !this.passes(buf, pos, end)) {
+        this.run.bytes += pos;
+        return { bytes: pos, stopped: true };
+      }
       pos = nl + 1;
     }
   }
 
-  private early(buf: Buffer, pos: number, end: number): boolean {
+  private passes(buf: Buffer, pos: number, end: number): boolean {
+    const span = this.span;
+    if (locateTag(buf, pos, end, span) !== TAG_SYSLOG) return false;
+    const kind = this.programs.kindAt(buf, span.nameStart, span.nameEnd, span.nameHash);
+    if (kind === ProgramKinds.STATEFUL) return false;
     let t: number | null;
-    if (end - pos > RFC3164_STAMP && sameStamp(this.last, buf, pos)) {
-      t = this.lastMs; // (only RFC 3164 stamps are remembered: an RFC 3339 one goes on past these bytes)
-    } else if (locateTag(buf, pos, end, this.span) !== TAG_SYSLOG) return false;
+    if (span.stamp === 1 && sameStamp(this.last, buf, pos)) t = this.lastMs;
     else {
-      t = this.fast.timeOf(buf, pos, this.span, this.ctx);
-      if (this.span.stamp === 1 && t !== null) {
+      t = this.fast.timeOf(buf, pos, span, this.ctx);
+      if (span.stamp === 1 && t !== null) {
         buf.copy(this.last, 0, pos, pos + RFC3164_STAMP);
         this.lastMs = t;
       }
     }
-    return t !== null && t < this.beforeMs;
+    if (t === null || !(t < this.beforeMs)) return false;
+    const run = this.run;
+    run.lines++;
+    if (kind === ProgramKinds.CLAIMED) {
+      run.claimed++;
+      if (run.firstClaimed === 0) run.firstClaimed = run.lines;
+    }
+    return true;
   }
 }
 
 /**
- * The run of lines from the start of a plain file that are dated before `beforeMs` (read as the engine reads
- * their stamps): its bytes and its lines. Stops at the first other line, and at a last line with no newline
- * (the file may still be growing).
+ * The run of early, harmless lines from the start of a plain file, and whether it reached the file's end (as the
+ * file is then). Stops at the first other line, and at a last line with no newline (the file may be growing).
  */
 export function earlyLines(
   input: InputSpec,
   beforeMs: number,
-  timezone: string | undefined,
-  progress?: (fileBytes: number) => void,
-): { bytes: number; lines: number } {
-  const check = new StampCheck(beforeMs, input.mtimeMs, timezone);
+  options: Pick<SeekOptions, 'timezone' | 'progress'>,
+  programs: ProgramKinds,
+): { run: Run; reachedEnd: boolean } {
+  const check = new LineCheck(beforeMs, input.mtimeMs, options.timezone, programs);
   const buf = Buffer.allocUnsafe(CHUNK_BYTES);
-  const fd = input.fd ?? fs.openSync(input.path, 'r');
-  let bytes = 0;
-  let lines = 0;
+  const fd = input.fd ?? fs.openSync(pathToOpen(input), 'r');
   try {
     for (;;) {
-      const n = fs.readSync(fd, buf, 0, CHUNK_BYTES, bytes);
-      const run = check.scan(buf, n);
-      bytes += run.bytes;
-      lines += run.lines;
+      const n = fs.readSync(fd, buf, 0, CHUNK_BYTES, check.run.bytes);
+      const { bytes, stopped } = check.scan(buf, n);
+      options.progress?.(input, check.run.bytes);
       // (No whole line in a chunk: the end of the file, or a line longer than any the census reads.)
-      if (run.stopped || run.bytes === 0) return { bytes, lines };
-      progress?.(bytes);
+      if (stopped || bytes === 0) {
+        return { run: check.run, reachedEnd: !stopped && check.run.bytes === fs.fstatSync(fd).size };
+      }
     }
   } finally {
     if (input.fd === undefined) fs.closeSync(fd);
@@ -204,48 +309,50 @@ export function earlyLines(
 }
 
 /**
- * A .gz whose every line is dated before `beforeMs`: its inflated bytes and its lines; null when one is not, or
- * it cannot be read to its end (a truncated file: the census reads it and says so).
+ * The lines of a .gz when every one of them is early and harmless; null when one is not, or the file cannot be
+ * read to its end (a truncated file: the census reads it and says so).
  */
-export async function earlyInflated(
+async function earlyInflated(
   input: InputSpec,
   beforeMs: number,
-  timezone: string | undefined,
-  progress?: (input: InputSpec, fileBytes: number) => void,
-): Promise<{ bytes: number; lines: number } | null> {
-  const check = new StampCheck(beforeMs, input.mtimeMs, timezone);
-  const { raw, stream } = openInput(input, 1 << 20);
+  options: Pick<SeekOptions, 'timezone' | 'progress'>,
+  programs: ProgramKinds,
+): Promise<Run | null> {
+  const check = new LineCheck(beforeMs, input.mtimeMs, options.timezone, programs);
   let carry: Buffer | null = null;
-  let bytes = 0;
-  let lines = 0;
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      const buf: Buffer = carry === null ? chunk : Buffer.concat([carry, chunk]);
-      const run = check.scan(buf, buf.length);
-      if (run.stopped) return null;
-      bytes += run.bytes;
-      lines += run.lines;
-      carry = run.bytes < buf.length ? buf.subarray(run.bytes) : null;
-      progress?.(input, (raw as fs.ReadStream).bytesRead);
+    const { raw, stream } = openInput(input, 1 << 20);
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        const buf: Buffer = carry === null ? chunk : Buffer.concat([carry, chunk]);
+        const { bytes, stopped } = check.scan(buf, buf.length);
+        if (stopped) return null;
+        carry = bytes < buf.length ? buf.subarray(bytes) : null;
+        options.progress?.(input, (raw as fs.ReadStream).bytesRead);
+      }
+    } finally {
+      raw.destroy();
     }
   } catch {
     return null;
-  } finally {
-    raw.destroy();
   }
-  // A last line without a newline is read by the census as a line: it must be early too.
-  if (
-    carry !== null &&
-    (carry.length > MAX_LINE_BYTES || check.scan(Buffer.concat([carry, NEWLINE]), carry.length + 1).lines !== 1)
-  ) {
-    return null;
+  // A last line without a newline is read by the census as a line: it must pass too.
+  if (carry !== null) {
+    if (check.scan(Buffer.concat([carry, NEWLINE]), carry.length + 1).bytes === 0) return null;
+    check.run.bytes--; // (the newline added)
   }
-  return { bytes: bytes + (carry?.length ?? 0), lines: lines + (carry === null ? 0 : 1) };
+  return check.run;
 }
 const NEWLINE = Buffer.from('\n');
 
 /** Whether the line at buf[pos] starts with the stamp `last` (a byte loop: a native compare per line costs more). */
 function sameStamp(last: Buffer, buf: Buffer, pos: number): boolean {
   for (let i = RFC3164_STAMP - 1; i >= 0; i--) if (last[i] !== buf[pos + i]) return false;
+  return true;
+}
+
+function sameBytes(a: Buffer, buf: Buffer, start: number, end: number): boolean {
+  if (a.length !== end - start) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== buf[start + i]) return false;
   return true;
 }

@@ -48,9 +48,15 @@ const GZIP_MAGIC_0 = 0x1f;
 const GZIP_MAGIC_1 = 0x8b;
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
 
+/**
+ * Whether the file at `p` starts with gzip's magic bytes. Only a regular file is looked at: opening a named pipe
+ * to look would take a reader from its writer (which may then die of SIGPIPE, leaving the real read waiting for
+ * ever), and its bytes cannot be read again anyway.
+ */
 export function isGzipFile(p: string): boolean {
   let fd: number | null = null;
   try {
+    if (!fs.statSync(p).isFile()) return false;
     fd = fs.openSync(p, 'r');
     return hasGzipMagic(fd);
   } catch {
@@ -64,7 +70,7 @@ export function isGzipFile(p: string): boolean {
 export function isGzipInput(input: InputSpec): boolean {
   if (input.fd === undefined) return input.path !== '-' && isGzipFile(input.path);
   try {
-    return hasGzipMagic(input.fd);
+    return fs.fstatSync(input.fd).isFile() && hasGzipMagic(input.fd);
   } catch {
     return false;
   }

@@ -78,22 +78,35 @@ export function resolveInputs(args: readonly string[], defaults: readonly string
   });
 }
 
+/** The file's path with links resolved (two names of one file are one input), or its absolute path. */
+function realPath(f: string): string {
+  try {
+    return fs.realpathSync(f);
+  } catch {
+    return path.resolve(f);
+  }
+}
+
 /**
  * Named files grouped by rotation set (the same directory and base name), each set oldest first where its first
- * file was named; a file named again (the same resolved path) is dropped; `-` kept in place.
+ * file was named; a file named again (by any name: the same file once links are resolved) is dropped; `-` kept
+ * in place.
  */
 function inReadingOrder(named: readonly string[]): string[] {
   const sets = new Map<string, string[]>();
   const order: (string[] | '-')[] = [];
-  /** Resolved path → the name it was given by (sets are ordered by resolved paths, shown by given names). */
+  /** Absolute path → the name it was given by (sets are ordered by absolute paths, shown by given names). */
   const given = new Map<string, string>();
+  const files = new Set<string>();
   for (const f of named) {
     if (f === '-') {
       order.push('-');
       continue;
     }
+    const real = realPath(f);
+    if (files.has(real)) continue;
+    files.add(real);
     const resolved = path.resolve(f);
-    if (given.has(resolved)) continue;
     given.set(resolved, f);
     const base = rotationKey(resolved).base;
     let set = sets.get(base);
@@ -198,7 +211,7 @@ function globSegmentToRegExp(seg: string): RegExp {
 
 interface RotationKey {
   base: string;
-  /** Larger = older. `maillog.3.gz` → 3, `maillog` → 0; date suffixes sort by date, oldest first. */
+  /** Larger = older. `maillog.3.gz` → 4, `maillog.0` → 1, `maillog` → 0; date suffixes sort by date, oldest first. */
   age: number;
   date: string;
 }
@@ -211,7 +224,8 @@ function rotationKey(file: string): RotationKey {
   const num = /^(.*)\.(\d{1,4})$/.exec(name);
   if (num) {
     name = num[1]!;
-    age = Number(num[2]);
+    // `.0` is the newest rotated file where numbering starts there (newsyslog, savelog): older than none at all.
+    age = Number(num[2]) + 1;
   } else {
     const dated = /^(.*)-(\d{8}|\d{10})$/.exec(name);
     if (dated) {

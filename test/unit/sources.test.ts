@@ -86,6 +86,12 @@ describe('resolveInputs', () => {
       'maillog.1',
       'maillog',
     ]);
+    // Numbering from 0 (newsyslog, savelog): `maillog.0` is newer than `maillog.1`, older than `maillog`.
+    assert.deepEqual(orderRotationSet(['maillog', 'maillog.0', 'maillog.1.gz']), [
+      'maillog.1.gz',
+      'maillog.0',
+      'maillog',
+    ]);
     assert.deepEqual(orderRotationSet(['mail.log', 'mail.log-20261120.gz', 'mail.log-20261113']), [
       'mail.log-20261113',
       'mail.log-20261120.gz',
@@ -128,6 +134,9 @@ describe('resolveInputs', () => {
       'mail.err',
       '-',
     ]);
+    // A second name of the same file (a symbolic link) is the same input.
+    fs.symlinkSync(path.join(dir, 'mail.log'), path.join(dir, 'current'));
+    assert.deepEqual(read(at('mail.log', 'current')), ['mail.log']);
     // Given relative and absolute, a set is still one set, shown by the names it was given.
     const rel = path.relative(process.cwd(), path.join(dir, 'mail.log.1'));
     assert.deepEqual(

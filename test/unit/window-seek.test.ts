@@ -5,7 +5,7 @@
 // threads, and with a line dated in the window placed early (a clock stepped back), where skipping must stop.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -206,6 +206,86 @@ describe('window seek (report --since over a long log)', () => {
     const file = write('stepped.log', early);
     const skipped = await assertExact([file], day(3, 6));
     assert.ok(skipped <= 200, `skipping stopped at the early line (${skipped} skipped)`);
+  });
+
+  it('stops at a line of a dialect that keeps state across lines (Exim, Sendmail: per process id, for ever)', async () => {
+    // Found in review: Exim's `<=` lines leave pids 5000 and 6000 marked as having had mail; a day later their
+    // reuse made one pass count 3 inbound sessions and a skip 1. Sendmail's failed STARTTLS on pid 4321 made the
+    // next delivery of that pid a fallback.
+    const postfixEarly = lines.filter((l) => l.startsWith('Nov 20 0')).slice(0, 300);
+    const exim = [
+      ...postfixEarly,
+      'Nov 20 08:00:00 mx exim[5000]: 2026-11-20 08:00:00 [5000] 1vAbCd-000ABC-AB <= a@b.example H=mail.b.example [192.0.2.1] P=esmtps X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=no S=1234',
+      'Nov 20 08:05:00 mx exim[6000]: 2026-11-20 08:05:00 [6000] 1vAbCe-000ABC-AB <= c@d.example H=mail.d.example [192.0.2.2] P=esmtps X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=no S=1234',
+      'Nov 21 12:30:00 mx exim[5000]: 2026-11-21 12:30:00 [5000] unexpected disconnection while reading SMTP command from [198.51.100.7] D=0s',
+      'Nov 21 12:31:00 mx exim[6000]: 2026-11-21 12:31:00 [6000] H=(spambox) [198.51.100.8] F=<spam@x.example> rejected RCPT <u@me.example>: relay not permitted',
+      'Nov 21 12:40:00 mx exim[7000]: 2026-11-21 12:40:00 [7000] 1vAbCf-000ABC-AB <= e@f.example H=mail.f.example [192.0.2.3] P=esmtps X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=no S=1234',
+    ];
+    const sendmail = [
+      ...postfixEarly,
+      'Nov 20 08:00:00 mx sm-mta[4321]: STARTTLS=client, error: connect failed=-1, reason=certificate verify failed, SSL_error=1, errno=0, retry=-1',
+      'Nov 21 12:30:00 mx sm-mta[4321]: 5ALCU0aa004321: to=<u@peer.example>, ctladdr=<s@me.example> (1000/1000), delay=00:00:01, xdelay=00:00:01, mailer=esmtp, pri=120000, relay=mx.peer.example. [203.0.113.5], dsn=2.0.0, stat=Sent (ok)',
+    ];
+    for (const [name, content] of [
+      ['exim.log', exim],
+      ['sendmail.log', sendmail],
+    ] as const) {
+      const file = write(name, content);
+      const since = Date.UTC(2026, 10, 21, 12);
+      const all = await report([file], since, { parallel: { seek: false } });
+      const seek = await report([file], since);
+      assert.equal(counted(seek), counted(all), name);
+      assert.equal(skippedLines(seek), postfixEarly.length, `${name}: skipping stopped at the first stateful line`);
+      assert.ok(all.inbound.totals.sessions + all.outbound.totals.sessions > 0);
+    }
+  });
+
+  it('leaves "nothing recognised" to be decided as one pass decides it', async () => {
+    const since = Date.UTC(2026, 10, 21, 12);
+    const kernel = (i: number) =>
+      `Nov 20 09:${String(i % 60).padStart(2, '0')}:00 mx kernel: [${i}.000000] usb 1-1: new device`;
+    const cron = (i: number) => `Nov 2${i < 100 ? 0 : 2} 1${i % 10}:00:00 mx CRON[${i}]: (root) CMD (true)`;
+    const session = lines.filter((l) => l.startsWith('Nov 21 1') || l.startsWith('Nov 22 ')).slice(0, 400);
+    const cases: [string, string[]][] = [
+      // One pass gives up at line 50,000 (no mail program among them): so must the census that could skip them.
+      ['syslog-kernel.log', [...Array.from({ length: 60_000 }, (_, i) => kernel(i)), ...session]],
+      // Only CRON: one pass says "nothing recognised"; skipping every line must not turn that into an empty report.
+      ['cron.log', Array.from({ length: 200 }, (_, i) => cron(i))],
+      // Mail lines early, none in the window: one pass counts nothing without an error, and so must the skip.
+      ['quiet.log', [...lines.slice(0, 50), ...Array.from({ length: 200 }, (_, i) => cron(i + 100))]],
+    ];
+    for (const [name, content] of cases) {
+      const file = write(name, content);
+      const outcome = (o: CensusOptions) =>
+        report([file], since, o).then(
+          (r) => counted(r),
+          (e: Error) => `error: ${e.message}`,
+        );
+      assert.equal(await outcome({}), await outcome({ parallel: { seek: false } }), name);
+    }
+  });
+
+  it('reads a pipe as it is, and a file that grew after it was named', async () => {
+    const since = day(3, 6);
+    const file = write('piped.log', lines);
+    const fifo = path.join(dir, 'fifo');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const writer = spawn('sh', ['-c', `cat '${file}' > '${fifo}'`]);
+    const written = new Promise((resolve) => writer.on('close', resolve));
+    const piped = await report([fifo], since);
+    await written;
+    assert.equal(counted(piped), counted(await report([file], since, { parallel: { seek: false } })));
+    // Named (and sized), then grown: a file not last in the list is read to its end as it is then, as one pass does.
+    const grown = path.join(dir, 'grown.log');
+    fs.writeFileSync(grown, `${lines.slice(0, 1000).join('\n')}\n`);
+    const inputs = resolveInputs([grown, write('after.log', lines.slice(-10))]);
+    fs.appendFileSync(grown, `${lines.slice(1000).join('\n')}\n`);
+    fs.utimesSync(grown, new Date('2026-12-01T00:00:00Z'), new Date('2026-12-01T00:00:00Z'));
+    const counts = async (seek: boolean) => {
+      const r = await census(inputs, { timezone: 'UTC', filter: { sinceMs: since }, parallel: { seek } });
+      return counted(buildReport(r.view, r.diagnostics, { sinceMs: since, untilMs: null }));
+    };
+    assert.equal(await counts(true), await counts(false));
   });
 
   it('does not skip when the lines before the window matter (--year, --history) or when told not to', async () => {
