@@ -150,7 +150,10 @@ export interface Diagnostics {
   sources: SourceSummary[];
   issues: SourceIssue[];
   samples: UnparsedSample[];
-  /** Lines written by programs a dialect claims (events + unrecognized + malformed among them, and such lines skipped before the window). */
+  /**
+   * Lines written by programs a dialect claims (events + unrecognized + malformed among them, and such lines a
+   * window-seek skipped).
+   */
   claimedLines: number;
   /** Worker threads that counted (0: all on this thread). The result is the same either way. */
   workers: number;
