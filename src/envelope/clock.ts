@@ -67,7 +67,9 @@ export class WallClock {
   constructor(readonly zone: Zone) {}
 
   toEpochMs(year: number, month: number, day: number, hour: number, minute: number, second: number): number {
-    const key = ((year * 12 + month) * 31 + day) * 24 + hour;
+    // One key per field tuple, also for the impossible dates a byte-read stamp may hold (`Feb 31`, month 98, hour
+    // 99): Date normalizes them, and a key shared by `Feb 31` and `Mar 0` dated a line by whichever came first.
+    const key = ((year * 128 + (month + 1)) * 128 + day) * 128 + hour;
     if (key !== this.cacheKey) {
       this.cacheKey = key;
       this.cacheBase = this.hourBase(year, month, day, hour);

@@ -55,10 +55,12 @@ export function locateTag(buf: Buffer, start: number, end: number, span: TagSpan
     const b10 = buf[start + 10];
     if (b10 === SPACE) return buf[start + 13] === COLON ? TAG_EXIM : TAG_UNSURE;
     if (b10 !== 84 /* T */) return TAG_UNSURE;
-    // The first space and comma after the seconds (scanned here: a native indexOf per line costs more).
+    // The first space and comma after the seconds, within the line and the 41 bytes a stamp can take (scanned here: a
+    // native indexOf per line costs more). Never past the line's end: what follows it depends on where a chunk
+    // ends, and a comma of the next line made a short line Exchange CSV in one read and not in another.
     let sp = -1;
     let comma = -1;
-    const stop = Math.min(buf.length, start + 41);
+    const stop = Math.min(end, start + 41);
     for (let i = start + 19; i < stop; i++) {
       const b = buf[i];
       if (b === SPACE) {
@@ -66,10 +68,6 @@ export function locateTag(buf: Buffer, start: number, end: number, span: TagSpan
         break;
       }
       if (b === 44 && comma < 0) comma = i;
-    }
-    if (sp < 0 && comma < 0) {
-      sp = buf.indexOf(SPACE, stop);
-      comma = buf.indexOf(44, stop);
     }
     if (comma >= 0 && (sp < 0 || comma < sp) && comma < start + 40) return TAG_CSV;
     if (sp < 0 || sp > start + 40 || sp >= end) return TAG_UNSURE;

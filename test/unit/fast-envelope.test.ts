@@ -68,3 +68,24 @@ describe('envelopes from bytes', () => {
     );
   });
 });
+
+describe('a line is read from its own bytes only (found in review)', () => {
+  it('locateTag does not look past the end of the line', () => {
+    // A short RFC 3339 line: with the next line's comma within reach it was Exchange CSV in one read (the line
+    // inside a chunk) and not in another (the line carried over a chunk border): a threaded read then differed.
+    const line = '2026-11-20T12:00:00#Fields:';
+    const alone = Buffer.from(`${line}\n`);
+    const followed = Buffer.from(`${line}\na,b,c d\n`);
+    const span = newTagSpan();
+    assert.equal(locateTag(followed, 0, line.length, span), locateTag(alone, 0, line.length, span));
+  });
+
+  it('WallClock dates an impossible day the same whatever came before it', () => {
+    // `Feb 31` and `Mar 0` shared the clock's hour key: a line was dated by whichever of them came first.
+    const fresh = () => new WallClock(parseZone('UTC'));
+    const primed = fresh();
+    primed.toEpochMs(2027, 2, 0, 10, 0, 0);
+    assert.equal(primed.toEpochMs(2027, 1, 31, 10, 0, 5), fresh().toEpochMs(2027, 1, 31, 10, 0, 5));
+    assert.equal(fresh().toEpochMs(2027, 1, 31, 10, 0, 5), Date.UTC(2027, 1, 31, 10, 0, 5));
+  });
+});
