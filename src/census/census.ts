@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import type { CensusView } from '../aggregate/census-view.js';
+import { partialHorizonMs } from '../correlate/correlator.js';
 import type { Dialect } from '../dialects/dialect.js';
 import { DIALECTS } from '../dialects/registry.js';
 import { parseZone } from '../envelope/clock.js';
@@ -17,7 +18,7 @@ import { ParallelCensus } from './parallel-census.js';
 import { planRanges, type RangePlan, type RangeWorkerInit, readInRanges } from './range-census.js';
 import { compileFilter, type SessionFilter } from './session-filter.js';
 import { GZIP_RATIO, readStreamInRanges } from './stream-range-census.js';
-import { type SkippedPart, seekWindow } from './window-seek.js';
+import { type SkippedPart, seekWindow, type WindowSeek } from './window-seek.js';
 
 export interface CensusOptions {
   filter?: SessionFilter;
@@ -194,12 +195,14 @@ export async function census(given: readonly InputSpec[], options: CensusOptions
           ...(options.onProgress ? { progress: options.onProgress } : {}),
         })
       : null;
-    const inputs = seek?.inputs ?? pinned;
-    const result = await countInputs(inputs, options, dialects, threadsFor(inputs, options), seek?.claimedLines ?? 0);
-    if (seek !== null) {
-      noteSkipped(result.diagnostics.sources, pinned, seek.skipped);
-      result.diagnostics.coverage.skipped = seek.skipped.reduce((n, part) => n + part.lines, 0);
-    }
+    if (seek === null) return (await countInputs(pinned, options, dialects, threadsFor(pinned, options))).result;
+    const counted = await countInputs(seek.inputs, options, dialects, threadsFor(seek.inputs, options), seek);
+    // A session that may lack skipped lines took part in a decision (correlator.ts partialBeforeMs): read it all.
+    if (counted.partialDecided)
+      return (await countInputs(pinned, options, dialects, threadsFor(pinned, options))).result;
+    const { result } = counted;
+    noteSkipped(result.diagnostics.sources, pinned, seek.skipped);
+    result.diagnostics.coverage.skipped = seek.skipped.reduce((n, part) => n + part.lines, 0);
     return result;
   } finally {
     pins?.close();
@@ -281,8 +284,9 @@ async function countInputs(
   options: CensusOptions,
   dialects: Dialect[],
   threads: number,
-  skippedClaimedLines: number,
-): Promise<CensusResult> {
+  seek: WindowSeek | null = null,
+): Promise<{ result: CensusResult; partialDecided: boolean }> {
+  const partialBeforeMs = seek === null ? null : partialHorizonMs(seek.skippedBeforeMs);
   const engine = new CensusEngine({
     dialects,
     zone: parseZone(options.timezone),
@@ -290,9 +294,10 @@ async function countInputs(
     filter: compileFilter(options.filter ?? {}),
     history: options.history ?? null,
     giveUpAfterLines: GIVE_UP_AFTER_LINES,
+    partialBeforeMs,
     ...(options.maxSamples !== undefined ? { maxSamples: options.maxSamples } : {}),
   });
-  engine.claimSkipped(skippedClaimedLines);
+  engine.claimSkipped(seek?.claimedLines ?? 0);
   const sources: SourceSummary[] = [];
   const sourceOf = (input: InputSpec) => (input.path === '-' ? '(stdin)' : input.path);
   const rangeInit: RangeWorkerInit = {
@@ -302,6 +307,7 @@ async function countInputs(
     maxLineBytes: DEFAULT_MAX_LINE_BYTES,
     filter: withoutTap(options.filter ?? {}),
     history: options.history?.window ?? null,
+    partialBeforeMs,
   };
   // A rotation set in runs of whole files (input-ranges.ts), one thread each.
   const groups = rangesAllowed(inputs, threads, options)
@@ -318,7 +324,7 @@ async function countInputs(
       options.parallel?.warmupMs,
     );
     for (const r of results) sources.push({ path: r.path, bytes: r.bytes, issue: r.issue });
-    return finishCensus(engine, dialects, sources, workers);
+    return { result: finishCensus(engine, dialects, sources, workers), partialDecided: engine.partialDecided };
   }
   // Otherwise the last input, if big, in byte ranges (range-census.ts, stream-range-census.ts), and the others
   // through the chunk pipeline (parallel-census.ts), which leaves a core to inflating when most of them are .gz.
@@ -386,7 +392,10 @@ async function countInputs(
   } finally {
     await parallel?.close();
   }
-  return finishCensus(engine, dialects, sources, Math.max(parallel?.workers ?? 0, rangeWorkers));
+  return {
+    result: finishCensus(engine, dialects, sources, Math.max(parallel?.workers ?? 0, rangeWorkers)),
+    partialDecided: engine.partialDecided,
+  };
 }
 
 /** All inputs read: the engine's result, or the "nothing recognised" error. */

@@ -21,6 +21,8 @@ export interface EngineOptions extends LineEngineOptions {
   idleTtlMs?: number;
   /** How soon after a failed handshake a plaintext session of the same peer counts as a fallback. */
   fallbackWindowMs?: number;
+  /** The read skipped lines (window-seek.ts): see CorrelatorOptions.partialBeforeMs. */
+  partialBeforeMs?: number | null;
 }
 
 export class CensusEngine extends LineEngine {
@@ -33,6 +35,8 @@ export class CensusEngine extends LineEngine {
    * correlator and the fallback detector; the sessions they close are the range before's, not counted here.
    */
   warmingUp = false;
+  /** A range counted elsewhere met `partialDecided`. */
+  private partialElsewhere = false;
 
   constructor(options: EngineOptions) {
     // Before the filter: a failure outside --direction/--service still explains a plaintext session inside it.
@@ -45,12 +49,28 @@ export class CensusEngine extends LineEngine {
         history?.add(s);
         if (options.filter(s)) addSession(this.view, s);
       },
-      options.idleTtlMs ? { idleTtlMs: options.idleTtlMs } : {},
+      {
+        ...(options.idleTtlMs ? { idleTtlMs: options.idleTtlMs } : {}),
+        partialBeforeMs: options.partialBeforeMs ?? null,
+      },
     );
     super(options, correlator);
     this.correlator = correlator;
     this.fallback = fallback;
     this.history = history;
+  }
+
+  /**
+   * A decision of the correlator read a session that may lack lines a window-seek skipped, here or in a range
+   * counted elsewhere (`notePartialDecided`): the census must read everything instead.
+   */
+  get partialDecided(): boolean {
+    return this.correlator.partialDecided || this.partialElsewhere;
+  }
+
+  /** A range counted elsewhere (range-census.ts) met `partialDecided`. */
+  notePartialDecided(decided: boolean): void {
+    if (decided) this.partialElsewhere = true;
   }
 
   /** A range's history, collected after everything read here (range-census.ts): see HourBuckets.absorb. */

@@ -188,6 +188,7 @@ export async function readInputGroups(
         engine.absorbInputs(r.counts, r.samples ?? []);
         mergeViews(engine.view, reviveView(r.view));
         engine.absorbHistory(r.history);
+        engine.notePartialDecided(r.partialDecided);
         results.push(...(r.files ?? []));
       }
       return { results, workers: started.length };

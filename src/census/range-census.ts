@@ -64,6 +64,8 @@ export interface RangeWorkerInit {
    * reply.
    */
   history: RecordableWindow | null;
+  /** The census skipped lines (window-seek.ts): CorrelatorOptions.partialBeforeMs; `partialDecided` in the reply. */
+  partialBeforeMs: number | null;
 }
 
 export interface RangeJob {
@@ -108,6 +110,8 @@ export type RangeReply =
       samples?: UnparsedSample[];
       /** The range's sessions in hour buckets, when the job asked for them. */
       history: BucketsPart | null;
+      /** Its correlator read a session that may lack skipped lines (CorrelatorOptions.partialBeforeMs). */
+      partialDecided: boolean;
     }
   | { kind: 'error'; message: string };
 
@@ -367,6 +371,7 @@ export function absorbRanges(engine: CensusEngine, done: readonly RangeDone[]): 
     engine.absorbChunk(r.counts, () => {});
     mergeViews(engine.view, reviveView(r.view));
     engine.absorbHistory(r.history);
+    engine.notePartialDecided(r.partialDecided);
     bytes += r.bytes;
   }
   return bytes;

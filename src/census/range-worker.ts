@@ -29,6 +29,7 @@ const engine = new CensusEngine({
     ? new HourBuckets({ maxCipherNames: Infinity, maxServiceNames: Infinity, window: init.history })
     : null,
   giveUpAfterLines: 0,
+  partialBeforeMs: init.partialBeforeMs,
   maxSamples: init.maxSamples,
   maxLineBytes: init.maxLineBytes,
 });
@@ -84,6 +85,7 @@ function reply(
     issue,
     statefulLines: engine.statefulLines,
     history: engine.history?.part() ?? null,
+    partialDecided: engine.partialDecided,
   };
   if (files !== undefined) {
     done.files = files;

@@ -75,6 +75,8 @@ export interface WindowSeek {
   skipped: SkippedPart[];
   /** Skipped lines written by programs a dialect claims (one pass would have counted them as claimed). */
   claimedLines: number;
+  /** Every skipped line is dated before this (`since − WARMUP_MS`). */
+  skippedBeforeMs: number;
 }
 
 /** What a run of skipped lines held. */
@@ -138,7 +140,7 @@ export async function seekWindow(inputs: readonly InputSpec[], options: SeekOpti
   }
   // One pass would give up before the first mail line: leave that to it.
   if (skipped.length === 0 || firstClaimed === 0 || firstClaimed > options.giveUpAfterLines) return null;
-  return { inputs: [...kept, ...inputs.slice(i)], skipped, claimedLines: claimed };
+  return { inputs: [...kept, ...inputs.slice(i)], skipped, claimedLines: claimed, skippedBeforeMs: before };
 }
 
 /** A readable regular file of known size not already read from a line on (not stdin, a pipe, a device). */

@@ -15,14 +15,28 @@ interface OpenSession {
   reasonProvisional: boolean;
   /** A message said it arrived without TLS (MessageObservation.plaintext). */
   plaintextMessage: boolean;
+  /** May be the tail of a session begun in lines this read skipped (`partialBeforeMs`); absent otherwise. */
+  partial?: true;
 }
 
 export interface CorrelatorOptions {
   /** Close sessions idle for longer than this (log time). Default 1 hour. */
   idleTtlMs?: number;
+  /**
+   * The read skipped the lines dated before some point (census/window-seek.ts), and this is that point plus the
+   * TTL and a sweep period (`partialHorizonMs`). A session started before it by anything but a new connection, for
+   * a key this read has not met before, may be the tail of one begun in the skipped lines, lacking what they set
+   * (its handshake, failure, messages, peer). (Once a key is met, its sessions close where a full read's do: on a
+   * connect, a disconnect or a sweep alike, or by a decision that is caught here.)
+   * Its own counts do not matter — it began before the window — but a decision that reads them (does this
+   * handshake, failure or delivery close it and start another?) might go another way than in a full read:
+   * `partialDecided` then says so, and the census reads everything instead. After this point any session from the
+   * skipped lines has been swept.
+   */
+  partialBeforeMs?: number | null;
 }
 
-const DEFAULT_TTL_MS = 60 * 60 * 1000;
+export const DEFAULT_TTL_MS = 60 * 60 * 1000;
 /**
  * Idle sessions are swept each time the log's clock enters a new period of this length. Keyed to log time, not to
  * a count of lines, so that where sweeps fall depends only on the log's timestamps: a census of a byte range
@@ -31,17 +45,29 @@ const DEFAULT_TTL_MS = 60 * 60 * 1000;
  */
 export const SWEEP_PERIOD_MS = 5 * 60 * 1000;
 
+/** `partialBeforeMs` for a read that skipped the lines dated before `skippedBeforeMs`, with the default TTL. */
+export function partialHorizonMs(skippedBeforeMs: number): number {
+  return skippedBeforeMs + DEFAULT_TTL_MS + SWEEP_PERIOD_MS;
+}
+
 export class Correlator {
   private readonly open = new Map<string, OpenSession>();
   private readonly ttlMs: number;
   private latestMs = 0;
   private nextSweepMs = Number.NEGATIVE_INFINITY;
+  private readonly partialBeforeMs: number | null;
+  /** Keys met so far, while a session may still be partial (until the log's time passes partialBeforeMs). */
+  private metKeys: Set<string> | null;
+  /** A decision read a possibly partial session (`CorrelatorOptions.partialBeforeMs`). */
+  partialDecided = false;
 
   constructor(
     private readonly emit: (session: Session) => void,
     options: CorrelatorOptions = {},
   ) {
     this.ttlMs = options.idleTtlMs ?? DEFAULT_TTL_MS;
+    this.partialBeforeMs = options.partialBeforeMs ?? null;
+    this.metKeys = this.partialBeforeMs === null ? null : new Set();
   }
 
   get openCount(): number {
@@ -51,6 +77,8 @@ export class Correlator {
   observe(o: Observation): void {
     if (o.timeMs !== null && o.timeMs > this.latestMs) {
       this.latestMs = o.timeMs;
+      // (Past it, any session from the skipped lines has been swept: no new session can be partial.)
+      if (this.metKeys !== null && o.timeMs >= this.partialBeforeMs!) this.metKeys = null;
       if (o.timeMs >= this.nextSweepMs) {
         this.nextSweepMs = (Math.floor(o.timeMs / SWEEP_PERIOD_MS) + 1) * SWEEP_PERIOD_MS;
         this.sweep();
@@ -63,6 +91,9 @@ export class Correlator {
         return;
       case 'handshake': {
         let s = this.open.get(o.key);
+        // (An outbound session exists only through a handshake, failure or delivery, so a new outbound handshake
+        // closes it whatever else a full read would have seen in it.)
+        if (s?.partial && o.direction !== 'outbound') this.partialDecided = true;
         // Outbound, every handshake is a new connection of the same client process.
         if (s && (s.session.handshake || s.session.failure || (o.direction === 'outbound' && s.session.messages > 0))) {
           this.close(o.key);
@@ -78,6 +109,7 @@ export class Correlator {
       }
       case 'failure': {
         let s = this.open.get(o.key);
+        if (s?.partial) this.partialDecided = true;
         if (s?.session.failure && s.session.messages === 0 && !s.session.handshake) {
           // The same failure told again (`Cannot start TLS` after `SSL_connect error`): refine, don't count twice.
           this.refine(s, o.reason, o.detail, o.reason === 'other');
@@ -142,6 +174,7 @@ export class Correlator {
       }
       case 'delivery': {
         let s = this.open.get(o.key);
+        if (s?.partial) this.partialDecided = true;
         if (s && (s.session.failure || !samePeer(s.session.peer, o.peer))) {
           this.close(o.key);
           s = undefined;
@@ -205,6 +238,13 @@ export class Correlator {
       reasonProvisional: false,
       plaintextMessage: false,
     };
+    const met = this.metKeys;
+    if (met !== null) {
+      // A new connection, inbound or outbound (every outbound handshake is one), starts afresh in any read.
+      const fresh = o.kind === 'connect' || (o.kind === 'handshake' && o.direction === 'outbound');
+      if (!fresh && !met.has(o.key)) s.partial = true;
+      met.add(o.key);
+    }
     this.open.set(o.key, s);
     return s;
   }

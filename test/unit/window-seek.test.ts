@@ -246,6 +246,28 @@ describe('window seek (report --since over a long log)', () => {
     }
   });
 
+  it('reads everything when a session that may lack skipped lines decides what comes next', async () => {
+    // Found in review: smtpd[100]'s session began (connect, handshake) in the lines skipped and stayed alive on its
+    // messages; a handshake without a connect (a line lost) then closes it and starts the window's session in a
+    // full read, but joined the partial session, which had no handshake, in the skipping one.
+    const file = write('partial.log', [
+      'Nov 20 05:00:00 mx postfix/smtpd[100]: connect from a.example[192.0.2.1]',
+      'Nov 20 05:00:01 mx postfix/smtpd[100]: Anonymous TLS connection established from a.example[192.0.2.1]: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)',
+      'Nov 20 05:50:00 mx postfix/smtpd[100]: AAAAA11111: client=a.example[192.0.2.1]',
+      'Nov 20 06:40:00 mx postfix/smtpd[100]: AAAAA22222: client=a.example[192.0.2.1]',
+      'Nov 20 07:30:00 mx postfix/smtpd[100]: AAAAA33333: client=a.example[192.0.2.1]',
+      'Nov 20 08:20:00 mx postfix/smtpd[100]: AAAAA44444: client=a.example[192.0.2.1]',
+      'Nov 20 09:10:00 mx postfix/smtpd[100]: Anonymous TLS connection established from b.example[192.0.2.2]: TLSv1.2 with cipher ECDHE-RSA-AES256-GCM-SHA384 (256/256 bits)',
+      'Nov 20 09:10:05 mx postfix/smtpd[100]: disconnect from b.example[192.0.2.2] ehlo=2 starttls=1 quit=1 commands=4',
+    ]);
+    const since = Date.UTC(2026, 10, 20, 9);
+    const all = await report([file], since, { parallel: { seek: false } });
+    const seek = await report([file], since);
+    assert.equal(counted(seek), counted(all));
+    assert.equal(seek.inbound.totals.tls, 1);
+    assert.equal(skippedLines(seek), 0, 'the census read everything instead');
+  });
+
   it('leaves "nothing recognised" to be decided as one pass decides it', async () => {
     const since = Date.UTC(2026, 10, 21, 12);
     const kernel = (i: number) =>
