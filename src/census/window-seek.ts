@@ -7,10 +7,13 @@
 // the idle TTL (1 h) plus a sweep period before it, or it would have been swept, so one pass and a read that
 // starts WARMUP_MS (3 h) earlier both see it begin before the window and leave it out; a session that starts in
 // the window is made of lines dated in the window; the fallback detector looks back one hour. And since sweeps
-// fall on fixed periods of log time (correlator.ts), both reads sweep alike from the first line read on. That
-// holds for the correlator and the fallback detector, which forget with time; not for the interpreters of
-// dialects that keep state across lines with no time limit (Exim and Sendmail per process id, OpenSMTPD,
-// Exchange): skipping stops at the first line of one of their programs.
+// fall on fixed periods of log time (correlator.ts), both reads sweep alike from the first line read on. But a
+// session kept alive across the skip point lacks, in this read, what its skipped lines set, and a later handshake,
+// failure or delivery reads that to decide whether it starts another session: the correlator marks such sessions
+// partial and tells when one decides (CorrelatorOptions.partialBeforeMs), and the census then reads everything
+// (census.ts). All that holds for the correlator and the fallback detector, which forget with time; not for the
+// interpreters of dialects that keep state across lines with no time limit (Exim and Sendmail per process id,
+// OpenSMTPD, Exchange): skipping stops at the first line of one of their programs.
 //
 // Proved, not guessed. A log is not always in time order (a clock stepped back, lines merged from hosts), so
 // bisecting on timestamps would be a guess. Each skipped line is looked at — its stamp, read from the bytes as
