@@ -180,7 +180,9 @@ export function selectDialects(ids: readonly string[] | undefined): Dialect[] {
 
 export async function census(given: readonly InputSpec[], options: CensusOptions = {}): Promise<CensusResult> {
   const dialects = selectDialects(options.mta);
-  const seeking = seekAllowed(options);
+  // (Only with the inputs pinned: more than MAX_PINNED are not, and a rotation between the seek and the read would
+  // then skip the head of another file.)
+  const seeking = seekAllowed(options) && given.length <= MAX_PINNED;
   // Files counted in ranges are pinned: every thread, and a read that falls back, then reads the same file; so are
   // files a window-seek reads into, so that the lines it proved early are the lines then skipped.
   const pins = seeking || rangesAllowed(given, threadsFor(given, options), options) ? pinInputs(given) : null;
