@@ -289,6 +289,7 @@ async function countInputs(
   seek: WindowSeek | null = null,
 ): Promise<{ result: CensusResult; partialDecided: boolean }> {
   const partialBeforeMs = seek === null ? null : partialHorizonMs(seek.skippedBeforeMs);
+  const skippedLatestMs = seek === null ? null : seek.skippedLatestMs;
   const engine = new CensusEngine({
     dialects,
     zone: parseZone(options.timezone),
@@ -297,6 +298,7 @@ async function countInputs(
     history: options.history ?? null,
     giveUpAfterLines: GIVE_UP_AFTER_LINES,
     partialBeforeMs,
+    skippedLatestMs,
     ...(options.maxSamples !== undefined ? { maxSamples: options.maxSamples } : {}),
   });
   engine.claimSkipped(seek?.claimedLines ?? 0);
@@ -310,6 +312,7 @@ async function countInputs(
     filter: withoutTap(options.filter ?? {}),
     history: options.history?.window ?? null,
     partialBeforeMs,
+    skippedLatestMs,
   };
   // A rotation set in runs of whole files (input-ranges.ts), one thread each.
   const groups = rangesAllowed(inputs, threads, options)

@@ -23,6 +23,7 @@ export interface EngineOptions extends LineEngineOptions {
   fallbackWindowMs?: number;
   /** The read skipped lines (window-seek.ts): see CorrelatorOptions.partialBeforeMs. */
   partialBeforeMs?: number | null;
+  skippedLatestMs?: number | null;
 }
 
 export class CensusEngine extends LineEngine {
@@ -52,6 +53,7 @@ export class CensusEngine extends LineEngine {
       {
         ...(options.idleTtlMs ? { idleTtlMs: options.idleTtlMs } : {}),
         partialBeforeMs: options.partialBeforeMs ?? null,
+        skippedLatestMs: options.skippedLatestMs ?? null,
       },
     );
     super(options, correlator);

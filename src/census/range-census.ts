@@ -66,6 +66,7 @@ export interface RangeWorkerInit {
   history: RecordableWindow | null;
   /** The census skipped lines (window-seek.ts): CorrelatorOptions.partialBeforeMs; `partialDecided` in the reply. */
   partialBeforeMs: number | null;
+  skippedLatestMs: number | null;
 }
 
 export interface RangeJob {

@@ -30,6 +30,7 @@ const engine = new CensusEngine({
     : null,
   giveUpAfterLines: 0,
   partialBeforeMs: init.partialBeforeMs,
+  skippedLatestMs: init.skippedLatestMs,
   maxSamples: init.maxSamples,
   maxLineBytes: init.maxLineBytes,
 });

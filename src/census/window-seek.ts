@@ -7,7 +7,8 @@
 // the idle TTL (1 h) plus a sweep period before it, or it would have been swept, so one pass and a read that
 // starts WARMUP_MS (3 h) earlier both see it begin before the window and leave it out; a session that starts in
 // the window is made of lines dated in the window; the fallback detector looks back one hour. And since sweeps
-// fall on fixed periods of log time (correlator.ts), both reads sweep alike from the first line read on. But a
+// fall on fixed periods of log time (correlator.ts), both reads sweep alike once the log's time has passed the
+// skipped lines' latest (a sweep before that which closes a session makes the census read everything). But a
 // session kept alive across the skip point lacks, in this read, what its skipped lines set, and a later handshake,
 // failure or delivery reads that to decide whether it starts another session: the correlator marks such sessions
 // partial and tells when one decides (CorrelatorOptions.partialBeforeMs), and the census then reads everything
@@ -80,6 +81,8 @@ export interface WindowSeek {
   claimedLines: number;
   /** Every skipped line is dated before this (`since − WARMUP_MS`). */
   skippedBeforeMs: number;
+  /** The latest time among the skipped lines. */
+  skippedLatestMs: number;
 }
 
 /** What a run of skipped lines held. */
@@ -89,6 +92,8 @@ interface Run {
   claimed: number;
   /** The 1-based number, within the run, of its first claimed line; 0 when none. */
   firstClaimed: number;
+  /** The latest time among its lines (-Infinity: none). */
+  latestMs: number;
 }
 
 /**
@@ -103,7 +108,9 @@ export async function seekWindow(inputs: readonly InputSpec[], options: SeekOpti
   let lines = 0;
   let claimed = 0;
   let firstClaimed = 0;
+  let latest = Number.NEGATIVE_INFINITY;
   const add = (run: Run) => {
+    if (run.latestMs > latest) latest = run.latestMs;
     if (firstClaimed === 0 && run.firstClaimed > 0) firstClaimed = lines + run.firstClaimed;
     lines += run.lines;
     claimed += run.claimed;
@@ -143,7 +150,13 @@ export async function seekWindow(inputs: readonly InputSpec[], options: SeekOpti
   }
   // One pass would give up before the first mail line: leave that to it.
   if (skipped.length === 0 || firstClaimed === 0 || firstClaimed > options.giveUpAfterLines) return null;
-  return { inputs: [...kept, ...inputs.slice(i)], skipped, claimedLines: claimed, skippedBeforeMs: before };
+  return {
+    inputs: [...kept, ...inputs.slice(i)],
+    skipped,
+    claimedLines: claimed,
+    skippedBeforeMs: before,
+    skippedLatestMs: latest,
+  };
 }
 
 /** A readable regular file of known size not already read from a line on (not stdin, a pipe, a device). */
@@ -228,7 +241,7 @@ class LineCheck {
   private readonly last = Buffer.alloc(RFC3164_STAMP);
   private lastMs = Number.NaN;
   /** What the lines passed so far held. */
-  readonly run: Run = { bytes: 0, lines: 0, claimed: 0, firstClaimed: 0 };
+  readonly run: Run = { bytes: 0, lines: 0, claimed: 0, firstClaimed: 0, latestMs: Number.NEGATIVE_INFINITY };
 
   constructor(
     private readonly beforeMs: number,
@@ -277,6 +290,7 @@ class LineCheck {
     if (t === null || !(t < this.beforeMs)) return false;
     const run = this.run;
     run.lines++;
+    if (t > run.latestMs) run.latestMs = t;
     if (kind === ProgramKinds.CLAIMED) {
       run.claimed++;
       if (run.firstClaimed === 0) run.firstClaimed = run.lines;

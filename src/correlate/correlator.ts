@@ -24,16 +24,24 @@ export interface CorrelatorOptions {
   idleTtlMs?: number;
   /**
    * The read skipped the lines dated before some point (census/window-seek.ts), and this is that point plus the
-   * TTL and a sweep period (`partialHorizonMs`). A session started before it by anything but a new connection, for
-   * a key this read has not met before, may be the tail of one begun in the skipped lines, lacking what they set
-   * (its handshake, failure, messages, peer). (Once a key is met, its sessions close where a full read's do: on a
-   * connect, a disconnect or a sweep alike, or by a decision that is caught here.)
-   * Its own counts do not matter — it began before the window — but a decision that reads them (does this
-   * handshake, failure or delivery close it and start another?) might go another way than in a full read:
-   * `partialDecided` then says so, and the census reads everything instead. After this point any session from the
-   * skipped lines has been swept.
+   * TTL and a sweep period (`partialHorizonMs`). An inbound session started before it by anything but a connect,
+   * for a key this read has not met before, may be the tail of one begun in the skipped lines, lacking what they set
+   * (its handshake, failure, messages). Its own counts do not matter — it began before the window — but a decision
+   * that reads them (does this handshake, failure or delivery close it and start another?) might go another way
+   * than in a full read: `partialDecided` then says so, and the census reads everything instead. So it does when
+   * such a session has no time (it is never swept, the full read's may be). (Once a key is met, its sessions close
+   * where a full read's do: on a connect, a disconnect or a sweep alike — see `skippedLatestMs` — or by a decision
+   * caught here. An outbound session is never partial: in any read it exists only through a handshake, a failure or
+   * a delivery, and a review showed that every later decision then goes the same way in both reads.) After this
+   * point any session from the skipped lines has been swept.
    */
   partialBeforeMs?: number | null;
+  /**
+   * The latest time among the skipped lines. Until the log's time passes the sweep period after it, a full read's
+   * latest time may be later (a clock stepped back after the skip point): it may not sweep where this read does, so
+   * a sweep that closes a session before then sets `partialDecided` too.
+   */
+  skippedLatestMs?: number | null;
 }
 
 export const DEFAULT_TTL_MS = 60 * 60 * 1000;
@@ -56,6 +64,8 @@ export class Correlator {
   private latestMs = 0;
   private nextSweepMs = Number.NEGATIVE_INFINITY;
   private readonly partialBeforeMs: number | null;
+  /** Before the log's time reaches this, a full read (its latest time from skipped lines) may not sweep as this does. */
+  private readonly sameSweepsFromMs: number | null;
   /** Keys met so far, while a session may still be partial (until the log's time passes partialBeforeMs). */
   private metKeys: Set<string> | null;
   /** A decision read a possibly partial session (`CorrelatorOptions.partialBeforeMs`). */
@@ -67,6 +77,9 @@ export class Correlator {
   ) {
     this.ttlMs = options.idleTtlMs ?? DEFAULT_TTL_MS;
     this.partialBeforeMs = options.partialBeforeMs ?? null;
+    const skippedLatest = options.skippedLatestMs ?? null;
+    this.sameSweepsFromMs =
+      skippedLatest === null ? null : (Math.floor(skippedLatest / SWEEP_PERIOD_MS) + 1) * SWEEP_PERIOD_MS;
     this.metKeys = this.partialBeforeMs === null ? null : new Set();
   }
 
@@ -240,9 +253,13 @@ export class Correlator {
     };
     const met = this.metKeys;
     if (met !== null) {
-      // A new connection, inbound or outbound (every outbound handshake is one), starts afresh in any read.
-      const fresh = o.kind === 'connect' || (o.kind === 'handshake' && o.direction === 'outbound');
-      if (!fresh && !met.has(o.key)) s.partial = true;
+      // A connect starts afresh in any read, and so does an outbound session (see partialBeforeMs).
+      const fresh = o.kind === 'connect' || o.direction === 'outbound';
+      if (!fresh && !met.has(o.key)) {
+        s.partial = true;
+        // (Never swept, unlike the full read's session it may be the tail of, whose lines had times.)
+        if (o.timeMs === null) this.partialDecided = true;
+      }
       met.add(o.key);
     }
     this.open.set(o.key, s);
@@ -293,8 +310,14 @@ export class Correlator {
 
   private sweep(): void {
     const horizon = this.latestMs - this.ttlMs;
+    // Before the log's time has passed the skipped lines' (and the sweep after them), a full read's latest time
+    // may be later (a clock stepped back after the skip point): it need not sweep here, nor close what this does.
+    const early = this.sameSweepsFromMs !== null && this.latestMs < this.sameSweepsFromMs;
     for (const [key, s] of this.open) {
-      if (s.lastMs !== null && s.lastMs < horizon) this.close(key);
+      if (s.lastMs !== null && s.lastMs < horizon) {
+        if (early) this.partialDecided = true;
+        this.close(key);
+      }
     }
   }
 }

@@ -268,6 +268,58 @@ describe('window seek (report --since over a long log)', () => {
     assert.equal(skippedLines(seek), 0, 'the census read everything instead');
   });
 
+  it('reads everything when skipping could change which sessions a sweep closes, or one is never swept', async () => {
+    // Found in review. A clock stepped back over an hour after the skip point: the skipping read's latest time
+    // began at 06:30, so it swept smtpd[100]'s session at 07:36 where a full read (its latest time 08:59:59) did
+    // not, and the 12:01 handshake then joined a session without one. And a line with no time (journald JSON
+    // without __REALTIME_TIMESTAMP) started a session never swept, which the 12:01 disconnect then closed.
+    const cases: [string, string[]][] = [
+      [
+        'stepped-back.log',
+        [
+          'Nov 20 08:00:00 mx postfix/smtpd[1]: connect from a.example[192.0.2.1]',
+          'Nov 20 08:59:59 mx postfix/smtpd[1]: disconnect from a.example[192.0.2.1] ehlo=1 quit=1 commands=2',
+          'Nov 20 09:00:00 mx kernel: tick',
+          'Nov 20 06:30:00 mx postfix/smtpd[100]: connect from b.example[192.0.2.2]',
+          'Nov 20 06:30:01 mx postfix/smtpd[100]: Anonymous TLS connection established from b.example[192.0.2.2]: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)',
+          'Nov 20 07:36:00 mx postfix/smtpd[200]: connect from c.example[192.0.2.3]',
+          'Nov 20 07:40:00 mx postfix/smtpd[100]: QID01: client=b.example[192.0.2.2]',
+          'Nov 20 08:10:00 mx postfix/smtpd[100]: QID02: client=b.example[192.0.2.2]',
+          'Nov 20 08:40:00 mx postfix/smtpd[100]: QID03: client=b.example[192.0.2.2]',
+          'Nov 20 09:10:00 mx postfix/smtpd[100]: QID04: client=b.example[192.0.2.2]',
+          'Nov 20 09:40:00 mx postfix/smtpd[100]: QID05: client=b.example[192.0.2.2]',
+          'Nov 20 10:10:00 mx postfix/smtpd[100]: QID06: client=b.example[192.0.2.2]',
+          'Nov 20 10:40:00 mx postfix/smtpd[100]: QID07: client=b.example[192.0.2.2]',
+          'Nov 20 11:10:00 mx postfix/smtpd[100]: QID08: client=b.example[192.0.2.2]',
+          'Nov 20 11:40:00 mx postfix/smtpd[100]: QID09: client=b.example[192.0.2.2]',
+          'Nov 20 12:01:00 mx postfix/smtpd[100]: Anonymous TLS connection established from b.example[192.0.2.2]: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)',
+          'Nov 20 12:02:00 mx postfix/smtpd[100]: disconnect from b.example[192.0.2.2] ehlo=2 starttls=1 quit=1 commands=4',
+        ],
+      ],
+      [
+        'no-time.log',
+        [
+          'Nov 20 08:50:00 mx postfix/smtpd[100]: connect from b.example[192.0.2.2]',
+          'Nov 20 08:50:01 mx postfix/smtpd[100]: Anonymous TLS connection established from b.example[192.0.2.2]: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)',
+          '{"SYSLOG_IDENTIFIER":"postfix/smtpd","SYSLOG_PID":"100","_HOSTNAME":"mx","MESSAGE":"QIDAA1: client=b.example[192.0.2.2]"}',
+          'Nov 20 09:30:00 mx postfix/smtpd[7]: connect from c.example[192.0.2.3]',
+          'Nov 20 10:30:00 mx postfix/smtpd[7]: connect from c.example[192.0.2.3]',
+          'Nov 20 11:30:00 mx postfix/smtpd[7]: connect from c.example[192.0.2.3]',
+          'Nov 20 12:01:00 mx postfix/smtpd[100]: disconnect from b.example[192.0.2.2] ehlo=1 quit=1 commands=2',
+        ],
+      ],
+    ];
+    const since = Date.UTC(2026, 10, 20, 12);
+    for (const [name, content] of cases) {
+      const file = write(name, content);
+      const all = await report([file], since, { parallel: { seek: false } });
+      const seek = await report([file], since);
+      assert.equal(counted(seek), counted(all), name);
+      assert.equal(all.inbound.totals.sessions, 1, name);
+      assert.equal(skippedLines(seek), 0, `${name}: the census read everything instead`);
+    }
+  });
+
   it('leaves "nothing recognised" to be decided as one pass decides it', async () => {
     const since = Date.UTC(2026, 10, 21, 12);
     const kernel = (i: number) =>
