@@ -21,7 +21,7 @@ export interface EngineOptions extends LineEngineOptions {
   idleTtlMs?: number;
   /** How soon after a failed handshake a plaintext session of the same peer counts as a fallback. */
   fallbackWindowMs?: number;
-  /** The read skipped lines (window-seek.ts): see CorrelatorOptions.partialBeforeMs. */
+  /** The read skipped lines (window-seek.ts): see CorrelatorOptions.partialBeforeMs and skippedLatestMs. */
   partialBeforeMs?: number | null;
   skippedLatestMs?: number | null;
 }

@@ -64,7 +64,10 @@ export interface RangeWorkerInit {
    * reply.
    */
   history: RecordableWindow | null;
-  /** The census skipped lines (window-seek.ts): CorrelatorOptions.partialBeforeMs; `partialDecided` in the reply. */
+  /**
+   * The census skipped lines (window-seek.ts): CorrelatorOptions.partialBeforeMs and skippedLatestMs; the reply's
+   * `partialDecided` says whether the range met such a decision.
+   */
   partialBeforeMs: number | null;
   skippedLatestMs: number | null;
 }

@@ -104,9 +104,7 @@ export class Correlator {
         return;
       case 'handshake': {
         let s = this.open.get(o.key);
-        // (An outbound session exists only through a handshake, failure or delivery, so a new outbound handshake
-        // closes it whatever else a full read would have seen in it.)
-        if (s?.partial && o.direction !== 'outbound') this.partialDecided = true;
+        if (s?.partial) this.partialDecided = true;
         // Outbound, every handshake is a new connection of the same client process.
         if (s && (s.session.handshake || s.session.failure || (o.direction === 'outbound' && s.session.messages > 0))) {
           this.close(o.key);
