@@ -19,6 +19,7 @@ const PROGRESS_BYTES = 16 << 20;
 
 const job = workerData as RangeJob;
 const { init } = job;
+const { partialBeforeMs, skippedLatestMs } = init;
 const engine = new CensusEngine({
   dialects: selectDialects(init.mta),
   zone: parseZone(init.timezone),
@@ -29,8 +30,8 @@ const engine = new CensusEngine({
     ? new HourBuckets({ maxCipherNames: Infinity, maxServiceNames: Infinity, window: init.history })
     : null,
   giveUpAfterLines: 0,
-  partialBeforeMs: init.partialBeforeMs,
-  skippedLatestMs: init.skippedLatestMs,
+  partialBeforeMs,
+  skippedLatestMs,
   maxSamples: init.maxSamples,
   maxLineBytes: init.maxLineBytes,
 });
