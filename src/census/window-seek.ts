@@ -303,7 +303,7 @@ class LineCheck {
  * The run of early, harmless lines from the start of a plain file, and whether it reached the file's end (as the
  * file is then). Stops at the first other line, and at a last line with no newline (the file may be growing).
  */
-export function earlyLines(
+function earlyLines(
   input: InputSpec,
   beforeMs: number,
   options: Pick<SeekOptions, 'timezone' | 'progress'>,

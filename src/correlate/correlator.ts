@@ -44,7 +44,7 @@ export interface CorrelatorOptions {
   skippedLatestMs?: number | null;
 }
 
-export const DEFAULT_TTL_MS = 60 * 60 * 1000;
+const DEFAULT_TTL_MS = 60 * 60 * 1000;
 /**
  * Idle sessions are swept each time the log's clock enters a new period of this length. Keyed to log time, not to
  * a count of lines, so that where sweeps fall depends only on the log's timestamps: a census of a byte range
