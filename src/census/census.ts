@@ -11,14 +11,21 @@ import type { HourBuckets } from '../history/hour-buckets.js';
 import { CensusError } from '../model/errors.js';
 import type { Coverage } from '../model/types.js';
 import { DEFAULT_MAX_LINE_BYTES, isGzipFile, isGzipInput, readLines, type SourceIssue } from '../sources/read-lines.js';
-import type { InputSpec } from '../sources/resolve-inputs.js';
+import { type InputSpec, spanBytes } from '../sources/resolve-inputs.js';
 import { CensusEngine, nothingClaimedError, type UnparsedSample } from './engine.js';
 import { planInputGroups, readInputGroups } from './input-ranges.js';
 import { ParallelCensus } from './parallel-census.js';
 import { planRanges, type RangePlan, type RangeWorkerInit, readInRanges } from './range-census.js';
 import { compileFilter, type SessionFilter } from './session-filter.js';
 import { GZIP_RATIO, readStreamInRanges } from './stream-range-census.js';
-import { type SkippedPart, seekWindow, type WindowSeek } from './window-seek.js';
+import {
+  type SkippedPart,
+  seekWindow,
+  seekWindowEnd,
+  tailStillProved,
+  type WindowSeek,
+  type WindowTail,
+} from './window-seek.js';
 
 export interface CensusOptions {
   filter?: SessionFilter;
@@ -73,7 +80,7 @@ export function estimatedLogBytes(inputs: readonly InputSpec[]): number | null {
   let total = 0;
   for (const input of inputs) {
     if (input.path === '-' || input.sizeBytes === null) return null;
-    total += isGzipFile(input.path) ? input.sizeBytes * GZIP_RATIO : input.sizeBytes - (input.startAt?.byte ?? 0);
+    total += isGzipFile(input.path) ? input.sizeBytes * GZIP_RATIO : spanBytes(input)!;
   }
   return total;
 }
@@ -97,7 +104,7 @@ function mostlyGzip(inputs: readonly InputSpec[]): boolean {
   for (const input of inputs) {
     if (input.path === '-' || input.sizeBytes === null) return false;
     if (isGzipFile(input.path)) gz += input.sizeBytes * GZIP_RATIO;
-    else plain += input.sizeBytes;
+    else plain += spanBytes(input)!;
   }
   return gz > plain;
 }
@@ -112,7 +119,7 @@ function rangePlanFor(input: InputSpec, threads: number, options: CensusOptions)
     // A .gz is split as it is inflated (stream-range-census.ts); its size counts as GZIP_RATIO times.
     return input.sizeBytes * GZIP_RATIO < (options.parallel?.rangeMinBytes ?? PARALLEL_MIN_BYTES) ? null : 'stream';
   }
-  if (input.sizeBytes < (options.parallel?.rangeMinBytes ?? PARALLEL_MIN_BYTES)) return null;
+  if (spanBytes(input)! < (options.parallel?.rangeMinBytes ?? PARALLEL_MIN_BYTES)) return null;
   return planRanges(input, threads, options.timezone, options.parallel?.warmupMs);
 }
 
@@ -144,6 +151,8 @@ export interface SourceSummary {
   issue: SourceIssue | null;
   /** The lines at its start left unread, proved dated before the window (window-seek.ts); absent when none. */
   skipped?: { bytes: number; lines: number };
+  /** The lines at its end left unread, proved dated after the window (window-seek.ts); absent when none. */
+  skippedAfter?: { bytes: number; lines: number };
 }
 
 export interface Diagnostics {
@@ -182,12 +191,16 @@ export async function census(given: readonly InputSpec[], options: CensusOptions
   const dialects = selectDialects(options.mta);
   // (Only with the inputs pinned: more than MAX_PINNED are not, and a rotation between the seek and the read would
   // then skip the head of another file.)
-  const seeking = seekAllowed(options) && given.length <= MAX_PINNED;
+  const pinnable = given.length <= MAX_PINNED;
+  const seeking = seekAllowed(options) && (options.filter?.sinceMs ?? null) !== null && pinnable;
+  const tailing = seekAllowed(options) && (options.filter?.untilMs ?? null) !== null && pinnable;
   // Files counted in ranges are pinned: every thread, and a read that falls back, then reads the same file; so are
-  // files a window-seek reads into, so that the lines it proved early are the lines then skipped.
-  const pins = seeking || rangesAllowed(given, threadsFor(given, options), options) ? pinInputs(given) : null;
+  // files a window-seek skips lines of, so that the lines it proved outside the window are the lines then skipped.
+  const pins =
+    seeking || tailing || rangesAllowed(given, threadsFor(given, options), options) ? pinInputs(given) : null;
   try {
     const pinned = pins?.inputs ?? given;
+    const readAll = async () => (await countInputs(pinned, options, dialects, threadsFor(pinned, options))).result!;
     const seek = seeking
       ? await seekWindow(pinned, {
           sinceMs: options.filter!.sinceMs!,
@@ -197,14 +210,39 @@ export async function census(given: readonly InputSpec[], options: CensusOptions
           ...(options.onProgress ? { progress: options.onProgress } : {}),
         })
       : null;
-    if (seek === null) return (await countInputs(pinned, options, dialects, threadsFor(pinned, options))).result;
-    const counted = await countInputs(seek.inputs, options, dialects, threadsFor(seek.inputs, options), seek);
+    const afterSeek = seek?.inputs ?? pinned;
+    const tail = tailing
+      ? await seekWindowEnd(afterSeek, {
+          untilMs: options.filter!.untilMs!,
+          timezone: options.timezone,
+          dialects,
+          ...(options.onProgress ? { progress: options.onProgress } : {}),
+        })
+      : null;
+    if (seek === null && tail === null) return await readAll();
+    let counted =
+      tail === null
+        ? null
+        : await countInputs(tail.inputs, options, dialects, threadsFor(tail.inputs, options), seek, tail);
+    // Reading stopped early but a session it counts was still open there, or nothing read was a mail program's
+    // line (one pass may give up on those), or the file grew since with lines not proved late: read to the end.
+    if (
+      counted !== null &&
+      !counted.partialDecided &&
+      !(counted.tailHeld && tailStillProved(tail!, options.timezone, dialects))
+    ) {
+      counted = null;
+    }
+    if (counted === null && seek !== null) {
+      counted = await countInputs(seek.inputs, options, dialects, threadsFor(seek.inputs, options), seek);
+    }
     // A session that may lack skipped lines took part in a decision (correlator.ts partialBeforeMs): read it all.
-    if (counted.partialDecided)
-      return (await countInputs(pinned, options, dialects, threadsFor(pinned, options))).result;
-    const { result } = counted;
-    noteSkipped(result.diagnostics.sources, pinned, seek.skipped);
-    result.diagnostics.coverage.skipped = seek.skipped.reduce((n, part) => n + part.lines, 0);
+    if (counted === null || counted.partialDecided) return await readAll();
+    const result = counted.result!;
+    const parts = [...(seek?.skipped ?? []), ...(counted.tail ? tail!.skipped : [])];
+    noteSkipped(result.diagnostics.sources, pinned, seek?.skipped ?? [], counted.tail ? tail!.skipped : []);
+    result.diagnostics.coverage.skipped = parts.reduce((n, part) => n + part.lines, 0);
+    if (counted.tail) result.diagnostics.claimedLines += tail!.claimedLines;
     return result;
   } finally {
     pins?.close();
@@ -212,13 +250,12 @@ export async function census(given: readonly InputSpec[], options: CensusOptions
 }
 
 /**
- * Whether lines long before the window may be skipped (window-seek.ts): a `since`, and nothing that needs the lines
- * before it — `--year` (the year of a line depends on those before), `--history` (it records every session), a
- * tap on the sessions.
+ * Whether lines long before or after the window may be skipped (window-seek.ts): not when told not to, nor with
+ * anything that needs every line — `--year` (the year of a line depends on those before), `--history` (it records
+ * every session), a tap on the sessions.
  */
 function seekAllowed(options: CensusOptions): boolean {
   return (
-    (options.filter?.sinceMs ?? null) !== null &&
     options.parallel?.seek !== false &&
     (options.year ?? null) === null &&
     (options.history ?? null) === null &&
@@ -228,21 +265,36 @@ function seekAllowed(options: CensusOptions): boolean {
 
 /**
  * The skipped parts into the sources (one per input read, in order): an input not read at all gets a source of
- * its own where it stood among `inputs`, one read from a line on its `skipped`.
+ * its own where it stood among `inputs`; one read from a line on gets its `skipped`, one read up to a line its
+ * `skippedAfter`.
  */
-function noteSkipped(sources: SourceSummary[], inputs: readonly InputSpec[], skipped: readonly SkippedPart[]): void {
-  const partOf = new Map(skipped.map((part) => [part.input, part]));
+function noteSkipped(
+  sources: SourceSummary[],
+  inputs: readonly InputSpec[],
+  before: readonly SkippedPart[],
+  after: readonly SkippedPart[],
+): void {
+  const beforeOf = new Map(before.map((part) => [part.input, part]));
+  // (The window's end was sought among the inputs the seek left, some of them new objects: by path and descriptor.)
+  const same = (a: InputSpec, b: InputSpec) => a.path === b.path && a.fd === b.fd;
+  const afterOf = (input: InputSpec) => after.find((part) => same(part.input, input));
   const read = [...sources];
   sources.length = 0;
   for (const input of inputs) {
-    const part = partOf.get(input);
-    if (part?.dropped) {
-      sources.push({ path: input.path, bytes: 0, issue: null, skipped: { bytes: part.bytes, lines: part.lines } });
+    const head = beforeOf.get(input);
+    const tail = afterOf(input);
+    const amounts = (part: SkippedPart | undefined) => (part ? { bytes: part.bytes, lines: part.lines } : undefined);
+    if (head?.dropped || tail?.dropped) {
+      const source: SourceSummary = { path: input.path, bytes: 0, issue: null };
+      if (head !== undefined) source.skipped = amounts(head)!;
+      if (tail !== undefined) source.skippedAfter = amounts(tail)!;
+      sources.push(source);
       continue;
     }
     const source = read.shift();
     if (source === undefined) continue;
-    if (part !== undefined) source.skipped = { bytes: part.bytes, lines: part.lines };
+    if (head !== undefined) source.skipped = amounts(head)!;
+    if (tail !== undefined) source.skippedAfter = amounts(tail)!;
     sources.push(source);
   }
   sources.push(...read);
@@ -281,13 +333,26 @@ function pinInputs(inputs: readonly InputSpec[]): { inputs: readonly InputSpec[]
   };
 }
 
+/** A census of some inputs, and whether it stands for one pass over all of them. */
+interface Counted {
+  /** Null when the read cannot stand (`tail` and not `tailHeld`). */
+  result: CensusResult | null;
+  /** A session that may lack lines skipped at the start took part in a decision: read everything. */
+  partialDecided: boolean;
+  /** The inputs' end was skipped (a WindowTail)… */
+  tail: boolean;
+  /** …and no counted session was open where reading stopped, and something was read of a mail program. */
+  tailHeld: boolean;
+}
+
 async function countInputs(
   inputs: readonly InputSpec[],
   options: CensusOptions,
   dialects: Dialect[],
   threads: number,
   seek: WindowSeek | null = null,
-): Promise<{ result: CensusResult; partialDecided: boolean }> {
+  tail: WindowTail | null = null,
+): Promise<Counted> {
   const partialBeforeMs = seek === null ? null : partialHorizonMs(seek.skippedBeforeMs);
   const skippedLatestMs = seek === null ? null : seek.skippedLatestMs;
   const engine = new CensusEngine({
@@ -303,6 +368,14 @@ async function countInputs(
   });
   engine.claimSkipped(seek?.claimedLines ?? 0);
   const sources: SourceSummary[] = [];
+  const finished = (workers: number): Counted => {
+    const partialDecided = engine.partialDecided;
+    // With the end skipped, nothing read from a mail program: one pass may give up where this read did not get.
+    if (tail !== null && engine.claimedLines === 0)
+      return { result: null, partialDecided, tail: true, tailHeld: false };
+    const result = finishCensus(engine, dialects, sources, workers);
+    return { result, partialDecided, tail: tail !== null, tailHeld: engine.countedOpenAtEnd === 0 };
+  };
   const sourceOf = (input: InputSpec) => (input.path === '-' ? '(stdin)' : input.path);
   const rangeInit: RangeWorkerInit = {
     mta: options.mta,
@@ -329,7 +402,7 @@ async function countInputs(
       options.parallel?.warmupMs,
     );
     for (const r of results) sources.push({ path: r.path, bytes: r.bytes, issue: r.issue });
-    return { result: finishCensus(engine, dialects, sources, workers), partialDecided: engine.partialDecided };
+    return finished(workers);
   }
   // Otherwise the last input, if big, in byte ranges (range-census.ts, stream-range-census.ts), and the others
   // through the chunk pipeline (parallel-census.ts), which leaves a core to inflating when most of them are .gz.
@@ -397,10 +470,7 @@ async function countInputs(
   } finally {
     await parallel?.close();
   }
-  return {
-    result: finishCensus(engine, dialects, sources, Math.max(parallel?.workers ?? 0, rangeWorkers)),
-    partialDecided: engine.partialDecided,
-  };
+  return finished(Math.max(parallel?.workers ?? 0, rangeWorkers));
 }
 
 /** All inputs read: the engine's result, or the "nothing recognised" error. */

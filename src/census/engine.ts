@@ -38,6 +38,14 @@ export class CensusEngine extends LineEngine {
   warmingUp = false;
   /** A range counted elsewhere met `partialDecided`. */
   private partialElsewhere = false;
+  /** `finish` is closing the sessions still open. */
+  private finishing = false;
+  /**
+   * Sessions the filter counts that were still open when the input ended (`finish` closed them), here or in the
+   * last range, counted elsewhere (`noteOpenAtEnd`). A read that stopped before the end of the log
+   * (window-seek.ts, `seekWindowEnd`) is exact only when there are none.
+   */
+  countedOpenAtEnd = 0;
 
   constructor(options: EngineOptions) {
     // Before the filter: a failure outside --direction/--service still explains a plaintext session inside it.
@@ -48,7 +56,10 @@ export class CensusEngine extends LineEngine {
         fallback.mark(s);
         if (this.warmingUp) return;
         history?.add(s);
-        if (options.filter(s)) addSession(this.view, s);
+        if (options.filter(s)) {
+          addSession(this.view, s);
+          if (this.finishing) this.countedOpenAtEnd++;
+        }
       },
       {
         ...(options.idleTtlMs ? { idleTtlMs: options.idleTtlMs } : {}),
@@ -75,6 +86,11 @@ export class CensusEngine extends LineEngine {
     if (decided) this.partialElsewhere = true;
   }
 
+  /** The last range, counted elsewhere (range-census.ts), ended with these counted sessions open. */
+  noteOpenAtEnd(sessions: number | undefined): void {
+    this.countedOpenAtEnd += sessions ?? 0;
+  }
+
   /** A range's history, collected after everything read here (range-census.ts): see HourBuckets.absorb. */
   absorbHistory(part: BucketsPart | null | undefined): void {
     if (part) this.history?.absorb(part);
@@ -95,6 +111,7 @@ export class CensusEngine extends LineEngine {
 
   /** All inputs read: close open sessions and return the result. */
   finish(): { view: CensusView; coverage: Coverage; samples: UnparsedSample[]; claimedLines: number } {
+    this.finishing = true;
     this.correlator.flush();
     return { view: this.view, coverage: this.coverage, samples: this.samples, claimedLines: this.claimedLines };
   }

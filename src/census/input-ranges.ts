@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import { mergeViews, reviveView } from '../aggregate/census-view.js';
 import { parseZone } from '../envelope/clock.js';
 import { isGzipInput, type ReadResult, readLines, withDescriptor } from '../sources/read-lines.js';
-import type { InputSpec } from '../sources/resolve-inputs.js';
+import { type InputSpec, spanBytes } from '../sources/resolve-inputs.js';
 import type { CensusEngine } from './engine.js';
 import {
   firstLineTime,
@@ -52,9 +52,7 @@ export function planInputGroups(
   const costs: number[] = [];
   for (const input of inputs) {
     if (input.path === '-' || input.sizeBytes === null) return null;
-    costs.push(
-      isGzipInput(input) ? inflatedSizeEstimate(input) * GZIP_COST : input.sizeBytes - (input.startAt?.byte ?? 0),
-    );
+    costs.push(isGzipInput(input) ? inflatedSizeEstimate(input) * GZIP_COST : spanBytes(input)!);
   }
   const total = costs.reduce((a, b) => a + b, 0);
   if (costs[costs.length - 1]! * 2 >= total) return null;
@@ -171,7 +169,7 @@ export async function readInputGroups(
           report?.();
         },
       });
-      bytes[0] = base + (input.sizeBytes ?? 0) - (input.startAt?.byte ?? 0);
+      bytes[0] = base + (spanBytes(input) ?? 0);
       results.push(result);
     }
   };
@@ -189,6 +187,7 @@ export async function readInputGroups(
         mergeViews(engine.view, reviveView(r.view));
         engine.absorbHistory(r.history);
         engine.notePartialDecided(r.partialDecided);
+        engine.noteOpenAtEnd(r.countedOpenAtEnd);
         results.push(...(r.files ?? []));
       }
       return { results, workers: started.length };

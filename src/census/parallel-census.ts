@@ -143,7 +143,7 @@ export class ParallelCensus {
   workers = 0;
 
   /**
-   * Reads one input to its end; the engine has had `beginSource` for it. `startAt`: a plain file from this line
+   * Reads one input to its end (or its `endAt`); the engine has had `beginSource` for it. `startAt`: a plain file from this line
    * start on (a range census reading on from its seam; by default the input's own `startAt`); the bytes before it
    * count in issue messages, not in the result's `bytes`.
    */
@@ -199,7 +199,10 @@ export class ParallelCensus {
     try {
       handle = await fs.promises.open(pathToOpen(input), 'r');
       for (;;) {
-        const room = Math.min(this.limit() - (this.filled - this.carried), this.block.length - this.filled);
+        // (A file read up to its `endAt`, window-seek.ts, stops there.)
+        const left = input.endAt === undefined ? Number.POSITIVE_INFINITY : input.endAt - (startAt + bytes);
+        if (left <= 0) break;
+        const room = Math.min(this.limit() - (this.filled - this.carried), this.block.length - this.filled, left);
         let n: number;
         try {
           n = (await handle.read(this.block, this.filled, room, startAt + bytes)).bytesRead;

@@ -116,11 +116,16 @@ export type RangeReply =
       history: BucketsPart | null;
       /** Its correlator read a session that may lack skipped lines (CorrelatorOptions.partialBeforeMs). */
       partialDecided: boolean;
+      /** The last range: the counted sessions still open at its end (CensusEngine.countedOpenAtEnd). */
+      countedOpenAtEnd: number;
     }
   | { kind: 'error'; message: string };
 
 export interface RangePlan {
-  /** Range i is [starts[i], starts[i + 1]) (the last one to the end); starts[0] is 0 or the input's `startAt`. */
+  /**
+   * Range i is [starts[i], starts[i + 1]) (the last one to the end, or the input's `endAt`); starts[0] is 0 or the
+   * input's `startAt`.
+   */
   starts: number[];
   /** Where range i's thread begins reading (warmStarts[0] is starts[0]: the first range needs no warm-up). */
   warmStarts: number[];
@@ -136,7 +141,8 @@ export function planRanges(
   timezone: string | undefined,
   warmupMs: number = WARMUP_MS,
 ): RangePlan | null {
-  const size = input.sizeBytes;
+  // (A file read up to its `endAt`, window-seek.ts, is split up to there.)
+  const size = input.endAt ?? input.sizeBytes;
   if (size === null || parts < 2) return null;
   return withDescriptor(input, (fd) => {
     const probe = new TimeProbe(fd, size, input.mtimeMs, timezone);
@@ -270,7 +276,7 @@ export async function readInRanges(
         input,
         warmStart: plan.warmStarts[i]!,
         start: plan.starts[i]!,
-        end: i + 1 < parts ? plan.starts[i + 1]! : null,
+        end: i + 1 < parts ? plan.starts[i + 1]! : (input.endAt ?? null),
       },
       last: i === parts - 1,
     };
@@ -306,7 +312,10 @@ export async function readInRanges(
     };
     const rest = readOn
       ? await readOn(plan.starts[1]!, onward)
-      : await readLines(input, engine, { range: { start: plan.starts[1]!, end: null }, progress: onward });
+      : await readLines(input, engine, {
+          range: { start: plan.starts[1]!, end: input.endAt ?? null },
+          progress: onward,
+        });
     return { path: input.path, bytes: first.bytes + rest.bytes, issue: rest.issue, workers: 0 };
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
@@ -376,6 +385,7 @@ export function absorbRanges(engine: CensusEngine, done: readonly RangeDone[]): 
     mergeViews(engine.view, reviveView(r.view));
     engine.absorbHistory(r.history);
     engine.notePartialDecided(r.partialDecided);
+    engine.noteOpenAtEnd(r.countedOpenAtEnd);
     bytes += r.bytes;
   }
   return bytes;

@@ -8,6 +8,7 @@ import { viewTransferables } from '../aggregate/census-view.js';
 import { parseZone } from '../envelope/clock.js';
 import { HourBuckets } from '../history/hour-buckets.js';
 import { type ReadResult, readLines, type SourceIssue } from '../sources/read-lines.js';
+import { spanBytes } from '../sources/resolve-inputs.js';
 import { selectDialects } from './census.js';
 import { CensusEngine } from './engine.js';
 import type { RangeJob, RangeReply } from './range-census.js';
@@ -88,6 +89,7 @@ function reply(
     statefulLines: engine.statefulLines,
     history: engine.history?.part() ?? null,
     partialDecided: engine.partialDecided,
+    countedOpenAtEnd: engine.countedOpenAtEnd,
   };
   if (files !== undefined) {
     done.files = files;
@@ -173,7 +175,7 @@ async function readInputs(spec: NonNullable<RangeJob['inputs']>): Promise<void> 
       // (Whole files may hold dialects that keep state across lines: each starts them afresh.)
       stop: folded,
     });
-    before += input.sizeBytes ?? 0;
+    before += spanBytes(input) ?? 0;
     files.push(result);
     if (folded()) break;
   }

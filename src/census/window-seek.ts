@@ -1,6 +1,7 @@
 // `report --since 1d` over weeks of log: the lines long before the window cannot change what it counts, so they
 // are skipped instead of parsed — the head of each file up to the window's approach, and .gz files wholly
-// before it.
+// before it. And with `--until`, the lines long after the window at the end of the logs (`seekWindowEnd`, at
+// the end of this comment).
 //
 // Which lines. A report counts the sessions that start in the window (session-filter.ts). Lines dated before
 // `since − WARMUP_MS` cannot touch such a session: a session still open when the window starts was active within
@@ -33,6 +34,15 @@
 // Not with `--year` (a line's year then depends on the lines before it), `--history` (it records every session,
 // in the window or not) or a tap on the sessions (census.ts); not into standard input or anything but a
 // readable regular file.
+//
+// The end. Lines dated at or after `until + WARMUP_MS` cannot start a session the report counts (it counts by
+// start, and a session starts at its first line); they can only continue one. So the census reads up to the
+// first of the late lines at the end of the inputs (`InputSpec.endAt`; files and .gz wholly late are not read)
+// and then checks that no session it counts was still open there (CensusEngine.countedOpenAtEnd: those `finish`
+// closed): if one was, it reads everything instead. The late lines are proved as the early ones are, searched
+// from the end backwards (the last line of a file, which may still be growing, alone first); a file that grew
+// meanwhile has its new lines proved once the census has read (`tailStillProved`). "Nothing recognised" cannot
+// be decided on lines never read, so a read that met no line of a mail program reads everything instead too.
 
 import fs from 'node:fs';
 import type { Dialect } from '../dialects/dialect.js';
@@ -125,7 +135,8 @@ export async function seekWindow(inputs: readonly InputSpec[], options: SeekOpti
       let j = i;
       while (j < inputs.length && seekable(inputs[j]!) && isGzipInput(inputs[j]!) && inputs[j]!.mtimeMs! < before) j++;
       if (j === i) break;
-      const runs = await provedInOrder(inputs.slice(i, j), (gz) => earlyInflated(gz, before, options, programs));
+      const early = { beforeMs: before, fromMs: Number.POSITIVE_INFINITY };
+      const runs = await provedInOrder(inputs.slice(i, j), (gz) => outsideInflated(gz, early, options, programs));
       for (const [k, run] of runs.entries()) {
         skipped.push({ input: inputs[i + k]!, bytes: run.bytes, lines: run.lines, dropped: true });
         add(run);
@@ -159,9 +170,261 @@ export async function seekWindow(inputs: readonly InputSpec[], options: SeekOpti
   };
 }
 
-/** A readable regular file of known size not already read from a line on (not stdin, a pipe, a device). */
-function seekable(input: InputSpec): boolean {
-  if (input.path === '-' || input.sizeBytes === null || input.startAt !== undefined || input.mtimeMs === null) {
+export interface TailSeekOptions {
+  untilMs: number;
+  timezone: string | undefined;
+  dialects: readonly Dialect[];
+  progress?: (input: InputSpec, fileBytes: number) => void;
+}
+
+/** A plain file whose end was proved late, as it was then: to check again once the census has read (`tailHolds`). */
+interface ProvedEnd {
+  input: InputSpec;
+  /** Its size when proved. */
+  size: number;
+  /** Where its last line starts when that line had no newline yet (the file may be growing), else `size`. */
+  provedTo: number;
+  /** What was proved from `provedTo` on: that last line, or nothing. */
+  lastLine: Run;
+}
+
+export interface WindowTail {
+  /** The inputs left to read: those proved wholly late are gone, and the last one may end early (`endAt`). */
+  inputs: InputSpec[];
+  /** What was skipped, per input, in input order. */
+  skipped: SkippedPart[];
+  /** Skipped lines written by programs a dialect claims. */
+  claimedLines: number;
+  /** Every skipped line is dated at or after this (`until + WARMUP_MS`). */
+  skippedFromMs: number;
+  proved: ProvedEnd[];
+}
+
+/**
+ * Skips, from the end of `inputs`, the lines proved dated at or after `untilMs + WARMUP_MS` and harmless: .gz
+ * files and plain files wholly, or the end of a plain file (`endAt`); null when nothing is skipped. The census
+ * must then check that it holds (`tailHolds`): no session it counts may still be open where it stopped reading.
+ */
+export async function seekWindowEnd(
+  inputs: readonly InputSpec[],
+  options: TailSeekOptions,
+): Promise<WindowTail | null> {
+  const late: Outside = { beforeMs: Number.NEGATIVE_INFINITY, fromMs: options.untilMs + WARMUP_MS };
+  const programs = new ProgramKinds(options.dialects);
+  const skipped: SkippedPart[] = [];
+  const proved: ProvedEnd[] = [];
+  let claimed = 0;
+  let cut: InputSpec | null = null;
+  let i = inputs.length; // inputs[i…] are skipped
+  while (i > 0 && cut === null) {
+    const input = inputs[i - 1]!;
+    if (!seekable(input, true)) break;
+    if (isGzipInput(input)) {
+      // The run of .gz files, newest first, whose times say they were written to after that point (a .gz last
+      // written before it cannot hold only later lines); skipped down to the first that is not wholly late.
+      let j = i;
+      while (j > 0 && seekable(inputs[j - 1]!) && isGzipInput(inputs[j - 1]!) && inputs[j - 1]!.mtimeMs! >= late.fromMs)
+        j--;
+      if (j === i) break;
+      const newestFirst = inputs.slice(j, i).reverse();
+      const runs = await provedInOrder(newestFirst, (gz) => outsideInflated(gz, late, options, programs));
+      for (const [k, run] of runs.entries()) {
+        skipped.push({ input: newestFirst[k]!, bytes: run.bytes, lines: run.lines, dropped: true });
+        claimed += run.claimed;
+      }
+      i -= runs.length;
+      if (runs.length < newestFirst.length) break;
+      continue;
+    }
+    let end: LateEnd;
+    try {
+      end = lateLines(input, late, options, programs);
+    } catch {
+      break; // (unreadable: the census reads it and says so)
+    }
+    if (end.run.lines === 0) break;
+    const from = input.startAt?.byte ?? 0;
+    const dropped = end.start <= from;
+    skipped.push({ input, bytes: end.size - end.start, lines: end.run.lines, dropped });
+    claimed += end.run.claimed;
+    proved.push({ input, size: end.size, provedTo: end.provedTo, lastLine: end.lastLine });
+    if (dropped) options.progress?.(input, end.size - from);
+    else cut = { ...input, endAt: end.start };
+    i--;
+  }
+  if (skipped.length === 0) return null;
+  skipped.reverse();
+  return {
+    inputs: cut === null ? inputs.slice(0, i) : [...inputs.slice(0, i), cut],
+    skipped,
+    claimedLines: claimed,
+    skippedFromMs: late.fromMs,
+    proved,
+  };
+}
+
+/**
+ * Whether the lines the census left unread at the end still are all late and harmless, now that it has read the
+ * rest: a plain file that grew since was proved only up to its size then (and its last line, if it had no newline
+ * yet, only as far as it went), so its new bytes are proved now; a file that shrank was rewritten: false. The
+ * skipped parts take in the lines proved now.
+ */
+export function tailStillProved(tail: WindowTail, timezone: string | undefined, dialects: readonly Dialect[]): boolean {
+  const programs = new ProgramKinds(dialects);
+  for (const p of tail.proved) {
+    let size: number;
+    try {
+      size = (p.input.fd !== undefined ? fs.fstatSync(p.input.fd) : fs.statSync(p.input.path)).size;
+    } catch {
+      return false;
+    }
+    if (size === p.size) continue;
+    if (size < p.size) return false;
+    const run = provedFrom(
+      p.input,
+      p.provedTo,
+      { beforeMs: Number.NEGATIVE_INFINITY, fromMs: tail.skippedFromMs },
+      timezone,
+      programs,
+    );
+    if (run === null) return false;
+    const part = tail.skipped.find((s) => s.input === p.input)!;
+    part.bytes += size - p.size;
+    part.lines += run.lines - p.lastLine.lines;
+    tail.claimedLines += run.claimed - p.lastLine.claimed;
+  }
+  return true;
+}
+
+/** What the end of a plain file held: the late lines from `start` to `size`. */
+interface LateEnd {
+  start: number;
+  size: number;
+  /** Where its last line starts when that line has no newline yet, else `size`. */
+  provedTo: number;
+  /** That line (no lines when there is none). */
+  lastLine: Run;
+  /** All of them, that line included. */
+  run: Run;
+}
+
+/**
+ * The run of late, harmless lines at the end of a plain file (not before its `startAt`), read backwards in
+ * blocks: where it starts, and what it held. The file's last line counts even without a newline (the census reads
+ * it so), but only as far as it went: `provedTo` says where it starts.
+ */
+function lateLines(
+  input: InputSpec,
+  late: Outside,
+  options: Pick<TailSeekOptions, 'timezone'>,
+  programs: ProgramKinds,
+): LateEnd {
+  const check = new LineCheck(late, input.mtimeMs, options.timezone, programs);
+  const floor = input.startAt?.byte ?? 0;
+  const fd = input.fd ?? fs.openSync(pathToOpen(input), 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const total = freshRun();
+    const buf = Buffer.allocUnsafe(CHUNK_BYTES);
+    const nothing = { start: size, size, provedTo: size, lastLine: freshRun(), run: total };
+    let hi = size; // the lines from hi on are late
+    // The last line, if it has no newline yet, alone: it may still be growing (tailStillProved proves it again).
+    let lastLine = freshRun();
+    if (size > floor) {
+      const lo = Math.max(floor, size - CHUNK_BYTES);
+      const n = fs.readSync(fd, buf, 0, size - lo, lo);
+      if (n !== size - lo) return nothing;
+      if (buf[n - 1] !== 10) {
+        const nl = buf.lastIndexOf(10, n - 1);
+        if (nl < 0 && lo > floor) return nothing; // (a line longer than a block: longer than any the census reads)
+        if (check.lastFailure(buf, nl + 1, n) >= 0) return nothing;
+        lastLine = check.run;
+        addRun(total, lastLine);
+        hi = lo + nl + 1;
+      }
+    }
+    const provedTo = hi;
+    while (hi > floor) {
+      const lo = Math.max(floor, hi - CHUNK_BYTES);
+      const n = fs.readSync(fd, buf, 0, hi - lo, lo);
+      if (n !== hi - lo) break; // (shrank meanwhile: the census finds out, tailStillProved)
+      // The block's first whole line (a line that starts before the block is the next block's).
+      let first = 0;
+      if (lo > floor) {
+        const nl = buf.indexOf(10);
+        if (nl < 0 || nl + 1 >= n) break; // (a line longer than a block: longer than any the census reads)
+        first = nl + 1;
+      }
+      const failEnd = check.lastFailure(buf, first, n);
+      addRun(total, check.run);
+      if (failEnd >= 0) {
+        hi = lo + failEnd;
+        break;
+      }
+      hi = lo + first;
+    }
+    total.bytes = size - hi;
+    return { start: hi, size, provedTo, lastLine, run: total };
+  } finally {
+    if (input.fd === undefined) fs.closeSync(fd);
+  }
+}
+
+function addRun(into: Run, run: Run): void {
+  into.lines += run.lines;
+  into.claimed += run.claimed;
+  if (run.latestMs > into.latestMs) into.latestMs = run.latestMs;
+}
+
+/**
+ * The lines of a plain file from `from` (a line start) to its end when every one of them is outside and harmless
+ * (the last counts without a newline, as the census reads it); null otherwise.
+ */
+function provedFrom(
+  input: InputSpec,
+  from: number,
+  outside: Outside,
+  timezone: string | undefined,
+  programs: ProgramKinds,
+): Run | null {
+  const check = new LineCheck(outside, input.mtimeMs, timezone, programs);
+  const buf = Buffer.allocUnsafe(CHUNK_BYTES);
+  const total = freshRun();
+  const fd = input.fd ?? fs.openSync(pathToOpen(input), 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    let at = from;
+    while (at < size) {
+      const n = fs.readSync(fd, buf, 0, Math.min(CHUNK_BYTES, size - at), at);
+      if (n <= 0) return null;
+      const endsFile = at + n === size;
+      const whole = endsFile ? n : buf.lastIndexOf(10, n - 1) + 1;
+      if (whole === 0) return null; // (a line longer than a block)
+      if (check.lastFailure(buf, 0, whole) >= 0) return null;
+      addRun(total, check.run);
+      at += whole;
+    }
+    total.bytes = size - from;
+    return total;
+  } catch {
+    return null;
+  } finally {
+    if (input.fd === undefined) fs.closeSync(fd);
+  }
+}
+
+/**
+ * A readable regular file of known size (not stdin, a pipe, a device), not already read from a line on (unless
+ * `fromLineOk`: the window's end may be sought in a file whose head was skipped) nor up to one.
+ */
+function seekable(input: InputSpec, fromLineOk = false): boolean {
+  if (
+    input.path === '-' ||
+    input.sizeBytes === null ||
+    (input.startAt !== undefined && !fromLineOk) ||
+    input.endAt !== undefined ||
+    input.mtimeMs === null
+  ) {
     return false;
   }
   try {
@@ -232,7 +495,18 @@ class ProgramKinds {
   }
 }
 
-/** Reads whole lines as the engine reads their stamps and programs, and tells how many are early and harmless. */
+/** Where a skipped line's time must be: before `beforeMs` or from `fromMs` on. */
+interface Outside {
+  beforeMs: number;
+  fromMs: number;
+}
+
+const freshRun = (): Run => ({ bytes: 0, lines: 0, claimed: 0, firstClaimed: 0, latestMs: Number.NEGATIVE_INFINITY });
+
+/**
+ * Reads whole lines as the engine reads their stamps and programs, and tells how many are dated outside the window
+ * (early or late) and harmless.
+ */
 class LineCheck {
   private readonly ctx: EnvelopeContext;
   private readonly fast = new FastEnvelope();
@@ -241,10 +515,10 @@ class LineCheck {
   private readonly last = Buffer.alloc(RFC3164_STAMP);
   private lastMs = Number.NaN;
   /** What the lines passed so far held. */
-  readonly run: Run = { bytes: 0, lines: 0, claimed: 0, firstClaimed: 0, latestMs: Number.NEGATIVE_INFINITY };
+  run: Run = freshRun();
 
   constructor(
-    private readonly beforeMs: number,
+    private readonly outside: Outside,
     mtimeMs: number | null,
     timezone: string | undefined,
     private readonly programs: ProgramKinds,
@@ -273,6 +547,28 @@ class LineCheck {
     }
   }
 
+  /**
+   * Checks every line of buf[from, n) (`from` a line start; bytes after the last `\n` are a line too: callers pass
+   * them only at a file's end) into a fresh `run`; returns the offset just past the last line that does not pass,
+   * or -1 when all do (then `run` holds them all, else the lines after that one).
+   */
+  lastFailure(buf: Buffer, from: number, n: number): number {
+    this.run = freshRun();
+    let failEnd = -1;
+    let pos = from;
+    while (pos < n) {
+      let nl = buf.indexOf(10, pos);
+      if (nl < 0 || nl >= n) nl = n; // (a file's last line, without a newline)
+      const end = nl > pos && buf[nl - 1] === 13 ? nl - 1 : nl;
+      if (end - pos > MAX_LINE_BYTES || !this.passes(buf, pos, end)) {
+        failEnd = Math.min(nl + 1, n);
+        this.run = freshRun();
+      }
+      pos = nl + 1;
+    }
+    return failEnd;
+  }
+
   private passes(buf: Buffer, pos: number, end: number): boolean {
     const span = this.span;
     if (locateTag(buf, pos, end, span) !== TAG_SYSLOG) return false;
@@ -287,7 +583,7 @@ class LineCheck {
         this.lastMs = t;
       }
     }
-    if (t === null || !(t < this.beforeMs)) return false;
+    if (t === null || !(t < this.outside.beforeMs || t >= this.outside.fromMs)) return false;
     const run = this.run;
     run.lines++;
     if (t > run.latestMs) run.latestMs = t;
@@ -309,7 +605,12 @@ function earlyLines(
   options: Pick<SeekOptions, 'timezone' | 'progress'>,
   programs: ProgramKinds,
 ): { run: Run; reachedEnd: boolean } {
-  const check = new LineCheck(beforeMs, input.mtimeMs, options.timezone, programs);
+  const check = new LineCheck(
+    { beforeMs, fromMs: Number.POSITIVE_INFINITY },
+    input.mtimeMs,
+    options.timezone,
+    programs,
+  );
   const buf = Buffer.allocUnsafe(CHUNK_BYTES);
   const fd = input.fd ?? fs.openSync(pathToOpen(input), 'r');
   try {
@@ -328,16 +629,16 @@ function earlyLines(
 }
 
 /**
- * The lines of a .gz when every one of them is early and harmless; null when one is not, or the file cannot be
- * read to its end (a truncated file: the census reads it and says so).
+ * The lines of a .gz when every one of them is dated outside the window and harmless; null when one is not, or the
+ * file cannot be read to its end (a truncated file: the census reads it and says so).
  */
-async function earlyInflated(
+async function outsideInflated(
   input: InputSpec,
-  beforeMs: number,
+  outside: Outside,
   options: Pick<SeekOptions, 'timezone' | 'progress'>,
   programs: ProgramKinds,
 ): Promise<Run | null> {
-  const check = new LineCheck(beforeMs, input.mtimeMs, options.timezone, programs);
+  const check = new LineCheck(outside, input.mtimeMs, options.timezone, programs);
   let carry: Buffer | null = null;
   try {
     const { raw, stream } = openInput(input, 1 << 20);

@@ -237,7 +237,7 @@ export interface Coverage {
   malformed: number;
   foreign: number;
   /**
-   * Lines not among `lines`: dated long before `--since`, skipped unparsed (census/window-seek.ts). Set on a census's
+   * Lines not among `lines`: dated long before `--since` or after `--until`, skipped unparsed (census/window-seek.ts). Set on a census's
    * result only, and only when lines were skipped.
    */
   skipped?: number;

@@ -39,7 +39,7 @@ export function renderCsv(r: ReportData): string {
   rows.push({
     section: 'coverage',
     count: c.lines,
-    reasons: `events=${c.events} unrecognized=${c.unrecognized} foreign=${c.foreign} malformed=${c.malformed}${skipped > 0 ? ` skipped_before_window=${skipped}` : ''}`,
+    reasons: `events=${c.events} unrecognized=${c.unrecognized} foreign=${c.foreign} malformed=${c.malformed}${skipped > 0 ? ` skipped_outside_window=${skipped}` : ''}`,
   });
   const lines = [HEADER.join(','), ...rows.map((row) => HEADER.map((h) => forCsv(row[h] ?? null)).join(','))];
   return `${lines.join('\r\n')}\r\n`;

@@ -288,12 +288,23 @@ ${renderLegend(r.timeline)}
 </section>`;
 }
 
-/** How much of a source was read: complete, from a line on, not at all (dated before the window), or its issue. */
+/**
+ * How much of a source was read: complete, from a line on, up to a line, not at all (dated outside the window), or
+ * its issue.
+ */
 function readNote(s: ReportData['sources'][number]): string {
   if (s.issue !== null) return s.issue;
-  if (s.skipped === undefined) return 'complete';
-  if (s.bytes === 0) return `skipped: all ${num(s.skipped.lines)} lines dated long before the window`;
-  return `from line ${num(s.skipped.lines + 1)} (the lines before are dated before the window)`;
+  const before = s.skipped;
+  const after = s.skippedAfter;
+  if (before === undefined && after === undefined) return 'complete';
+  const lines = (before?.lines ?? 0) + (after?.lines ?? 0);
+  if (s.bytes === 0)
+    return `skipped: all ${num(lines)} lines dated long ${after === undefined ? 'before' : before === undefined ? 'after' : 'before or after'} the window`;
+  const notes: string[] = [];
+  if (before !== undefined)
+    notes.push(`from line ${num(before.lines + 1)} (the lines before are dated before the window)`);
+  if (after !== undefined) notes.push(`the last ${num(after.lines)} lines not (dated after the window)`);
+  return notes.join('; ');
 }
 
 function coverageSection(r: ReportData): Markup {
@@ -316,7 +327,7 @@ function coverageSection(r: ReportData): Markup {
   return html`<section>
 <h2>Coverage</h2>
 <dl class="cov">
-<dt>lines read</dt><dd>${num(c.lines)}${skipped > 0 ? ` (and ${num(skipped)} dated long before the window, skipped unparsed)` : ''}</dd>
+<dt>lines read</dt><dd>${num(c.lines)}${skipped > 0 ? ` (and ${num(skipped)} dated long before or after the window, skipped unparsed)` : ''}</dd>
 <dt>events</dt><dd>${num(c.events)} (lines that said something about a connection)</dd>
 <dt>unrecognized</dt><dd>${num(c.unrecognized)} (mail programs' lines without a TLS fact)</dd>
 <dt>foreign</dt><dd>${num(c.foreign)} (no supported program wrote them)</dd>

@@ -132,9 +132,16 @@ export interface ReportData {
   coverage: Coverage;
   /**
    * What was read of each input; `skipped` (present only then) the lines at its start left unread, proved dated
-   * long before `window.since` (census/window-seek.ts), `bytes` the rest.
+   * long before `window.since`, and `skippedAfter` those at its end, proved dated long after `window.until`
+   * (census/window-seek.ts); `bytes` the rest.
    */
-  sources: { path: string; bytes: number; issue: string | null; skipped?: { bytes: number; lines: number } }[];
+  sources: {
+    path: string;
+    bytes: number;
+    issue: string | null;
+    skipped?: { bytes: number; lines: number };
+    skippedAfter?: { bytes: number; lines: number };
+  }[];
   malformedSamples: { source: string; line: number; text: string }[];
   timeline: Timeline;
   counters: ReportCounters;
@@ -175,6 +182,7 @@ export function buildReport(
     sources: diagnostics.sources.map((s) => {
       const source: ReportData['sources'][number] = { path: s.path, bytes: s.bytes, issue: s.issue?.message ?? null };
       if (s.skipped !== undefined) source.skipped = { ...s.skipped };
+      if (s.skippedAfter !== undefined) source.skippedAfter = { ...s.skippedAfter };
       return source;
     }),
     malformedSamples: diagnostics.samples.map((s) => ({ source: s.source, line: s.line, text: s.text })),

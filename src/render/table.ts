@@ -202,7 +202,7 @@ export function coverageLine(r: ReportData): string {
   return `coverage: ${num(cov.lines)} lines · ${num(cov.events)} events · ${num(cov.unrecognized)} unrecognized · ${num(cov.foreign)} foreign · ${num(cov.malformed)} malformed · ${num(sessions)} sessions · ${num(tls)} TLS${skippedNote(cov)}`;
 }
 
-/** The coverage line's last part when lines dated before the window were skipped unparsed, else ''. */
+/** The coverage line's last part when lines dated outside the window were skipped unparsed, else ''. */
 export function skippedNote(c: Coverage): string {
-  return c.skipped ? ` · ${num(c.skipped)} lines dated before the window skipped` : '';
+  return c.skipped ? ` · ${num(c.skipped)} lines dated outside the window skipped` : '';
 }

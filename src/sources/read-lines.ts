@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import type { InputSpec } from './resolve-inputs.js';
+import { type InputSpec, readSpan } from './resolve-inputs.js';
 
 export interface LineSink {
   /** One line, `\n` and a trailing `\r` removed. The buffer is only valid during the call. */
@@ -162,7 +162,7 @@ export async function readLines(input: InputSpec, sink: LineSink, options: ReadO
   const maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const highWaterMark = options.highWaterMark ?? 1 << 20;
   const splitter = new LineSplitter(sink, maxLine);
-  const range = options.range ?? (input.startAt ? { start: input.startAt.byte, end: null } : undefined);
+  const range = options.range ?? (input.startAt || input.endAt !== undefined ? readSpan(input) : undefined);
   const { raw, stream, gzip } = openInput(input, highWaterMark, range);
   let bytes = 0;
   let issue: SourceIssue | null = null;

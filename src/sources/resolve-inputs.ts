@@ -22,6 +22,22 @@ export interface InputSpec {
    * report's window (census/window-seek.ts). Readers start there unless given a range of their own.
    */
   startAt?: { byte: number; line: number };
+  /**
+   * Read up to this byte (a line start): the lines from it on are dated long after the report's window
+   * (census/window-seek.ts). Readers stop there unless given a range of their own; never set on a .gz.
+   */
+  endAt?: number;
+}
+
+/** The bytes of an input a read covers: from its `startAt` (else 0) to its `endAt` (else null: its end). */
+export function readSpan(input: InputSpec): { start: number; end: number | null } {
+  return { start: input.startAt?.byte ?? 0, end: input.endAt ?? null };
+}
+
+/** How many bytes of a plain file a read covers, by its size when sized (null when it has none). */
+export function spanBytes(input: InputSpec): number | null {
+  if (input.sizeBytes === null) return null;
+  return (input.endAt ?? input.sizeBytes) - (input.startAt?.byte ?? 0);
 }
 
 /** Where mail logs usually live (Debian/Ubuntu, RHEL/FreeBSD, Arch with syslog-ng). */

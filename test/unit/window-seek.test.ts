@@ -12,6 +12,8 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import zlib from 'node:zlib';
 import { type CensusOptions, census } from '../../src/census/census.js';
+import { seekWindowEnd, tailStillProved } from '../../src/census/window-seek.js';
+import { DIALECTS } from '../../src/dialects/registry.js';
 import { buildReport, type ReportData } from '../../src/render/report-model.js';
 import { renderTable } from '../../src/render/table.js';
 import { resolveInputs } from '../../src/sources/resolve-inputs.js';
@@ -123,7 +125,7 @@ describe('window seek (report --since over a long log)', () => {
     assert.equal(after.coverage.lines, 0);
     assert.equal(skippedLines(after), lines.length);
     assert.equal(after.inbound.totals.sessions, 0);
-    assert.match(renderTable(after, { color: false, top: 10 }), /[\d,]+ lines dated before the window skipped/);
+    assert.match(renderTable(after, { color: false, top: 10 }), /[\d,]+ lines dated outside the window skipped/);
   });
 
   it('skips whole files of a rotation set', async () => {
@@ -372,6 +374,205 @@ describe('window seek (report --since over a long log)', () => {
     const file = write('noskip.log', lines);
     for (const options of [{ year: 2026 }, { parallel: { seek: false } }] as CensusOptions[]) {
       assert.equal(skippedLines(await report([file], day(3), options)), 0);
+    }
+  });
+});
+
+/** The report of a window with an end (`untilMs`), and maybe a start. */
+async function reportUntil(
+  files: string[],
+  window: { sinceMs?: number; untilMs: number },
+  options: CensusOptions = {},
+): Promise<ReportData> {
+  const sinceMs = window.sinceMs ?? null;
+  const r = await census(resolveInputs(files), {
+    timezone: 'UTC',
+    maxSamples: 1000,
+    filter: { sinceMs, untilMs: window.untilMs },
+    ...options,
+  });
+  lastClaimed = r.diagnostics.claimedLines;
+  return buildReport(r.view, r.diagnostics, { sinceMs, untilMs: window.untilMs });
+}
+
+function skippedAfter(r: ReportData): number {
+  return r.sources.reduce((n, s) => n + (s.skippedAfter?.lines ?? 0), 0);
+}
+
+/** The report equals one pass's and says what it skipped at the end; returns the lines skipped there. */
+async function assertExactUntil(
+  files: string[],
+  window: { sinceMs?: number; untilMs: number },
+  options: CensusOptions = {},
+): Promise<number> {
+  const all = await reportUntil(files, window, { ...options, parallel: { ...options.parallel, seek: false } });
+  const claimed = lastClaimed;
+  const cut = await reportUntil(files, window, options);
+  const at = `until ${new Date(window.untilMs).toISOString()}`;
+  assert.equal(counted(cut), counted(all), at);
+  assert.equal(lastClaimed, claimed, `${at}: lines of mail programs, read or skipped`);
+  const skipped = skippedLines(cut) + skippedAfter(cut);
+  assert.equal(cut.coverage.lines + skipped, all.coverage.lines, `${at}: every line read or skipped`);
+  assert.equal(cut.coverage.skipped, skipped > 0 ? skipped : undefined, `${at}: the coverage says so`);
+  if (files.length === 1) {
+    // The samples of the lines read, under one pass's line numbers.
+    const first = skippedLines(cut);
+    const read = (s: { line: number }) => s.line > first && s.line <= first + cut.coverage.lines;
+    assert.deepEqual(cut.malformedSamples, all.malformedSamples.filter(read), at);
+  }
+  return skippedAfter(cut);
+}
+
+describe('window seek at the end (report --until over a long log)', () => {
+  it('skips the end of a file and counts what one pass counts, at any window end', async () => {
+    const file = write('until.log', lines);
+    for (const untilMs of [day(0, 6), day(1, 12), day(2, 13, 37), day(4, 12), ...straddling(4)]) {
+      const skipped = await assertExactUntil([file], { untilMs });
+      assert.ok(skipped > 0, `lines skipped after ${new Date(untilMs).toISOString()}`);
+      // With a start too: both ends skipped.
+      const both = await assertExactUntil([file], { sinceMs: untilMs - 86_400_000, untilMs });
+      assert.ok(both > 0);
+    }
+    const table = renderTable(await reportUntil([file], { untilMs: day(2) }), { color: false, top: 10 });
+    assert.match(table, /[\d,]+ lines dated outside the window skipped/);
+    // A window before the log: nothing of a mail program would be read, and one pass might then give up on
+    // "nothing recognised" (below): it is read as one pass reads it.
+    const before = await reportUntil([file], { untilMs: day(-3) });
+    assert.equal(before.coverage.lines, lines.length);
+    assert.equal(before.inbound.totals.sessions, 0);
+  });
+
+  it('skips whole files and .gz after the window, and counts on two threads up to where it stops', async () => {
+    const third = Math.floor(lines.length / 3);
+    const gz = (name: string, content: string[], mtime: string) => {
+      const p = path.join(dir, name);
+      fs.writeFileSync(p, zlib.gzipSync(`${content.join('\n')}\n`));
+      fs.utimesSync(p, new Date(mtime), new Date(mtime));
+      return p;
+    };
+    const files = [
+      gz('end.log.2.gz', lines.slice(0, third), '2026-11-22T00:00:00Z'),
+      gz('end.log.1.gz', lines.slice(third, 2 * third), '2026-11-24T00:00:00Z'),
+      write('end.log', lines.slice(2 * third)),
+    ];
+    const untilMs = day(0, 12);
+    await assertExactUntil(files, { untilMs });
+    const cut = await reportUntil(files, { untilMs });
+    assert.deepEqual(
+      cut.sources.map((s) => [path.basename(s.path), s.bytes === 0, s.skippedAfter !== undefined]),
+      [
+        ['end.log.2.gz', false, false],
+        ['end.log.1.gz', true, true],
+        ['end.log', true, true],
+      ],
+    );
+    // The window ends in the plain file: its end is skipped, and the file is counted in ranges on two threads.
+    const file = write('end-ranges.log', lines);
+    const options: CensusOptions = { threads: 2, parallel: { rangeMinBytes: 0 } };
+    assert.ok((await assertExactUntil([file], { untilMs: day(3, 6) }, options)) > 0);
+    assert.ok((await assertExactUntil([file], { sinceMs: day(1, 6), untilMs: day(3, 6) }, options)) > 0);
+    const split = await reportUntil([file], { untilMs: day(3, 6) }, options);
+    assert.equal(JSON.stringify(split), JSON.stringify(await reportUntil([file], { untilMs: day(3, 6) })));
+    // Through the chunk pipeline too (chunks of 4 KiB, worker threads from the start).
+    const chunked: CensusOptions = { threads: 2, parallel: { chunkBytes: 4096, startAfterBytes: 0 } };
+    assert.ok((await assertExactUntil([file], { untilMs: day(3, 6) }, chunked)) > 0);
+  });
+
+  it('reads on when a session it counts is still open where it would stop', async () => {
+    // smtpd[100]'s session starts before the window's end and lives on its messages, one every 50 minutes (within
+    // the idle TTL), past the point where reading would stop (three hours after the end): it must be read to its end.
+    const messages = Array.from({ length: 8 }, (_, i) => {
+      const t = new Date(Date.UTC(2026, 10, 20, 9, 30) + (i + 1) * 50 * 60_000);
+      const hh = String(t.getUTCHours()).padStart(2, '0');
+      const mm = String(t.getUTCMinutes()).padStart(2, '0');
+      return `Nov 20 ${hh}:${mm}:00 mx postfix/smtpd[100]: QID${i}A: client=a.example[192.0.2.1]`;
+    });
+    const file = write('open.log', [
+      'Nov 20 09:30:00 mx postfix/smtpd[100]: connect from a.example[192.0.2.1]',
+      'Nov 20 09:30:01 mx postfix/smtpd[100]: Anonymous TLS connection established from a.example[192.0.2.1]: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)',
+      ...messages,
+      'Nov 20 16:30:05 mx postfix/smtpd[100]: disconnect from a.example[192.0.2.1] ehlo=2 starttls=1 mail=8 quit=1 commands=12',
+      'Nov 20 17:00:00 mx postfix/smtpd[7]: connect from c.example[192.0.2.3]',
+      'Nov 20 17:00:01 mx postfix/smtpd[7]: disconnect from c.example[192.0.2.3] ehlo=1 quit=1 commands=2',
+    ]);
+    const window = { untilMs: Date.UTC(2026, 10, 20, 10) };
+    assert.equal(await assertExactUntil([file], window), 0, 'the census read everything instead');
+    const all = await reportUntil([file], window);
+    assert.equal(all.inbound.totals.messages, 8);
+    assert.equal(all.inbound.totals.incomplete, 0);
+  });
+
+  it('stops skipping at a line dated in the window, or of a dialect that keeps state across lines', async () => {
+    // A session of the window's first day written among the last day's lines (a clock stepped back): one pass
+    // counts it, so only the lines after it are skipped.
+    const early = [
+      'Nov 20 05:00:00 mx postfix/smtpd[9999]: connect from z.example[192.0.2.99]',
+      'Nov 20 05:00:01 mx postfix/smtpd[9999]: Anonymous TLS connection established from z.example[192.0.2.99]: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)',
+      'Nov 20 05:00:02 mx postfix/smtpd[9999]: disconnect from z.example[192.0.2.99] ehlo=2 starttls=1 quit=1 commands=4',
+    ];
+    const stepped = [...lines.slice(0, -200), ...early, ...lines.slice(-200)];
+    const window = { untilMs: day(1) };
+    assert.equal(await assertExactUntil([write('stepped-end.log', stepped)], window), 200);
+    const peers = (await reportUntil([write('stepped-end.log', stepped)], window)).inbound.spread;
+    assert.ok(peers.length > 0);
+    const exim =
+      'Nov 25 12:30:00 mx exim[5000]: 2026-11-25 12:30:00 [5000] 1vAbCd-000ABC-AB <= a@b.example H=mail.b.example [192.0.2.1] P=esmtps X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=no S=1234';
+    const withExim = [...lines.slice(0, -100), exim, ...lines.slice(-100)];
+    assert.equal(await assertExactUntil([write('exim-end.log', withExim)], window), 100);
+  });
+
+  it('leaves "nothing recognised" to be decided as one pass decides it', async () => {
+    const kernel = (i: number) =>
+      `Nov 20 09:${String(i % 60).padStart(2, '0')}:00 mx kernel: [${i}.000000] usb 1-1: new device`;
+    const mail = lines.filter((l) => l.startsWith('Nov 22 ')).slice(0, 400);
+    const untilMs = Date.UTC(2026, 10, 20, 12);
+    for (const [name, content] of [
+      // One pass gives up at line 50,000 (no mail program among them).
+      ['end-kernel.log', [...Array.from({ length: 60_000 }, (_, i) => kernel(i)), ...mail]],
+      // Mail lines only after the window: one pass reports nothing without an error, and so must the skip.
+      ['end-quiet.log', [...Array.from({ length: 200 }, (_, i) => kernel(i)), ...mail]],
+    ] as const) {
+      const file = write(name, [...content]);
+      const outcome = (o: CensusOptions) =>
+        reportUntil([file], { untilMs }, o).then(
+          (r) => counted(r),
+          (e: Error) => `error: ${e.message}`,
+        );
+      assert.equal(await outcome({}), await outcome({ parallel: { seek: false } }), name);
+    }
+  });
+
+  it('proves again the end of a file that grew while it was counted', async () => {
+    const file = path.join(dir, 'growing.log');
+    const head = lines.filter((l) => l < 'Nov 24').slice(0, 2000);
+    // The last line is still being written (no newline yet).
+    const last = lines.find((l) => l.startsWith('Nov 25 '))!;
+    fs.writeFileSync(file, `${head.join('\n')}\n${last.slice(0, 60)}`);
+    fs.utimesSync(file, new Date('2026-12-01T00:00:00Z'), new Date('2026-12-01T00:00:00Z'));
+    const inputs = resolveInputs([file]).map((input) => ({ ...input, fd: fs.openSync(file, 'r') }));
+    try {
+      const options = { untilMs: day(2), timezone: 'UTC', dialects: DIALECTS };
+      const tail = await seekWindowEnd(inputs, options);
+      assert.ok(tail !== null);
+      const before = tail.skipped[0]!.lines;
+      // Still growing, with later lines: proved, and counted.
+      fs.appendFileSync(file, `${last.slice(60)}\n${lines.slice(-10).join('\n')}\n`);
+      assert.equal(tailStillProved(tail, 'UTC', DIALECTS), true);
+      assert.equal(tail.skipped[0]!.lines, before + 10);
+      assert.equal(tail.skipped[0]!.bytes, fs.statSync(file).size - tail.inputs[0]!.endAt!);
+      // A line dated in the window written since: not proved.
+      const again = await seekWindowEnd(inputs, options);
+      fs.appendFileSync(file, `${head[0]}\n`);
+      assert.equal(tailStillProved(again!, 'UTC', DIALECTS), false);
+    } finally {
+      for (const input of inputs) fs.closeSync(input.fd);
+    }
+  });
+
+  it('does not skip when the lines after the window matter (--year, --history) or when told not to', async () => {
+    const file = write('noskip-end.log', lines);
+    for (const options of [{ year: 2026 }, { parallel: { seek: false } }] as CensusOptions[]) {
+      assert.equal(skippedAfter(await reportUntil([file], { untilMs: day(2) }, options)), 0);
     }
   });
 });
