@@ -238,7 +238,7 @@ export async function seekWindowEnd(
     }
     let end: LateEnd;
     try {
-      end = lateLines(input, late, options, programs);
+      end = lateLines(input, late, options, programs, (bytes) => options.progress?.(input, bytes));
     } catch {
       break; // (unreadable: the census reads it and says so)
     }
@@ -248,8 +248,7 @@ export async function seekWindowEnd(
     skipped.push({ input, bytes: end.size - end.start, lines: end.run.lines, dropped });
     claimed += end.run.claimed;
     proved.push({ input, size: end.size, provedTo: end.provedTo, lastLine: end.lastLine });
-    if (dropped) options.progress?.(input, end.size - from);
-    else cut = { ...input, endAt: end.start };
+    if (!dropped) cut = { ...input, endAt: end.start };
     i--;
   }
   if (skipped.length === 0) return null;
@@ -318,6 +317,7 @@ function lateLines(
   late: Outside,
   options: Pick<TailSeekOptions, 'timezone'>,
   programs: ProgramKinds,
+  progress: (bytes: number) => void,
 ): LateEnd {
   const check = new LineCheck(late, input.mtimeMs, options.timezone, programs);
   const floor = input.startAt?.byte ?? 0;
@@ -362,7 +362,9 @@ function lateLines(
         break;
       }
       hi = lo + first;
+      progress(size - hi);
     }
+    progress(size - hi);
     total.bytes = size - hi;
     return { start: hi, size, provedTo, lastLine, run: total };
   } finally {

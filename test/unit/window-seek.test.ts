@@ -542,6 +542,20 @@ describe('window seek at the end (report --until over a long log)', () => {
     }
   });
 
+  it('reports progress up to the whole of the inputs, skipped parts included', async () => {
+    const file = write('progress-end.log', lines);
+    const files = [write('progress-end.log.1', lines.slice(0, 5000)), file];
+    // What the CLI's progress line adds up: the last count of each input object it was handed.
+    const last = new Map<object, number>();
+    await census(resolveInputs(files), {
+      timezone: 'UTC',
+      filter: { sinceMs: day(1, 6), untilMs: day(2, 6) },
+      onProgress: (input, bytes) => last.set(input, bytes),
+    });
+    const total = files.reduce((n, f) => n + fs.statSync(f).size, 0);
+    assert.equal([...last.values()].reduce((a, b) => a + b, 0), total);
+  });
+
   it('proves again the end of a file that grew while it was counted', async () => {
     const file = path.join(dir, 'growing.log');
     const head = lines.filter((l) => l < 'Nov 24').slice(0, 2000);
