@@ -191,7 +191,9 @@ export async function census(given: readonly InputSpec[], options: CensusOptions
   const dialects = selectDialects(options.mta);
   // (Only with the inputs pinned: more than MAX_PINNED are not, and a rotation between the seek and the read would
   // then skip the head of another file.)
-  const pinnable = given.length <= MAX_PINNED;
+  // (And only when every input can be read again: a read that cannot stand reads everything, and standard input or
+  // a pipe would then be read empty.)
+  const pinnable = given.length <= MAX_PINNED && given.every(isRegularFile);
   const seeking = seekAllowed(options) && (options.filter?.sinceMs ?? null) !== null && pinnable;
   const tailing = seekAllowed(options) && (options.filter?.untilMs ?? null) !== null && pinnable;
   // Files counted in ranges are pinned: every thread, and a read that falls back, then reads the same file; so are
@@ -300,6 +302,16 @@ function noteSkipped(
   sources.push(...read);
 }
 
+/** A regular file (not standard input, a pipe or a device), as it is now; false if it cannot be looked at. */
+function isRegularFile(input: InputSpec): boolean {
+  if (input.path === '-') return false;
+  try {
+    return (input.fd !== undefined ? fs.fstatSync(input.fd) : fs.statSync(input.path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
 /** More inputs than this are not pinned: their descriptors would crowd the process's limit (often 1024). */
 const MAX_PINNED = 256;
 
@@ -341,7 +353,7 @@ interface Counted {
   partialDecided: boolean;
   /** The inputs' end was skipped (a WindowTail)… */
   tail: boolean;
-  /** …and no counted session was open where reading stopped, and something was read of a mail program. */
+  /** …and no session of the window was open where reading stopped, and something was read of a mail program. */
   tailHeld: boolean;
 }
 
@@ -364,6 +376,7 @@ async function countInputs(
     giveUpAfterLines: GIVE_UP_AFTER_LINES,
     partialBeforeMs,
     skippedLatestMs,
+    window: options.filter ?? {},
     ...(options.maxSamples !== undefined ? { maxSamples: options.maxSamples } : {}),
   });
   engine.claimSkipped(seek?.claimedLines ?? 0);
@@ -374,7 +387,7 @@ async function countInputs(
     if (tail !== null && engine.claimedLines === 0)
       return { result: null, partialDecided, tail: true, tailHeld: false };
     const result = finishCensus(engine, dialects, sources, workers);
-    return { result, partialDecided, tail: tail !== null, tailHeld: engine.countedOpenAtEnd === 0 };
+    return { result, partialDecided, tail: tail !== null, tailHeld: engine.windowOpenAtEnd === 0 };
   };
   const sourceOf = (input: InputSpec) => (input.path === '-' ? '(stdin)' : input.path);
   const rangeInit: RangeWorkerInit = {

@@ -24,6 +24,8 @@ export interface EngineOptions extends LineEngineOptions {
   /** The read skipped lines (window-seek.ts): see CorrelatorOptions.partialBeforeMs and skippedLatestMs. */
   partialBeforeMs?: number | null;
   skippedLatestMs?: number | null;
+  /** The report's window, for `windowOpenAtEnd` (the filter's times). */
+  window?: { sinceMs?: number | null; untilMs?: number | null };
 }
 
 export class CensusEngine extends LineEngine {
@@ -41,25 +43,29 @@ export class CensusEngine extends LineEngine {
   /** `finish` is closing the sessions still open. */
   private finishing = false;
   /**
-   * Sessions the filter counts that were still open when the input ended (`finish` closed them), here or in the
-   * last range, counted elsewhere (`noteOpenAtEnd`). A read that stopped before the end of the log
-   * (window-seek.ts, `seekWindowEnd`) is exact only when there are none.
+   * Sessions that started in the report's window (`EngineOptions.window`) and were still open when the input ended
+   * (`finish` closed them), here or in the last range, counted elsewhere (`noteOpenAtEnd`). A read that stopped
+   * before the end of the log (window-seek.ts, `seekWindowEnd`) is exact only when there are none. By their start
+   * alone, not by the whole filter: a later line may still change what else the filter reads (the peer's name,
+   * which `--exclude-unknown` tests, comes with a later line when the first had none).
    */
-  countedOpenAtEnd = 0;
+  windowOpenAtEnd = 0;
 
   constructor(options: EngineOptions) {
     // Before the filter: a failure outside --direction/--service still explains a plaintext session inside it.
     const fallback = new FallbackDetector(options.fallbackWindowMs ?? DEFAULT_FALLBACK_WINDOW_MS);
     const history = options.history ?? null;
+    const since = options.window?.sinceMs ?? null;
+    const until = options.window?.untilMs ?? null;
+    const inWindow = (s: Session) =>
+      s.startMs !== null && (since === null || s.startMs >= since) && (until === null || s.startMs < until);
     const correlator = new Correlator(
       (s) => {
         fallback.mark(s);
         if (this.warmingUp) return;
         history?.add(s);
-        if (options.filter(s)) {
-          addSession(this.view, s);
-          if (this.finishing) this.countedOpenAtEnd++;
-        }
+        if (this.finishing && inWindow(s)) this.windowOpenAtEnd++;
+        if (options.filter(s)) addSession(this.view, s);
       },
       {
         ...(options.idleTtlMs ? { idleTtlMs: options.idleTtlMs } : {}),
@@ -86,9 +92,9 @@ export class CensusEngine extends LineEngine {
     if (decided) this.partialElsewhere = true;
   }
 
-  /** The last range, counted elsewhere (range-census.ts), ended with these counted sessions open. */
+  /** The last range, counted elsewhere (range-census.ts), ended with these sessions of the window open. */
   noteOpenAtEnd(sessions: number | undefined): void {
-    this.countedOpenAtEnd += sessions ?? 0;
+    this.windowOpenAtEnd += sessions ?? 0;
   }
 
   /** A range's history, collected after everything read here (range-census.ts): see HourBuckets.absorb. */

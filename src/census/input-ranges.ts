@@ -187,7 +187,7 @@ export async function readInputGroups(
         mergeViews(engine.view, reviveView(r.view));
         engine.absorbHistory(r.history);
         engine.notePartialDecided(r.partialDecided);
-        engine.noteOpenAtEnd(r.countedOpenAtEnd);
+        engine.noteOpenAtEnd(r.windowOpenAtEnd);
         results.push(...(r.files ?? []));
       }
       return { results, workers: started.length };

@@ -116,8 +116,8 @@ export type RangeReply =
       history: BucketsPart | null;
       /** Its correlator read a session that may lack skipped lines (CorrelatorOptions.partialBeforeMs). */
       partialDecided: boolean;
-      /** The last range: the counted sessions still open at its end (CensusEngine.countedOpenAtEnd). */
-      countedOpenAtEnd: number;
+      /** The last range: the sessions of the window still open at its end (CensusEngine.windowOpenAtEnd). */
+      windowOpenAtEnd: number;
     }
   | { kind: 'error'; message: string };
 
@@ -385,7 +385,7 @@ export function absorbRanges(engine: CensusEngine, done: readonly RangeDone[]): 
     mergeViews(engine.view, reviveView(r.view));
     engine.absorbHistory(r.history);
     engine.notePartialDecided(r.partialDecided);
-    engine.noteOpenAtEnd(r.countedOpenAtEnd);
+    engine.noteOpenAtEnd(r.windowOpenAtEnd);
     bytes += r.bytes;
   }
   return bytes;

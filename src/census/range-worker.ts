@@ -33,6 +33,7 @@ const engine = new CensusEngine({
   giveUpAfterLines: 0,
   partialBeforeMs,
   skippedLatestMs,
+  window: init.filter,
   maxSamples: init.maxSamples,
   maxLineBytes: init.maxLineBytes,
 });
@@ -89,7 +90,7 @@ function reply(
     statefulLines: engine.statefulLines,
     history: engine.history?.part() ?? null,
     partialDecided: engine.partialDecided,
-    countedOpenAtEnd: engine.countedOpenAtEnd,
+    windowOpenAtEnd: engine.windowOpenAtEnd,
   };
   if (files !== undefined) {
     done.files = files;

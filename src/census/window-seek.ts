@@ -38,8 +38,8 @@
 // The end. Lines dated at or after `until + WARMUP_MS` cannot start a session the report counts (it counts by
 // start, and a session starts at its first line); they can only continue one. So the census reads up to the
 // first of the late lines at the end of the inputs (`InputSpec.endAt`; files and .gz wholly late are not read)
-// and then checks that no session it counts was still open there (CensusEngine.countedOpenAtEnd: those `finish`
-// closed): if one was, it reads everything instead. The late lines are proved as the early ones are, searched
+// and then checks that no session of the window was still open there (CensusEngine.windowOpenAtEnd: those
+// `finish` closed): if one was, it reads everything instead. The late lines are proved as the early ones are, searched
 // from the end backwards (the last line of a file, which may still be growing, alone first); a file that grew
 // meanwhile has its new lines proved once the census has read (`tailStillProved`). "Nothing recognised" cannot
 // be decided on lines never read, so a read that met no line of a mail program reads everything instead too.
@@ -177,6 +177,16 @@ export interface TailSeekOptions {
   progress?: (input: InputSpec, fileBytes: number) => void;
 }
 
+/** A plain file with nothing to read (from its `startAt`), as it is now. */
+function isEmpty(input: InputSpec): boolean {
+  try {
+    const size = (input.fd !== undefined ? fs.fstatSync(input.fd) : fs.statSync(input.path)).size;
+    return size === (input.startAt?.byte ?? 0);
+  } catch {
+    return false;
+  }
+}
+
 /** A plain file whose end was proved late, as it was then: to check again once the census has read (`tailHolds`). */
 interface ProvedEnd {
   input: InputSpec;
@@ -215,7 +225,9 @@ export async function seekWindowEnd(
   const proved: ProvedEnd[] = [];
   let claimed = 0;
   let cut: InputSpec | null = null;
-  let i = inputs.length; // inputs[i…] are skipped
+  /** Empty files among the skipped ones (a log just rotated with `create`): read, as they are then. */
+  const empty: InputSpec[] = [];
+  let i = inputs.length; // inputs[i…] are skipped (or empty)
   while (i > 0 && cut === null) {
     const input = inputs[i - 1]!;
     if (!seekable(input, true)) break;
@@ -236,6 +248,11 @@ export async function seekWindowEnd(
       if (runs.length < newestFirst.length) break;
       continue;
     }
+    if (isEmpty(input)) {
+      empty.unshift(input);
+      i--;
+      continue;
+    }
     let end: LateEnd;
     try {
       end = lateLines(input, late, options, programs, (bytes) => options.progress?.(input, bytes));
@@ -254,7 +271,7 @@ export async function seekWindowEnd(
   if (skipped.length === 0) return null;
   skipped.reverse();
   return {
-    inputs: cut === null ? inputs.slice(0, i) : [...inputs.slice(0, i), cut],
+    inputs: [...inputs.slice(0, i), ...(cut === null ? [] : [cut]), ...empty],
     skipped,
     claimedLines: claimed,
     skippedFromMs: late.fromMs,

@@ -542,6 +542,69 @@ describe('window seek at the end (report --until over a long log)', () => {
     }
   });
 
+  it('reads on when a session of the window may still be counted differently (review)', async () => {
+    // The peer is `unknown` until the late disconnect names it: `--exclude-unknown` leaves the session out where
+    // reading would stop, and one pass counts it.
+    const file = write('named-late.log', [
+      'Nov 20 10:00:00 mx postfix/smtpd[1]: connect from unknown[192.0.2.9]',
+      'Nov 20 10:50:00 mx postfix/smtpd[1]: Q1AAAA: client=unknown[192.0.2.9]',
+      'Nov 20 11:40:00 mx postfix/smtpd[1]: Q2AAAA: client=unknown[192.0.2.9]',
+      'Nov 20 12:30:00 mx postfix/smtpd[1]: Q3AAAA: client=unknown[192.0.2.9]',
+      'Nov 20 13:20:00 mx postfix/smtpd[1]: Q4AAAA: client=unknown[192.0.2.9]',
+      'Nov 20 13:35:00 mx postfix/smtpd[1]: disconnect from mail.example[192.0.2.9] ehlo=1 mail=1 commands=2',
+    ]);
+    const window = { untilMs: Date.UTC(2026, 10, 20, 10, 30) };
+    const filter = { untilMs: window.untilMs, excludeUnknown: true };
+    const counts = async (seek: boolean) => {
+      const r = await census(resolveInputs([file]), { timezone: 'UTC', filter, parallel: { seek } });
+      return counted(buildReport(r.view, r.diagnostics, { sinceMs: null, untilMs: window.untilMs }));
+    };
+    assert.equal(await counts(true), await counts(false));
+    assert.match(await counts(true), /mail\.example/);
+  });
+
+  it('passes over an empty newest file, and skips nothing when an input cannot be read twice (review)', async () => {
+    const file = write('before-empty.log', lines);
+    const empty = path.join(dir, 'empty.log');
+    fs.writeFileSync(empty, '');
+    const skipped = await assertExactUntil([file, empty], { untilMs: day(1) });
+    assert.ok(skipped > 0, 'an empty file after the window does not stop the skip');
+    // A pipe before a file whose lines are all late: a read that cannot stand would read the pipe again, empty.
+    const first = write('pipe-first.log', [
+      'Nov 20 10:00:00 mx postfix/smtpd[1]: connect from a.example[192.0.2.1]',
+      'Nov 20 10:00:01 mx postfix/smtpd[1]: Anonymous TLS connection established from a.example[192.0.2.1]: TLSv1.2 with cipher ECDHE-RSA-AES256-GCM-SHA384 (256/256 bits)',
+    ]);
+    const second = write('pipe-second.log', [
+      'Nov 20 14:00:00 mx postfix/smtpd[1]: disconnect from a.example[192.0.2.1] ehlo=1 starttls=1 commands=2',
+    ]);
+    const fifo = path.join(dir, 'fifo-first');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const viaPipe = async (seek: boolean) => {
+      const writer = spawn('sh', ['-c', `cat '${first}' > '${fifo}'`]);
+      const written = new Promise((resolve) => writer.on('close', resolve));
+      const untilMs = Date.UTC(2026, 10, 20, 10, 30);
+      // Read twice, the pipe would wait for a writer for ever: after a while, one that writes nothing comes.
+      const unblock = setTimeout(() => {
+        try {
+          fs.closeSync(fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK));
+        } catch {
+          // no reader waiting
+        }
+      }, 5000);
+      const r = await census(resolveInputs([fifo, second]), {
+        timezone: 'UTC',
+        filter: { untilMs },
+        parallel: { seek },
+      });
+      clearTimeout(unblock);
+      await written;
+      return buildReport(r.view, r.diagnostics, { sinceMs: null, untilMs });
+    };
+    const piped = await viaPipe(true);
+    assert.equal(counted(piped), counted(await viaPipe(false)));
+    assert.equal(piped.inbound.totals.tls, 1);
+  });
+
   it('reports progress up to the whole of the inputs, skipped parts included', async () => {
     const file = write('progress-end.log', lines);
     const files = [write('progress-end.log.1', lines.slice(0, 5000)), file];
@@ -553,7 +616,10 @@ describe('window seek at the end (report --until over a long log)', () => {
       onProgress: (input, bytes) => last.set(input, bytes),
     });
     const total = files.reduce((n, f) => n + fs.statSync(f).size, 0);
-    assert.equal([...last.values()].reduce((a, b) => a + b, 0), total);
+    assert.equal(
+      [...last.values()].reduce((a, b) => a + b, 0),
+      total,
+    );
   });
 
   it('proves again the end of a file that grew while it was counted', async () => {
