@@ -285,18 +285,11 @@ function noteSkipped(
   for (const input of inputs) {
     const head = beforeOf.get(input);
     const tail = afterOf(input);
-    const amounts = (part: SkippedPart | undefined) => (part ? { bytes: part.bytes, lines: part.lines } : undefined);
-    if (head?.dropped || tail?.dropped) {
-      const source: SourceSummary = { path: input.path, bytes: 0, issue: null };
-      if (head !== undefined) source.skipped = amounts(head)!;
-      if (tail !== undefined) source.skippedAfter = amounts(tail)!;
-      sources.push(source);
-      continue;
-    }
-    const source = read.shift();
+    const source = head?.dropped || tail?.dropped ? { path: input.path, bytes: 0, issue: null } : read.shift();
     if (source === undefined) continue;
-    if (head !== undefined) source.skipped = amounts(head)!;
-    if (tail !== undefined) source.skippedAfter = amounts(tail)!;
+    if (head !== undefined) source.skipped = { bytes: head.bytes, lines: head.lines };
+    // (An empty file passed over is just an empty file.)
+    if (tail !== undefined && tail.bytes > 0) source.skippedAfter = { bytes: tail.bytes, lines: tail.lines };
     sources.push(source);
   }
   sources.push(...read);

@@ -177,17 +177,16 @@ export interface TailSeekOptions {
   progress?: (input: InputSpec, fileBytes: number) => void;
 }
 
-/** A plain file with nothing to read (from its `startAt`), as it is now. */
-function isEmpty(input: InputSpec): boolean {
+/** A file's size as it is now; null if it cannot be looked at. */
+function sizeNow(input: InputSpec): number | null {
   try {
-    const size = (input.fd !== undefined ? fs.fstatSync(input.fd) : fs.statSync(input.path)).size;
-    return size === (input.startAt?.byte ?? 0);
+    return (input.fd !== undefined ? fs.fstatSync(input.fd) : fs.statSync(input.path)).size;
   } catch {
-    return false;
+    return null;
   }
 }
 
-/** A plain file whose end was proved late, as it was then: to check again once the census has read (`tailHolds`). */
+/** A plain file whose end was proved late, as it was then: to check again once the census has read (`tailStillProved`). */
 interface ProvedEnd {
   input: InputSpec;
   /** Its size when proved. */
@@ -213,7 +212,8 @@ export interface WindowTail {
 /**
  * Skips, from the end of `inputs`, the lines proved dated at or after `untilMs + WARMUP_MS` and harmless: .gz
  * files and plain files wholly, or the end of a plain file (`endAt`); null when nothing is skipped. The census
- * must then check that it holds (`tailHolds`): no session it counts may still be open where it stopped reading.
+ * must then check that it holds: no session of the window may still be open where it stopped reading
+ * (CensusEngine.windowOpenAtEnd), and the files must still end as proved (`tailStillProved`).
  */
 export async function seekWindowEnd(
   inputs: readonly InputSpec[],
@@ -225,9 +225,7 @@ export async function seekWindowEnd(
   const proved: ProvedEnd[] = [];
   let claimed = 0;
   let cut: InputSpec | null = null;
-  /** Empty files among the skipped ones (a log just rotated with `create`): read, as they are then. */
-  const empty: InputSpec[] = [];
-  let i = inputs.length; // inputs[i…] are skipped (or empty)
+  let i = inputs.length; // inputs[i…] are skipped
   while (i > 0 && cut === null) {
     const input = inputs[i - 1]!;
     if (!seekable(input, true)) break;
@@ -248,8 +246,13 @@ export async function seekWindowEnd(
       if (runs.length < newestFirst.length) break;
       continue;
     }
-    if (isEmpty(input)) {
-      empty.unshift(input);
+    const size = sizeNow(input);
+    if (size !== null && size === (input.startAt?.byte ?? 0)) {
+      // Nothing to read (a log just rotated with `create`): passed over, and proved again after the census, as the
+      // file may have had lines written to it since. (Read instead, lines after the stop could close a session of
+      // the window by a sweep, which would hide it from the check.)
+      skipped.push({ input, bytes: 0, lines: 0, dropped: true });
+      proved.push({ input, size, provedTo: size, lastLine: freshRun() });
       i--;
       continue;
     }
@@ -271,7 +274,7 @@ export async function seekWindowEnd(
   if (skipped.length === 0) return null;
   skipped.reverse();
   return {
-    inputs: [...inputs.slice(0, i), ...(cut === null ? [] : [cut]), ...empty],
+    inputs: cut === null ? inputs.slice(0, i) : [...inputs.slice(0, i), cut],
     skipped,
     claimedLines: claimed,
     skippedFromMs: late.fromMs,
@@ -288,14 +291,9 @@ export async function seekWindowEnd(
 export function tailStillProved(tail: WindowTail, timezone: string | undefined, dialects: readonly Dialect[]): boolean {
   const programs = new ProgramKinds(dialects);
   for (const p of tail.proved) {
-    let size: number;
-    try {
-      size = (p.input.fd !== undefined ? fs.fstatSync(p.input.fd) : fs.statSync(p.input.path)).size;
-    } catch {
-      return false;
-    }
+    const size = sizeNow(p.input);
     if (size === p.size) continue;
-    if (size < p.size) return false;
+    if (size === null || size < p.size) return false;
     const run = provedFrom(
       p.input,
       p.provedTo,

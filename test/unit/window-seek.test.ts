@@ -569,6 +569,23 @@ describe('window seek at the end (report --until over a long log)', () => {
     fs.writeFileSync(empty, '');
     const skipped = await assertExactUntil([file, empty], { untilMs: day(1) });
     assert.ok(skipped > 0, 'an empty file after the window does not stop the skip');
+    const sources = (await reportUntil([file, empty], { untilMs: day(1) })).sources;
+    assert.deepEqual(sources[1], { path: empty, bytes: 0, issue: null });
+    // Written to after it was passed over: proved again, as the end of a grown file is.
+    const inputs = resolveInputs([file, empty]).map((input) => ({ ...input, fd: fs.openSync(input.path, 'r') }));
+    try {
+      const options = { untilMs: day(1), timezone: 'UTC', dialects: DIALECTS };
+      const late = await seekWindowEnd(inputs, options);
+      fs.appendFileSync(empty, `${lines.at(-1)}\n`);
+      assert.equal(tailStillProved(late!, 'UTC', DIALECTS), true);
+      assert.equal(late!.skipped.at(-1)!.lines, 1);
+      const early = await seekWindowEnd(inputs, options);
+      fs.appendFileSync(empty, `${lines[0]}\n`);
+      assert.equal(tailStillProved(early!, 'UTC', DIALECTS), false);
+    } finally {
+      for (const input of inputs) fs.closeSync(input.fd);
+      fs.writeFileSync(empty, '');
+    }
     // A pipe before a file whose lines are all late: a read that cannot stand would read the pipe again, empty.
     const first = write('pipe-first.log', [
       'Nov 20 10:00:00 mx postfix/smtpd[1]: connect from a.example[192.0.2.1]',
