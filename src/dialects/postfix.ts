@@ -365,7 +365,8 @@ function processKey(env: Envelope): string {
 }
 
 function handshakeOf(m: RegExpExecArray, b: ReturnType<typeof base>): Observation[] | typeof MALFORMED {
-  if (m[2] === 'reused') return []; // a cached connection through tlsproxy: no new handshake (smtp_session.c)
+  // `reused` (smtp over a TLS connection cached in tlsproxy, smtp_session.c; log-formats.md §2.1): no new handshake,
+  // but the session is TLS with that cipher, and its deliveries were counted as plaintext when it was ignored.
   const peer = parsePeer(m[4]!, 0);
   if (!peer) return MALFORMED;
   return [handshakeObs(b, peer, normaliseProtocol(m[5]!), m[6]!, m[7] ?? null, m[1] ?? null)];

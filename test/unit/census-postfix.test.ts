@@ -149,6 +149,20 @@ describe('Postfix census: sessions', () => {
     });
   });
 
+  it('counts a delivery over a cached TLS connection (`TLS connection reused`) as TLS (review)', async () => {
+    // The line's shape is Postfix's smtp_session.c (log-formats.md §2.1; seen in source, not yet in a live log).
+    const p = write([
+      'Nov 20 10:00:00 mx postfix/smtp[202]: Verified TLS connection reused to mx1.example.org[192.0.2.25]:25: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)',
+      'Nov 20 10:00:01 mx postfix/smtp[202]: 6ABC123DEF: to=<b@example.org>, relay=mx1.example.org[192.0.2.25]:25, delay=0.5, delays=0.1/0/0.2/0.2, dsn=2.0.0, status=sent (250 2.0.0 OK)',
+    ]);
+    const r = await report([p]);
+    assert.deepEqual(
+      [r.outbound.totals.sessions, r.outbound.totals.tls, r.outbound.totals.plaintext, r.outbound.totals.tlsMessages],
+      [1, 1, 0, 1],
+    );
+    assert.deepEqual(byProtocolCipher(r.outbound), { 'TLSv1.3 TLS_AES_256_GCM_SHA384': 1 });
+  });
+
   it('keeps a pid reused by later sessions apart, and a session across rotated files together', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-rot-'));
     fs.writeFileSync(
