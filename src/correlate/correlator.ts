@@ -142,7 +142,7 @@ export class Correlator {
         return;
       }
       case 'failure-detail': {
-        const s = this.open.get(o.key);
+        const s = this.open.get(o.key) ?? this.awaitingReason(o.key);
         if (!s) return;
         if (s.session.failure) this.refine(s, o.reason, o.detail, false);
         else s.pendingDetail ??= { reason: o.reason, detail: o.detail };
@@ -217,6 +217,28 @@ export class Correlator {
    */
   seamState(): string {
     return canonicalJson({ open: [...this.open], latestMs: this.latestMs, nextSweepMs: this.nextSweepMs });
+  }
+
+  /**
+   * The open session under `processKey` (its key `processKey|…`) whose failure still waits for its reason: Postfix
+   * tlsproxy keys its connections by process and client, but logs the reason (`TLS library problem`) by process
+   * alone. The latest to fail, if several; none when two are as late (which one it is, the log does not say).
+   * Only for a detail line with no session of its own key, which no other dialect leaves.
+   */
+  private awaitingReason(processKey: string): OpenSession | undefined {
+    const prefix = `${processKey}|`;
+    let found: OpenSession | undefined;
+    let tied = false;
+    for (const [key, s] of this.open) {
+      if (!s.reasonProvisional || s.session.failure === null || !key.startsWith(prefix)) continue;
+      const at = s.lastMs ?? Number.NEGATIVE_INFINITY;
+      const best = found?.lastMs ?? Number.NEGATIVE_INFINITY;
+      if (found === undefined || at > best) {
+        found = s;
+        tied = false;
+      } else if (at === best) tied = true;
+    }
+    return tied ? undefined : found;
   }
 
   /** Forget the open sessions without closing them (a range census: the next range carries them on). */

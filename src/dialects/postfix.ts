@@ -456,6 +456,9 @@ function interpretSmtp(env: Envelope, service: string): Observation[] | null | t
   return [deliveryObs(b, peer, d[1]!, d[3]!)];
 }
 
+/** Ports that servers listen on: a tlsproxy connection to one of them is outbound (smtp's connection reuse). */
+const SERVER_PORTS = new Set([25, 465, 587]);
+
 function interpretTlsproxy(env: Envelope, service: string): Observation[] | null | typeof MALFORMED {
   const msg = env.message;
   // tlsproxy serves many connections at once: the client's address:port tells them apart.
@@ -463,6 +466,10 @@ function interpretTlsproxy(env: Envelope, service: string): Observation[] | null
     const at = msg.startsWith('CONNECT') ? 13 : 11;
     const peer = parseNamaddr(msg.slice(at));
     if (!peer) return MALFORMED;
+    // tlsproxy also makes smtp's reused TLS connections (`CONNECT to [ip]:25`, log-formats.md §2.2), and logs their
+    // end alike: `DISCONNECT [ip]:25`, a server's port. Such a session is its handshake's or its failure's, and
+    // ends as smtp's do, which have no disconnect line; taken as inbound, it was a client that sent no command.
+    if (at === 11 && peer.port !== null && SERVER_PORTS.has(peer.port)) return null;
     const b = base(env, service, 'inbound', `${processKey(env)}|${peer.ip}|${peer.port ?? ''}`);
     const p = { host: null, ip: peer.ip };
     return msg.startsWith('CONNECT') ? [connectObs(b, p)] : [disconnectObs(b, p, 'unknown', 0)];
@@ -474,12 +481,17 @@ function interpretTlsproxy(env: Envelope, service: string): Observation[] | null
     const direction: Direction = hs[3] === 'to' ? 'outbound' : 'inbound';
     return handshakeOf(hs, base(env, service, direction, `${processKey(env)}|${peer.ip}|${peer.port ?? ''}`));
   }
-  if (msg.startsWith('SSL_accept error')) {
+  if (msg.startsWith('SSL_accept error') || msg.startsWith('SSL_connect error')) {
     const m = SSL_ERROR.exec(msg);
     const peer = m ? parseNamaddr(m[2]!) : null;
     if (!peer) return MALFORMED;
-    return sslError(msg, base(env, service, 'inbound', `${processKey(env)}|${peer.ip}|${peer.port ?? ''}`));
+    const direction: Direction = m![1] === 'connect' ? 'outbound' : 'inbound';
+    return sslError(msg, base(env, service, direction, `${processKey(env)}|${peer.ip}|${peer.port ?? ''}`));
   }
+  // The reason, on a line of its own after the error: keyed by the process alone (it names no client), it refines
+  // the failure of that process's connection that still waits for one (Correlator, `failure-detail`).
+  if (msg.startsWith('warning: TLS library problem'))
+    return libraryProblem(msg, base(env, service, 'inbound', processKey(env)));
   if (msg.includes('TLS connection ')) return MALFORMED;
   return null;
 }

@@ -163,6 +163,32 @@ describe('Postfix census: sessions', () => {
     assert.deepEqual(byProtocolCipher(r.outbound), { 'TLSv1.3 TLS_AES_256_GCM_SHA384': 1 });
   });
 
+  it('reads tlsproxy failures: the reason on its own line, and the outbound connections of smtp (review)', async () => {
+    // Shapes from Postfix's tlsproxy.c and tlsproxy_state.c (log-formats.md §2.2, §2.3); the reason line as smtpd
+    // writes it, which tlsproxy shares (tls_print_errors).
+    const p = write([
+      'Nov 20 10:00:00 mx postfix/tlsproxy[42]: CONNECT from [192.168.1.13]:1001',
+      'Nov 20 10:00:01 mx postfix/tlsproxy[42]: SSL_accept error from [192.168.1.13]:1001: -1',
+      'Nov 20 10:00:01 mx postfix/tlsproxy[42]: warning: TLS library problem: error:0A000102:SSL routines::unsupported protocol:../ssl/statem/statem_srvr.c:1657:',
+      'Nov 20 10:00:01 mx postfix/tlsproxy[42]: DISCONNECT [192.168.1.13]:1001',
+      'Nov 20 10:05:00 mx postfix/tlsproxy[42]: CONNECT to [192.0.2.26]:25',
+      'Nov 20 10:05:01 mx postfix/tlsproxy[42]: SSL_connect error to mx2.example.org[192.0.2.26]:25: -1',
+      'Nov 20 10:05:01 mx postfix/tlsproxy[42]: warning: TLS library problem: error:0A00042E:SSL routines::tlsv1 alert protocol version:../ssl/record/rec_layer_s3.c:1605:SSL alert number 70:',
+      'Nov 20 10:05:01 mx postfix/tlsproxy[42]: DISCONNECT [192.0.2.26]:25',
+    ]);
+    const r = await report([p]);
+    assert.deepEqual([r.inbound.totals.sessions, r.inbound.totals.failed], [1, 1]);
+    assert.deepEqual(
+      r.inbound.failures.map((f) => [f.peer.ip, Object.keys(f.reasons)]),
+      [['192.168.1.13', ['unsupported-protocol']]],
+    );
+    assert.deepEqual([r.outbound.totals.sessions, r.outbound.totals.failed], [1, 1]);
+    assert.deepEqual(
+      r.outbound.failures.map((f) => [f.peer.host, Object.keys(f.reasons)]),
+      [['mx2.example.org', ['unsupported-protocol']]],
+    );
+  });
+
   it('keeps a pid reused by later sessions apart, and a session across rotated files together', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-rot-'));
     fs.writeFileSync(
