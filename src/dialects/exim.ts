@@ -151,6 +151,12 @@ class EximInterpreter {
   private readonly outbound = new TrackedMap<OutboundState>();
   /** Per-line mode: addresses whose TLS error was counted, so that the `no MAIL` line after it is not. */
   private readonly recentTlsErrors = new TrackedMap<number | null>();
+  /**
+   * Messages whose last delivery attempt failed its handshake on a line that names no host (`<id> TLS session:
+   * (SSL_connect): …`): the key of that failure's session, still open, until the message's next delivery line
+   * names the host it was.
+   */
+  private readonly hostlessFailures = new TrackedMap<{ key: string; timeMs: number | null }>();
   private lineNo = 0;
 
   readonly interpret = (line: Envelope): Result => {
@@ -442,6 +448,15 @@ class EximInterpreter {
       recent && !prev.failed && (kind === '->' || continued || (kind === '**' && prev.messageId === messageId));
     const b = this.base(env, 'outbound', key, 'smtp');
     const out: Observation[] = [];
+    // A failed handshake of this message that named no host was with this one: it gets the peer and ends (so that
+    // it is listed among the failures, and a plaintext delivery after it is its fallback).
+    const hostless = this.hostlessFailures.get(messageId);
+    if (hostless !== undefined) {
+      this.hostlessFailures.delete(messageId);
+      if (hostless.timeMs === null || env.timeMs === null || Math.abs(env.timeMs - hostless.timeMs) <= STALE_MS) {
+        out.push(disconnectObs(this.base(env, 'outbound', hostless.key, 'smtp'), peer, 'unknown', null));
+      }
+    }
     if (!joins) {
       out.push(connectObs(b, peer));
       if (x) {
@@ -519,8 +534,10 @@ class EximInterpreter {
     const detail = (cut < 0 ? msg : msg.slice(0, cut)).slice(13);
     const h = cut < 0 ? null : HOST_OUT.exec(msg.slice(cut));
     if (h) return this.clientFailure(env, outboundPeer(h[1]!, h[2]!), messageId, detail, false);
-    // No host named: the failure is a connection of its own (the plaintext delivery that follows names the host).
+    // No host named: the failure is a connection of its own, whose host the message's next delivery line names
+    // (`delivery`: the plaintext delivery that follows, log-formats.md §3.3).
     const key = `${env.host ?? ''}|out|msg|${messageId}|${this.lineNo}`;
+    this.hostlessFailures.set(messageId, { key, timeMs: env.timeMs });
     return [failureObs(this.base(env, 'outbound', key, 'smtp'), null, classifyTlsError(detail), detail)];
   }
 

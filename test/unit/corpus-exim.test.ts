@@ -164,6 +164,29 @@ describe('Exim census: session rules beyond the corpus', () => {
     assert.equal(r.outbound.spread[0]?.count, 1);
   });
 
+  it('outbound: a failed handshake whose line names no host takes the host of the delivery after it (review)', async () => {
+    // Exim's test/log/2100 shape (log-formats.md §3.3): the failure line names no host; the plaintext `=>` after it
+    // does. The failure was counted, but listed under no peer, and its fallback was not seen.
+    const r = await report([
+      writeLog(
+        [
+          '2026-11-20 10:01:10 [21] 1vAbCi-0001Yd-AG TLS session: (SSL_connect): error:0A000102:SSL routines::unsupported protocol',
+          '2026-11-20 10:01:11 [21] 1vAbCi-0001Yd-AG => user@old.example R=dnslookup T=remote_smtp H=mx.old.example [192.0.2.50] C="250 OK"',
+          '2026-11-20 10:02:00 [22] 1vAbCj-0001Ye-AG TLS session: (SSL_connect): error:0A000102:SSL routines::unsupported protocol',
+        ],
+        'mainlog',
+      ),
+    ]);
+    const t = r.outbound.totals;
+    assert.deepEqual([t.sessions, t.failed, t.plaintext, t.fallback], [3, 2, 1, 1]);
+    assert.deepEqual(
+      r.outbound.failures.map((f) => [f.peer.host, f.reasons]),
+      [['mx.old.example', { 'unsupported-protocol': 1 }]],
+    );
+    assert.equal(r.outbound.plaintext[0]?.alsoFailedTls, true);
+    assert.equal(r.outbound.plaintext[0]?.fallbackSessions, 1);
+  });
+
   it('one table across MTAs: Postfix and Exim spellings of a suite share a row', async () => {
     const log = writeLog(
       [
