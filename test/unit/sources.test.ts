@@ -75,6 +75,30 @@ describe('readLines', () => {
     assert.match(r.issue?.message ?? '', /truncated at compressed byte \d+/);
     assert.ok(n > 1000, `lines before the cut are kept (${n})`);
   });
+
+  it('keeps every line a damaged .gz inflates to: data after the last member, a wrong checksum (review)', async () => {
+    // zlib drops the output of the whole input chunk it fails in: 1 MiB of compressed text, here all of it.
+    const dir = tmpdir();
+    const text = `${Array.from({ length: 200_000 }, (_, i) => `line ${i} ${'x'.repeat(i % 50)}`).join('\n')}\n`;
+    const gz = zlib.gzipSync(text);
+    const trailing = path.join(dir, 'trailing.gz');
+    fs.writeFileSync(trailing, Buffer.concat([gz, Buffer.from('garbage')]));
+    const checksum = path.join(dir, 'checksum.gz');
+    const bad = Buffer.from(gz);
+    bad[bad.length - 8]! ^= 0xff; // the CRC-32 in the trailer (RFC 1952)
+    fs.writeFileSync(checksum, bad);
+    for (const p of [trailing, checksum]) {
+      const lines: string[] = [];
+      const r = await readLines(
+        { path: p, mtimeMs: 0, sizeBytes: fs.statSync(p).size },
+        { line: (b, s, e) => lines.push(b.toString('utf8', s, e)), overlong: () => {} },
+      );
+      assert.equal(r.issue?.kind, 'corrupt-gzip', p);
+      assert.equal(lines.length, 200_000, `${p}: every line kept`);
+      assert.equal(lines.at(-1), `line 199999 ${'x'.repeat(199_999 % 50)}`);
+      assert.equal(r.bytes, text.length);
+    }
+  });
 });
 
 describe('resolveInputs', () => {
