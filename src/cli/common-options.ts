@@ -60,23 +60,53 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--no-color', 'no colour even on a terminal (NO_COLOR is honoured too)');
 }
 
+/** The times a window may name: from 1970 (no log is older) to the end of year 9999 (what dates print as). */
+const EARLIEST_MS = 0;
+const LATEST_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 /** `1h`, `7d`, `2w`, `30m` (before now) or an ISO date/time (local time when it has no zone). */
 export function parseWhen(flag: string, text: string, nowMs: number): number {
+  const bad = (why: string) =>
+    new CensusError('bad-time', `${flag} ${JSON.stringify(text)} ${why}`, {
+      hint: `use a duration before now (30m, 1h, 7d, 2w) or a date (2026-11-01, 2026-11-01T08:00)`,
+    });
+  const inRange = (t: number) => {
+    if (!(t >= EARLIEST_MS && t <= LATEST_MS)) throw bad('is not between 1970 and 9999');
+    return t;
+  };
   const rel = /^(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)$/i.exec(text.trim());
   if (rel) {
     const unit = rel[2]!.toLowerCase();
     const ms = { s: 1e3, m: 6e4, min: 6e4, h: 3.6e6, d: 8.64e7, w: 6.048e8 }[unit] ?? 0;
-    return nowMs - Number(rel[1]) * ms;
+    return inRange(nowMs - Number(rel[1]) * ms);
+  }
+  // A date or a date and time: its fields must name one (2026-02-30 is not March 2nd).
+  const fields = /^(\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d))?)?/.exec(text.trim());
+  if (fields) {
+    const [y, mo, d, h = 0, mi = 0, sec = 0] = fields.slice(1).map((f) => (f === undefined ? undefined : Number(f)));
+    const daysInMonth = new Date(Date.UTC(y!, mo!, 0)).getUTCDate();
+    if (mo! < 1 || mo! > 12 || d! < 1 || d! > daysInMonth || h! > 23 || mi! > 59 || sec! > 59) {
+      throw bad('is not a date on the calendar');
+    }
   }
   const date = /^(\d{4})-(\d\d)-(\d\d)$/.exec(text.trim());
-  if (date) return new Date(Number(date[1]), Number(date[2]) - 1, Number(date[3])).getTime();
+  if (date) return inRange(new Date(Number(date[1]), Number(date[2]) - 1, Number(date[3])).getTime());
   if (/^\d{4}-\d\d-\d\d[T ]\d\d:\d\d/.test(text.trim())) {
     const t = Date.parse(text.trim().replace(' ', 'T'));
-    if (!Number.isNaN(t)) return t;
+    if (!Number.isNaN(t)) return inRange(t);
   }
-  throw new CensusError('bad-time', `${flag} ${JSON.stringify(text)} is not a time`, {
-    hint: `use a duration before now (30m, 1h, 7d, 2w) or a date (2026-11-01, 2026-11-01T08:00)`,
-  });
+  throw bad('is not a time');
+}
+
+/** `--year`: four digits, 1970 to 9999 (years below 100 would be taken for 1900 and after by Date.UTC). */
+export function parseYear(text: string): number {
+  const year = Number(text);
+  if (!/^\d{4}$/.test(text) || year < 1970) {
+    throw new CensusError('bad-year', `--year ${JSON.stringify(text)} is not a year of mail logs`, {
+      hint: 'give four digits from 1970 on, e.g. --year 2026',
+    });
+  }
+  return year;
 }
 
 export interface ResolvedCommon {
@@ -94,15 +124,7 @@ export function resolveCommon(logs: string[], flags: CommonFlags, nowMs = Date.n
   if (sinceMs !== null && untilMs !== null && untilMs <= sinceMs) {
     throw new CensusError('bad-window', '--until is not after --since', { hint: 'swap the two, or widen the window' });
   }
-  let year: number | null = null;
-  if (flags.year !== undefined) {
-    if (!/^\d{4}$/.test(flags.year)) {
-      throw new CensusError('bad-year', `--year ${JSON.stringify(flags.year)} is not a year`, {
-        hint: 'give four digits, e.g. --year 2026',
-      });
-    }
-    year = Number(flags.year);
-  }
+  const year = flags.year !== undefined ? parseYear(flags.year) : null;
   const direction = flags.direction.startsWith('in')
     ? 'inbound'
     : flags.direction.startsWith('out')

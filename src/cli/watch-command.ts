@@ -4,6 +4,7 @@
 // SIGHUP reopens the files; SIGTERM and SIGINT stop cleanly (read what is left, count open sessions, write the
 // textfile a last time, close the server).
 
+import fs from 'node:fs';
 import { type Command, Option } from 'commander';
 import { selectDialects } from '../census/census.js';
 import { compileFilter } from '../census/session-filter.js';
@@ -21,6 +22,7 @@ import {
   TEXTFILE_NAME,
   writeTextfile,
 } from '../watch/metrics-output.js';
+import { parseYear } from './common-options.js';
 import { addHistoryOptions, type HistoryFlags, openRecorder } from './history-options.js';
 import type { Io } from './io.js';
 
@@ -88,13 +90,47 @@ export function registerWatch(program: Command, io: Io): void {
   );
 }
 
+/**
+ * watch follows files by name (a file that does not exist yet is waited for): not standard input, a directory or a
+ * glob, which it would wait on for ever, silent (a review).
+ */
+function checkFollowable(logs: readonly string[]): void {
+  for (const log of logs) {
+    if (log === '-') {
+      throw new CensusError('bad-log', 'watch cannot follow standard input', {
+        hint: 'name the log file, e.g. tlscensus watch /var/log/mail.log',
+      });
+    }
+    let isDirectory = false;
+    try {
+      isDirectory = fs.statSync(log).isDirectory();
+    } catch {
+      // not there (yet): waited for, unless it is a pattern
+      if (/[*?[]/.test(log)) {
+        throw new CensusError('bad-log', `watch follows files by name, not patterns: ${forTerminal(log)}`, {
+          hint: 'name each log file, e.g. tlscensus watch /var/log/mail.log',
+        });
+      }
+    }
+    if (isDirectory) {
+      throw new CensusError('bad-log', `watch follows files, and ${forTerminal(log)} is a directory`, {
+        hint: `name the log file in it, e.g. tlscensus watch ${forTerminal(log.replace(/\/$/, ''))}/mail.log`,
+      });
+    }
+  }
+}
+
+/** The longest a Node timer waits (2^31 − 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** `500ms`, `15s`, `5m`, `1h` → milliseconds. */
 export function parseDuration(flag: string, text: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/.exec(text.trim());
   const ms = m ? Number(m[1]) * ({ ms: 1, s: 1e3, m: 6e4, h: 3.6e6 }[m[2] as 'ms' | 's' | 'm' | 'h'] ?? 0) : 0;
-  if (!m || !(ms >= 10)) {
+  // (At most what a timer can wait: longer, Node fires it at once, and the loop would spin.)
+  if (!m || !(ms >= 10) || ms > MAX_TIMER_MS) {
     throw new CensusError('bad-duration', `${flag} ${JSON.stringify(text)} is not a duration`, {
-      hint: `use a number and a unit: 500ms, 15s, 5m, 1h (at least 10ms)`,
+      hint: `use a number and a unit: 500ms, 15s, 5m, 1h (at least 10ms, at most 24 days)`,
     });
   }
   return ms;
@@ -131,21 +167,14 @@ export async function runWatch(logs: string[], flags: WatchFlags, io: Io): Promi
 }
 
 export async function startWatch(logs: string[], flags: WatchFlags, io: Io): Promise<WatchHandle> {
+  checkFollowable(logs);
   const pollMs = parseDuration('--poll', flags.poll);
   const intervalMs = parseDuration('--interval', flags.interval);
   const idleTtlMs = parseDuration('--idle-ttl', flags.idleTtl);
   const textfile = flags.textfile;
   if (textfile !== undefined) checkTextfileDir(textfile);
   const address = textfile === undefined ? parseListen(flags.listen) : null;
-  let year: number | null = null;
-  if (flags.year !== undefined) {
-    if (!/^\d{4}$/.test(flags.year)) {
-      throw new CensusError('bad-year', `--year ${JSON.stringify(flags.year)} is not a year`, {
-        hint: 'e.g. --year 2026',
-      });
-    }
-    year = Number(flags.year);
-  }
+  const year = flags.year !== undefined ? parseYear(flags.year) : null;
   const direction = flags.direction.startsWith('in')
     ? 'inbound'
     : flags.direction.startsWith('out')

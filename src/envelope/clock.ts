@@ -27,8 +27,16 @@ export type Zone =
 export function parseZone(spec: string | undefined): Zone {
   if (spec === undefined || spec === '' || spec === 'local') return { kind: 'local' };
   if (/^(utc|gmt|z)$/i.test(spec)) return { kind: 'fixed', offsetMs: 0 };
+  // Real offsets run from -12:00 to +14:00; minutes are minutes.
   const m = /^([+-])(\d\d):?(\d\d)$/.exec(spec);
-  if (m) return { kind: 'fixed', offsetMs: (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) * 60_000 };
+  if (m && Number(m[2]) <= 14 && Number(m[3]) < 60) {
+    return { kind: 'fixed', offsetMs: (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) * 60_000 };
+  }
+  if (m) {
+    throw new CensusError('bad-timezone', `time zone offset out of range: ${spec}`, {
+      hint: 'offsets run from -12:00 to +14:00, e.g. --timezone +02:00',
+    });
+  }
   try {
     const formatter = new Intl.DateTimeFormat('en-US', {
       timeZone: spec,

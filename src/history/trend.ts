@@ -233,6 +233,9 @@ function buildPeriod(
   };
 }
 
+/** Periods of a trend, at most, past its last recorded day (a window to the year 9999 by day would be millions). */
+const MAX_PERIODS = 5000;
+
 function firstLast(values: (number | null)[]): [number | null, number | null] {
   const present = values.filter((v): v is number => v !== null);
   return [present[0] ?? null, present.at(-1) ?? null];
@@ -244,8 +247,18 @@ function firstLast(values: (number | null)[]): [number | null, number | null] {
  * `observedHours: 0`, so that a gap in recording shows.
  */
 export function buildTrend(days: readonly HistoryDay[], o: TrendOptions): TrendData {
+  // Periods from the one that holds the first recorded day (those before are left out below anyway: made, a window
+  // from 1970 by day took gigabytes), and after the last recorded day at most MAX_PERIODS in all.
+  const inWindow = days.filter((d) => d.dayMs >= o.sinceMs && d.dayMs < o.untilMs);
+  const firstDay = inWindow[0]?.dayMs ?? o.untilMs;
+  const lastDay = inWindow.at(-1)?.dayMs ?? o.untilMs;
+  let first = o.sinceMs;
+  while (nextPeriod(first, o.by) <= firstDay && nextPeriod(first, o.by) < o.untilMs) first = nextPeriod(first, o.by);
   const starts: number[] = [];
-  for (let s = o.sinceMs; s < o.untilMs; s = nextPeriod(s, o.by)) starts.push(s);
+  for (let s = first; s < o.untilMs; s = nextPeriod(s, o.by)) {
+    if (starts.length >= MAX_PERIODS && s > lastDay) break;
+    starts.push(s);
+  }
   const periodOf = (dayMs: number): number => {
     // Periods are few (≤ a few hundred); days in order: a binary search is not worth it.
     let i = starts.length - 1;

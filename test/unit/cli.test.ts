@@ -60,6 +60,42 @@ describe('cli', () => {
     assertOneLineError(f.err, /^error: option .*--format.* argument 'pdf' is invalid/);
   });
 
+  it('refuses impossible times, years, offsets and durations in one line, exit 2 (review)', () => {
+    const cases: [string[], RegExp][] = [
+      [['--since', '2026-13-45'], /^error: --since "2026-13-45" is not a date on the calendar/],
+      [['--since', '2026-02-30'], /^error: --since "2026-02-30" is not a date on the calendar/],
+      [['--until', '2026-02-28T24:00'], /^error: --until "2026-02-28T24:00" is not a date on the calendar/],
+      [['--since', '999999999999d'], /^error: --since "999999999999d" is not between 1970 and 9999/],
+      [['--year', '0000'], /^error: --year "0000" is not a year of mail logs/],
+      [['--timezone', '+25:00'], /^error: time zone offset out of range: \+25:00/],
+      [['--timezone', '+02:99'], /^error: time zone offset out of range/],
+    ];
+    for (const [flags, pattern] of cases) {
+      const r = run([MAILLOG, ...flags]);
+      assert.equal(r.code, 2, flags.join(' '));
+      assertOneLineError(r.err, pattern);
+    }
+    assert.equal(run([MAILLOG, '--since', '2024-02-29', '--timezone', '-12:00']).code, 0);
+    const trend = run(['trend', '--history', path.join(os.tmpdir(), 'none.db'), '--since', '3000000d']);
+    assert.equal(trend.code, 2);
+    assertOneLineError(trend.err, /is not between 1970 and 9999/);
+  });
+
+  it('watch refuses what it cannot follow: standard input, a directory, a pattern; and timers past 24 days', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-cli-'));
+    const cases: [string[], RegExp][] = [
+      [['watch', '-'], /^error: watch cannot follow standard input/],
+      [['watch', dir], /^error: watch follows files, and .* is a directory/],
+      [['watch', path.join(dir, '*.log')], /^error: watch follows files by name, not patterns/],
+      [['watch', path.join(dir, 'mail.log'), '--interval', '1000h'], /^error: --interval "1000h" is not a duration/],
+    ];
+    for (const [args, pattern] of cases) {
+      const r = run([...args, '--textfile', path.join(dir, 'tls.prom')]);
+      assert.equal(r.code, 2, args.join(' '));
+      assertOneLineError(r.err, pattern);
+    }
+  });
+
   it('names a missing file, exit 4', () => {
     const r = run(['report', '/nonexistent/maillog']);
     assert.equal(r.code, 4);

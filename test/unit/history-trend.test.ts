@@ -180,6 +180,17 @@ describe('trend: maths', () => {
     assert.equal(t.inbound!.periods[0]!.peers, null);
   });
 
+  it('spans a window from 1970 to 9999 by day in the periods it needs (review: it ran out of memory)', () => {
+    const t = buildTrend(
+      days,
+      options({ by: 'day', sinceMs: utc(1970, 1, 1), untilMs: utc(9999, 12, 31), requestedUntilMs: utc(9999, 12, 31) }),
+    );
+    const periods = t.inbound!.periods;
+    assert.equal(periods[0]!.period, '2026-11-09');
+    assert.ok(periods.length <= 5000, `${periods.length} periods`);
+    assert.equal(periods.find((x) => x.period === '2026-11-24')?.observedHours, 12);
+  });
+
   it('gives no periods when nothing was recorded in the window', () => {
     const t = buildTrend([], options({ by: 'day', sinceMs: utc(2026, 11, 1), untilMs: utc(2026, 11, 8) }));
     assert.deepEqual(t.inbound!.periods, []);
