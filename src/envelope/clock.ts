@@ -99,7 +99,8 @@ export class WallClock {
 
 /**
  * Supplies the year for timestamps that lack one.
- * - With --year Y: the first line is in Y, and the year advances when the month goes backwards (Dec → Jan).
+ * - With --year Y: the first line is in Y, and the year advances when the month goes backwards (Dec → Jan); a
+ *   month far ahead of the last (Dec after Jan) is a late line of the year before.
  * - Otherwise from a reference instant (the file's mtime, or now for stdin): the last line was written at or
  *   before it, so a month later than the reference month belongs to the previous year. This needs no state
  *   and so also works on byte ranges read in parallel.
@@ -122,6 +123,12 @@ export class YearResolver {
 
   yearFor(month: number): number {
     if (this.fixedYear === null) return month > this.refMonth ? this.refYear - 1 : this.refYear;
+    if (this.lastMonth >= 0 && month > this.lastMonth && month - this.lastMonth >= 6) {
+      // A line from before the turn of the year, written out of order after it (syslog's lines of one second are
+      // not always in order): the year before, and the year goes on (a review: it took Dec 31 for the new year,
+      // and the next Jan 1 line for the year after that).
+      return this.year - 1;
+    }
     if (this.lastMonth >= 0 && month < this.lastMonth && this.lastMonth - month >= 6) this.year++;
     this.lastMonth = month;
     return this.year;

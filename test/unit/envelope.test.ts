@@ -118,6 +118,14 @@ describe('year inference', () => {
     assert.equal(y.yearFor(1), 2026);
   });
 
+  it('with --year, takes a Dec line written after the first Jan ones for the year before (review)', () => {
+    const y = new YearResolver(2025, 0);
+    assert.deepEqual(
+      [11, 0, 11, 0, 0, 1].map((m) => y.yearFor(m)),
+      [2025, 2026, 2025, 2026, 2026, 2026],
+    );
+  });
+
   it('without --year, months after the file mtime belong to the year before', () => {
     const y = new YearResolver(null, new Date(2026, 0, 15).getTime());
     assert.equal(y.yearFor(11), 2025);
