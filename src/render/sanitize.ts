@@ -2,8 +2,12 @@
 // sequences, HTML, spreadsheet formulas or bidi overrides (DESIGN.md §5). Every renderer passes each
 // log-derived string through the function for its medium; none prints raw log text.
 
-// C0 and C1 controls, DEL, and the Unicode bidi/isolate overrides that can reorder what a reader sees.
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+// C0 and C1 controls, DEL, the Unicode bidi marks and overrides that can reorder what a reader sees (U+061C,
+// U+200E/F, U+202A–E, U+2066–9), and the invisible ones that make two names look alike or shift a table's columns:
+// soft hyphen, zero-width space and joiners (U+200B–D), word joiner and invisible operators (U+2060–4), the byte
+// order mark (U+FEFF), Mongolian vowel separator (U+180E), and the line and paragraph separators (U+2028/9).
+const UNSAFE =
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
 
 function escapeCodePoint(ch: string): string {
   const cp = ch.codePointAt(0) ?? 0;

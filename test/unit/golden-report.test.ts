@@ -44,5 +44,11 @@ describe('golden reports', () => {
     const md = fs.readFileSync(fixturePath('golden', 'hostile.md'), 'utf8');
     assert.ok(!md.includes('<script>') && !md.includes('<img'), 'no raw HTML in Markdown');
     assert.ok(md.includes('x\\|y'), 'pipes escaped in Markdown cells');
+    // Invisible characters that make a name look like another (review): shown, in every format.
+    for (const ext of ['txt', 'csv', 'md', 'html', 'json', 'prom']) {
+      const text = fs.readFileSync(fixturePath('golden', `hostile.${ext}`), 'utf8');
+      if (ext === 'json') continue; // (JSON keeps the text as it is, escaped by JSON itself where it must be)
+      assert.ok(!/[\u200b\u2060\u00ad\ufeff\u2028]/.test(text), `no invisible character raw in .${ext}`);
+    }
   });
 });
