@@ -274,6 +274,11 @@ export interface ExpansionResult {
 }
 
 const MAX_NESTING = 100;
+/**
+ * Longer than any real value by far: ten lines of `v_i = ${v_i+1}` ten times over expand to 10^10 characters (a
+ * review's main.cf ran the audit out of memory).
+ */
+const MAX_EXPANDED = 64 * 1024;
 const WHITESPACE = /^[ \t\r\n]*/;
 
 class ExpansionError extends Error {}
@@ -324,6 +329,9 @@ export function expandPostfixValue(value: string, lookup: (name: string) => stri
       }
       if (reference.length === 0) throw new ExpansionError(`empty macro name: "${pattern}"`);
       out += expandReference(reference);
+      if (out.length > MAX_EXPANDED) {
+        throw new ExpansionError(`expands to more than ${MAX_EXPANDED / 1024} KiB: "$${reference.slice(0, 40)}"`);
+      }
     }
     return out;
   };

@@ -132,6 +132,13 @@ describe('main.cf: $name expansion', () => {
     assert.match(expand('x$').errors[0] ?? '', /empty macro name/);
     assert.match(expand('${a-b}').errors[0] ?? '', /attribute name syntax error/);
     assert.match(expand('${{a} = {b}}').errors[0] ?? '', /"==" or "!="/);
+    // A definition that doubles ten times over ten levels (10^10 characters): an error, not a crash (review).
+    const bomb = (name: string) => {
+      const level = Number(name.slice(2));
+      if (!name.startsWith('v_') || Number.isNaN(level)) return undefined;
+      return level >= 10 ? 'lol' : `\${v_${level + 1}}`.repeat(10);
+    };
+    assert.match(expandPostfixValue('$v_0', bomb).errors[0] ?? '', /expands to more than 64 KiB/);
   });
 });
 
