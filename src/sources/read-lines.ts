@@ -3,7 +3,7 @@
 // name) through node:zlib, CRLF, a last line without newline, and lines too long to be log lines.
 
 import fs from 'node:fs';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { type InputSpec, readSpan } from './resolve-inputs.js';
 
@@ -136,7 +136,7 @@ export function openInput(
   highWaterMark: number,
   range?: { start: number; end: number | null },
 ): OpenedInput {
-  if (input.path === '-') return { raw: process.stdin, stream: process.stdin, gzip: false };
+  if (input.path === '-') return { raw: process.stdin, stream: stdinText(process.stdin, highWaterMark), gzip: false };
   const file = pathToOpen(input);
   if (range !== undefined) {
     // createReadStream's end is inclusive (callers never ask for an empty range). Without an end the range reads
@@ -156,6 +156,27 @@ export function openInput(
   const options = { chunkSize: highWaterMark, readableHighWaterMark: 8 * highWaterMark } as zlib.ZlibOptions;
   const inflate = zlib.createGunzip(options);
   return { raw, stream: inflatedWithRecovery(raw.pipe(inflate), file), gzip };
+}
+
+/**
+ * Standard input as text: inflated when it starts with gzip's magic bytes (`cat maillog.2.gz | tlscensus -`, or
+ * `journalctl … | gzip`), else as it comes. (It cannot be read twice: a damaged stream keeps what zlib handed on.)
+ */
+async function* stdinText(stdin: Readable, highWaterMark: number): AsyncGenerator<Buffer> {
+  const chunks = (stdin as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  const first = await chunks.next();
+  if (first.done) return;
+  const head = first.value;
+  async function* all(): AsyncGenerator<Buffer> {
+    yield head;
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+  }
+  if (!(head.length >= 2 && head[0] === GZIP_MAGIC_0 && head[1] === GZIP_MAGIC_1)) {
+    yield* all();
+    return;
+  }
+  const options = { chunkSize: highWaterMark, readableHighWaterMark: 8 * highWaterMark } as zlib.ZlibOptions;
+  yield* Readable.from(all()).pipe(zlib.createGunzip(options)) as AsyncIterable<Buffer>;
 }
 
 /**

@@ -43,6 +43,12 @@ describe('cli', () => {
     assert.equal((JSON.parse(r.out) as { outbound: { totals: { tls: number } } }).outbound.totals.tls, 2);
   });
 
+  it('reads gzip on stdin, told by its magic bytes (review: it said no line came from a mail server)', () => {
+    const r = run(['report', '-', '--format', 'json', '--year', '2026'], zlib.gzipSync(fs.readFileSync(MAILLOG)));
+    assert.equal(r.code, 0, r.err);
+    assert.equal((JSON.parse(r.out) as { outbound: { totals: { tls: number } } }).outbound.totals.tls, 2);
+  });
+
   it('ends the table with the coverage line and prints no colour when not on a terminal', () => {
     const r = run([MAILLOG]);
     assert.equal(r.code, 0);
