@@ -107,14 +107,14 @@ function checkFollowable(logs: readonly string[]): void {
     } catch {
       // not there (yet): waited for, unless it is a pattern
       if (/[*?[]/.test(log)) {
-        throw new CensusError('bad-log', `watch follows files by name, not patterns: ${forTerminal(log)}`, {
+        throw new CensusError('bad-log', `watch follows files by name, not patterns: ${log}`, {
           hint: 'name each log file, e.g. tlscensus watch /var/log/mail.log',
         });
       }
     }
     if (isDirectory) {
-      throw new CensusError('bad-log', `watch follows files, and ${forTerminal(log)} is a directory`, {
-        hint: `name the log file in it, e.g. tlscensus watch ${forTerminal(log.replace(/\/$/, ''))}/mail.log`,
+      throw new CensusError('bad-log', `watch follows files, and ${log} is a directory`, {
+        hint: `name the log file in it, e.g. tlscensus watch ${log.replace(/\/$/, '')}/mail.log`,
       });
     }
   }

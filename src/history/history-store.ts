@@ -308,6 +308,17 @@ export class HistoryStore {
 
   static open(file: string, options: OpenOptions = {}): HistoryStore {
     const readonly = options.readonly ?? false;
+    let isDirectory = false;
+    try {
+      isDirectory = fs.statSync(file).isDirectory();
+    } catch {
+      // not there: created, or reported missing below
+    }
+    if (isDirectory) {
+      throw new CensusError('history-directory', `the history ${file} is a directory`, {
+        hint: `name a file in it, e.g. --history ${path.join(file, 'tlscensus-history.db')}`,
+      });
+    }
     if (readonly && !fs.existsSync(file)) {
       throw new CensusError('history-missing', `no history at ${file}`, {
         hint: `record one first: tlscensus report LOG --history ${file} (or watch … --history ${file})`,

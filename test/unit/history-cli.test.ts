@@ -183,6 +183,16 @@ describe('history CLI', () => {
     const missing = run(['trend', '--history', path.join(dir, 'none.db')]);
     assert.equal(missing.code, 2);
     assertOneLineError(missing.err, /^error: no history at /);
+
+    // A directory: said so (review: "disk I/O error, check free space").
+    for (const args of [
+      ['trend', '--history', dir],
+      ['report', fixturePath('corpus/postfix/maillog'), '--history', dir],
+    ]) {
+      const r = run(args);
+      assert.equal(r.code, 2, args[0]);
+      assertOneLineError(r.err, /^error: the history .* is a directory/);
+    }
     const noDir = run([MAILLOG, '--history', path.join(dir, 'no', 'such', 'dir', 'h.db')]);
     assert.equal(noDir.code, 2);
     assertOneLineError(noDir.err, /^error: cannot create the history .*: its directory does not exist/);
