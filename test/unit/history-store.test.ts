@@ -512,7 +512,7 @@ describe('history: files it cannot use', () => {
     fs.mkdirSync(dir, { recursive: true });
     assert.equal(
       code(() => HistoryStore.open(dir)),
-      'history-unwritable',
+      'history-directory',
     );
   });
 
