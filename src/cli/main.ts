@@ -21,7 +21,8 @@ export async function main(argv: string[]): Promise<number> {
     .version(VERSION)
     .showHelpAfterError('(run tlscensus --help for usage)')
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(text) });
+    // (Commander quotes what was typed: an escape sequence in an argument must not reach the terminal raw either.)
+    .configureOutput({ outputError: (text, write) => write(text.split('\n').map(forTerminal).join('\n')) });
   registerReport(program, io);
   registerPeers(program, io);
   registerWhatIf(program, io);
@@ -55,6 +56,18 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
+let settled = false;
 main(process.argv).then((code) => {
+  settled = true;
   process.exitCode = code;
+});
+// Nothing left to wait for, and no answer: a promise that never settled (a bug). Silent, this would exit 0 with no
+// output, which a cron job takes for success.
+process.on('beforeExit', () => {
+  if (settled) return;
+  settled = true;
+  process.stderr.write(
+    'tlscensus: internal error (please report it with the command you ran): stopped before its end\n',
+  );
+  process.exitCode = EXIT.internal;
 });

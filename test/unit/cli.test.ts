@@ -64,6 +64,10 @@ describe('cli', () => {
     const f = run([MAILLOG, '--format', 'pdf']);
     assert.equal(f.code, 2);
     assertOneLineError(f.err, /^error: option .*--format.* argument 'pdf' is invalid/);
+    // What was typed is quoted back with its escape sequences shown, not run (review).
+    const esc = run([MAILLOG, '--direction', '\x1b[2J']);
+    assert.equal(esc.code, 2);
+    assert.ok(!esc.err.includes('\x1b') && esc.err.includes('\\x1b[2J'), esc.err);
   });
 
   it('refuses impossible times, years, offsets and durations in one line, exit 2 (review)', () => {
