@@ -142,6 +142,7 @@ export class ObservationEncoder {
         this.num(o.commands);
         this.optBool('plaintext' in o, o.plaintext);
         this.optBool('trusted' in o, o.trusted);
+        this.optBool('openOnly' in o, o.openOnly);
         return;
       case 'message':
         this.op(OP_MESSAGE);
@@ -196,7 +197,7 @@ export class ObservationEncoder {
         fields = 8;
         break;
       case 'disconnect':
-        fields = 9 + ('plaintext' in o ? 1 : 0) + ('trusted' in o ? 1 : 0);
+        fields = 9 + ('plaintext' in o ? 1 : 0) + ('trusted' in o ? 1 : 0) + ('openOnly' in o ? 1 : 0);
         break;
       case 'message':
         fields = 8 + ('plaintext' in o ? 1 : 0);
@@ -406,6 +407,8 @@ export class ObservationDecoder {
         else o.plaintext = this.value() as boolean;
         if (this.tags[this.i] === V_ABSENT) this.i++;
         else o.trusted = this.value() as boolean;
+        if (this.tags[this.i] === V_ABSENT) this.i++;
+        else o.openOnly = this.value() as boolean;
         return o;
       }
       case OP_MESSAGE: {

@@ -52,6 +52,8 @@ const DEFAULT_TTL_MS = 60 * 60 * 1000;
  * (range-census.ts relies on it).
  */
 export const SWEEP_PERIOD_MS = 5 * 60 * 1000;
+/** A reason line written by process alone refines a failure of that process at most this long before it. */
+const REASON_WITHIN_MS = 1000;
 
 /** `partialBeforeMs` for a read that skipped the lines dated before `skippedBeforeMs`, with the default TTL. */
 export function partialHorizonMs(skippedBeforeMs: number): number {
@@ -60,6 +62,11 @@ export function partialHorizonMs(skippedBeforeMs: number): number {
 
 export class Correlator {
   private readonly open = new Map<string, OpenSession>();
+  /**
+   * Keys of open sessions whose failure reason is provisional (awaitingReason looks among these only). Derived from
+   * the open sessions, so no part of the seam state: its order never decides anything.
+   */
+  private readonly provisional = new Set<string>();
   private readonly ttlMs: number;
   private latestMs = 0;
   private nextSweepMs = Number.NEGATIVE_INFINITY;
@@ -134,6 +141,7 @@ export class Correlator {
         s ??= this.start(o, o.peer);
         s.session.failure = { reason: o.reason, detail: o.detail };
         s.reasonProvisional = o.reason === 'other';
+        if (s.reasonProvisional) this.provisional.add(o.key);
         if (s.pendingDetail) {
           this.refine(s, s.pendingDetail.reason, s.pendingDetail.detail, false);
           s.pendingDetail = null;
@@ -142,7 +150,7 @@ export class Correlator {
         return;
       }
       case 'failure-detail': {
-        const s = this.open.get(o.key) ?? this.awaitingReason(o.key);
+        const s = this.open.get(o.key) ?? this.awaitingReason(o.key, o.timeMs);
         if (!s) return;
         if (s.session.failure) this.refine(s, o.reason, o.detail, false);
         else s.pendingDetail ??= { reason: o.reason, detail: o.detail };
@@ -157,7 +165,9 @@ export class Correlator {
         return;
       }
       case 'disconnect': {
-        const s = this.open.get(o.key) ?? this.start(o, o.peer);
+        const open = this.open.get(o.key);
+        if (open === undefined && o.openOnly === true) return;
+        const s = open ?? this.start(o, o.peer);
         this.touch(s, o.peer, o.timeMs);
         const sess = s.session;
         if (sess.handshake) sess.outcome = 'tls';
@@ -220,23 +230,31 @@ export class Correlator {
   }
 
   /**
-   * The open session under `processKey` (its key `processKey|…`) whose failure still waits for its reason: Postfix
-   * tlsproxy keys its connections by process and client, but logs the reason (`TLS library problem`) by process
-   * alone. The latest to fail, if several; none when two are as late (which one it is, the log does not say).
-   * Only for a detail line with no session of its own key, which no other dialect leaves.
+   * The open session under `processKey` (its key `processKey|…`) whose failure still waits for its reason, failed
+   * within the second before this line: Postfix tlsproxy keys its connections by process and client, but logs the
+   * reason (`TLS library problem`) by process alone, right after the error. The latest to fail, if several; none
+   * when two are as late (which one it is, the log does not say). Only for a detail line with no session of its
+   * own key, which no other dialect leaves; it looks among `provisional` only (open sessions whose failure has
+   * no reason yet), so a log of many open sessions does not make each such line a scan of them all (a review).
    */
-  private awaitingReason(processKey: string): OpenSession | undefined {
+  private awaitingReason(processKey: string, timeMs: number | null): OpenSession | undefined {
+    if (timeMs === null) return undefined;
     const prefix = `${processKey}|`;
     let found: OpenSession | undefined;
     let tied = false;
-    for (const [key, s] of this.open) {
-      if (!s.reasonProvisional || s.session.failure === null || !key.startsWith(prefix)) continue;
-      const at = s.lastMs ?? Number.NEGATIVE_INFINITY;
-      const best = found?.lastMs ?? Number.NEGATIVE_INFINITY;
-      if (found === undefined || at > best) {
+    for (const key of this.provisional) {
+      const s = this.open.get(key);
+      if (s === undefined || !s.reasonProvisional || s.session.failure === null) {
+        this.provisional.delete(key);
+        continue;
+      }
+      if (!key.startsWith(prefix) || s.lastMs === null || timeMs - s.lastMs > REASON_WITHIN_MS || timeMs < s.lastMs) {
+        continue;
+      }
+      if (found === undefined || s.lastMs > found.lastMs!) {
         found = s;
         tied = false;
-      } else if (at === best) tied = true;
+      } else if (s.lastMs === found.lastMs) tied = true;
     }
     return tied ? undefined : found;
   }
@@ -244,6 +262,7 @@ export class Correlator {
   /** Forget the open sessions without closing them (a range census: the next range carries them on). */
   discardOpen(): void {
     this.open.clear();
+    this.provisional.clear();
   }
 
   /** Close every open session: the input has ended. */
@@ -325,6 +344,7 @@ export class Correlator {
 
   private finish(key: string, s: OpenSession): void {
     this.open.delete(key);
+    this.provisional.delete(key);
     this.emit(s.session);
   }
 

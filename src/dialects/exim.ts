@@ -454,7 +454,9 @@ class EximInterpreter {
     if (hostless !== undefined) {
       this.hostlessFailures.delete(messageId);
       if (hostless.timeMs === null || env.timeMs === null || Math.abs(env.timeMs - hostless.timeMs) <= STALE_MS) {
-        out.push(disconnectObs(this.base(env, 'outbound', hostless.key, 'smtp'), peer, 'unknown', null));
+        const end = disconnectObs(this.base(env, 'outbound', hostless.key, 'smtp'), peer, 'unknown', null);
+        end.openOnly = true; // (closed as idle meanwhile, as watch's shorter TTL may: it stays as it was)
+        out.push(end);
       }
     }
     if (!joins) {

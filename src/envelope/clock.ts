@@ -29,7 +29,8 @@ export function parseZone(spec: string | undefined): Zone {
   if (/^(utc|gmt|z)$/i.test(spec)) return { kind: 'fixed', offsetMs: 0 };
   // Real offsets run from -12:00 to +14:00; minutes are minutes.
   const m = /^([+-])(\d\d):?(\d\d)$/.exec(spec);
-  if (m && Number(m[2]) <= 14 && Number(m[3]) < 60) {
+  const minutes = m ? Number(m[2]) * 60 + Number(m[3]) : 0;
+  if (m && Number(m[3]) < 60 && minutes <= (m[1] === '-' ? 12 : 14) * 60) {
     return { kind: 'fixed', offsetMs: (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) * 60_000 };
   }
   if (m) {
@@ -100,7 +101,7 @@ export class WallClock {
 /**
  * Supplies the year for timestamps that lack one.
  * - With --year Y: the first line is in Y, and the year advances when the month goes backwards (Dec → Jan); a
- *   month far ahead of the last (Dec after Jan) is a late line of the year before.
+ *   Dec line among the first Jan lines after that is a late line of the year before.
  * - Otherwise from a reference instant (the file's mtime, or now for stdin): the last line was written at or
  *   before it, so a month later than the reference month belongs to the previous year. This needs no state
  *   and so also works on byte ranges read in parallel.
@@ -108,6 +109,8 @@ export class WallClock {
 export class YearResolver {
   private year: number;
   private lastMonth = -1;
+  /** The year has just turned (Dec → Jan), and no line of another month came since. */
+  private justTurned = false;
   private readonly refYear: number;
   private readonly refMonth: number;
 
@@ -123,13 +126,16 @@ export class YearResolver {
 
   yearFor(month: number): number {
     if (this.fixedYear === null) return month > this.refMonth ? this.refYear - 1 : this.refYear;
-    if (this.lastMonth >= 0 && month > this.lastMonth && month - this.lastMonth >= 6) {
-      // A line from before the turn of the year, written out of order after it (syslog's lines of one second are
+    if (this.justTurned && month === 11 && this.lastMonth === 0) {
+      // A Dec line written out of order among the first Jan lines of a new year (syslog's lines of one second are
       // not always in order): the year before, and the year goes on (a review: it took Dec 31 for the new year,
-      // and the next Jan 1 line for the year after that).
+      // and the next Jan 1 line for the year after that). Only then: a log may skip months, even six of them.
       return this.year - 1;
     }
-    if (this.lastMonth >= 0 && month < this.lastMonth && this.lastMonth - month >= 6) this.year++;
+    if (this.lastMonth >= 0 && month < this.lastMonth && this.lastMonth - month >= 6) {
+      this.year++;
+      this.justTurned = true;
+    } else if (month !== this.lastMonth) this.justTurned = false;
     this.lastMonth = month;
     return this.year;
   }

@@ -137,6 +137,11 @@ export interface DisconnectObservation extends ObservationBase {
   /** The session was plaintext even if nothing else says so (e.g. Exim `P=esmtp`). */
   plaintext?: boolean;
   /**
+   * Ends the key's session only if one is open, and starts none (Exim names a failed connection's host on a later
+   * line: by then the session may have been closed as idle, and must not come back as another).
+   */
+  openOnly?: boolean;
+  /**
    * No TLS, on a connection the server itself treats as secure (Dovecot `secured`: loopback or
    * login_trusted_networks): counted as `trusted`, apart from plaintext.
    */

@@ -187,6 +187,20 @@ describe('Postfix census: sessions', () => {
       r.outbound.failures.map((f) => [f.peer.host, Object.keys(f.reasons)]),
       [['mx2.example.org', ['unsupported-protocol']]],
     );
+    // A reason line refines only a failure of the moment before it (a second review: a reason half an hour later,
+    // of another connection, turned the failure into a lost connection).
+    const late = await report([
+      write([
+        'Nov 20 10:00:01 mx postfix/tlsproxy[42]: SSL_connect error to mx2.example.org[192.0.2.26]:25: -1',
+        'Nov 20 10:00:01 mx postfix/tlsproxy[42]: warning: TLS library problem: error:0A0000F4:SSL routines::unexpected message:../ssl/statem/statem.c:123:',
+        'Nov 20 10:30:00 mx postfix/tlsproxy[42]: CONNECT from [198.51.100.7]:40001',
+        'Nov 20 10:30:09 mx postfix/tlsproxy[42]: warning: TLS library problem: error:0A000126:SSL routines::unexpected eof while reading:../ssl/record/rec_layer_s3.c:322:',
+      ]),
+    ]);
+    assert.deepEqual(
+      late.outbound.failures.map((f) => Object.keys(f.reasons)),
+      [['other']],
+    );
   });
 
   it('keeps a pid reused by later sessions apart, and a session across rotated files together', async () => {

@@ -41,6 +41,27 @@ describe('correlator idle sweep', () => {
     assert.equal(a[1]!.startMs, T0 + HOUR + SWEEP_PERIOD_MS + 3000);
   });
 
+  it('lets an `openOnly` disconnect end an open session, and start none once it was swept (review)', () => {
+    const ending = (o: Observation) => {
+      (o as { openOnly?: boolean }).openOnly = true;
+      return o;
+    };
+    const open = run([
+      connectObs(head('a', T0), { host: null, ip: peer.ip }),
+      ending(disconnectObs(head('a', T0 + 1000), peer, 'unknown', null)),
+    ]);
+    assert.deepEqual(
+      open.map((s) => [s.peer?.host, s.endMs]),
+      [[peer.host, T0 + 1000]],
+    );
+    const swept = run([
+      connectObs(head('a', T0), { host: null, ip: peer.ip }),
+      connectObs(head('b', T0 + HOUR + SWEEP_PERIOD_MS + 2000), { host: null, ip: '198.51.100.1' }),
+      ending(disconnectObs(head('a', T0 + HOUR + SWEEP_PERIOD_MS + 3000), peer, 'unknown', null)),
+    ]);
+    assert.equal(swept.filter((s) => s.peer?.ip === peer.ip).length, 1, 'no second session of a');
+  });
+
   it('gives the same sessions whatever number of other processes log in between', () => {
     const own = (extra: number): Observation[] => {
       const list: Observation[] = [connectObs(head('a', T0), peer)];

@@ -124,6 +124,17 @@ describe('year inference', () => {
       [11, 0, 11, 0, 0, 1].map((m) => y.yearFor(m)),
       [2025, 2026, 2025, 2026, 2026, 2026],
     );
+    // But a log that skips six months goes forward (a second review: Jul and Aug fell into the year before).
+    const gap = new YearResolver(2026, 0);
+    assert.deepEqual(
+      [0, 6, 7].map((m) => gap.yearFor(m)),
+      [2026, 2026, 2026],
+    );
+    const turned = new YearResolver(2025, 0);
+    assert.deepEqual(
+      [11, 0, 1, 11].map((m) => turned.yearFor(m)),
+      [2025, 2026, 2026, 2026],
+    );
   });
 
   it('without --year, months after the file mtime belong to the year before', () => {
