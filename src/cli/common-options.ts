@@ -60,8 +60,11 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--no-color', 'no colour even on a terminal (NO_COLOR is honoured too)');
 }
 
-/** The times a window may name: from 1970 (no log is older) to the end of year 9999 (what dates print as). */
-const EARLIEST_MS = 0;
+/**
+ * The times a window may name: from 1970 (no log is older; a day's slack, so that 1970-01-01 is one in every zone)
+ * to the end of year 9999 (what dates print as).
+ */
+const EARLIEST_MS = -86_400_000;
 const LATEST_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 /** `1h`, `7d`, `2w`, `30m` (before now) or an ISO date/time (local time when it has no zone). */

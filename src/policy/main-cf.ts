@@ -279,6 +279,8 @@ const MAX_NESTING = 100;
  * review's main.cf ran the audit out of memory).
  */
 const MAX_EXPANDED = 64 * 1024;
+/** References one value may expand, at most: a tree of references to empty values grows no text, only work. */
+const MAX_REFERENCES = 100_000;
 const WHITESPACE = /^[ \t\r\n]*/;
 
 class ExpansionError extends Error {}
@@ -290,6 +292,7 @@ class ExpansionError extends Error {}
 export function expandPostfixValue(value: string, lookup: (name: string) => string | undefined): ExpansionResult {
   const undefinedNames = new Set<string>();
   let depth = 0;
+  let references = 0;
 
   const parse = (pattern: string): string => {
     // mac_parse(): split into literal text and macro references.
@@ -340,6 +343,12 @@ export function expandPostfixValue(value: string, lookup: (name: string) => stri
     // mac_expand_callback().
     depth += 1;
     if (depth > MAX_NESTING) throw new ExpansionError(`unreasonable macro call nesting: "${reference}"`);
+    references += 1;
+    if (references > MAX_REFERENCES) {
+      throw new ExpansionError(
+        `expands more than ${MAX_REFERENCES.toLocaleString('en')} references: "$${reference.slice(0, 40)}"`,
+      );
+    }
     try {
       let rest = reference;
       let lookedUp: string | undefined;

@@ -49,6 +49,19 @@ describe('cli', () => {
     assert.equal((JSON.parse(r.out) as { outbound: { totals: { tls: number } } }).outbound.totals.tls, 2);
   });
 
+  it('keeps what a damaged gzip on stdin held, on one thread and on two (review)', () => {
+    const gz = zlib.gzipSync(fs.readFileSync(MAILLOG));
+    const cut = gz.subarray(0, Math.floor(gz.length * 0.8));
+    const counts = ['1', '2'].map((threads) => {
+      const r = run(['report', '-', '--format', 'json', '--year', '2026', '--threads', threads], cut);
+      assert.equal(r.code, 3, r.err);
+      assert.match(r.err, /gzip data ends early/);
+      return (JSON.parse(r.out) as { coverage: { lines: number } }).coverage.lines;
+    });
+    assert.equal(counts[0], counts[1]);
+    assert.ok(counts[0]! > 100, `${counts[0]} lines`);
+  });
+
   it('ends the table with the coverage line and prints no colour when not on a terminal', () => {
     const r = run([MAILLOG]);
     assert.equal(r.code, 0);

@@ -139,6 +139,9 @@ describe('main.cf: $name expansion', () => {
       return level >= 10 ? 'lol' : `\${v_${level + 1}}`.repeat(10);
     };
     assert.match(expandPostfixValue('$v_0', bomb).errors[0] ?? '', /expands to more than 64 KiB/);
+    // The same tree over empty values: no text, ten billion references (a second review: it hung).
+    const empty = (name: string) => (name === 'v_10' ? '' : bomb(name));
+    assert.match(expandPostfixValue('$v_0', empty).errors[0] ?? '', /expands more than 100,000 references/);
   });
 });
 
