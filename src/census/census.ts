@@ -226,7 +226,7 @@ export async function census(given: readonly InputSpec[], options: CensusOptions
       tail === null
         ? null
         : await countInputs(tail.inputs, options, dialects, threadsFor(tail.inputs, options), seek, tail);
-    // Reading stopped early but a session it counts was still open there, or nothing read was a mail program's
+    // Reading stopped early but a session of the window was still open there, or nothing read was a mail program's
     // line (one pass may give up on those), or the file grew since with lines not proved late: read to the end.
     if (
       counted !== null &&
