@@ -210,6 +210,8 @@ export async function census(given: readonly InputSpec[], options: CensusOptions
           dialects,
           giveUpAfterLines: GIVE_UP_AFTER_LINES,
           ...(options.onProgress ? { progress: options.onProgress } : {}),
+          threads: threadsFor(pinned, options),
+          splitMinBytes: options.parallel?.rangeMinBytes ?? PARALLEL_MIN_BYTES,
         })
       : null;
     const afterSeek = seek?.inputs ?? pinned;

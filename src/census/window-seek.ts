@@ -45,6 +45,7 @@
 // be decided on lines never read, so a read that met no line of a mail program reads everything instead too.
 
 import fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import type { Dialect } from '../dialects/dialect.js';
 import { parseZone, WallClock, YearResolver } from '../envelope/clock.js';
 import { FastEnvelope } from '../envelope/fast-envelope.js';
@@ -71,6 +72,10 @@ export interface SeekOptions {
   /** One pass gives up when this many lines from the start hold none of a program a dialect claims. */
   giveUpAfterLines: number;
   progress?: (input: InputSpec, fileBytes: number) => void;
+  /** Threads the census may use (default 1): with two or more, a long head is proved on two (`earlyLinesSplit`). */
+  threads?: number;
+  /** A file's head is proved on two threads only when the file is at least this big. */
+  splitMinBytes?: number;
 }
 
 /** What was skipped of an input. */
@@ -93,10 +98,12 @@ export interface WindowSeek {
   skippedBeforeMs: number;
   /** The latest time among the skipped lines. */
   skippedLatestMs: number;
+  /** Worker threads whose proof was used (`earlyLinesSplit`); the skip is the same either way. */
+  workers: number;
 }
 
 /** What a run of skipped lines held. */
-interface Run {
+export interface Run {
   bytes: number;
   lines: number;
   claimed: number;
@@ -119,6 +126,7 @@ export async function seekWindow(inputs: readonly InputSpec[], options: SeekOpti
   let claimed = 0;
   let firstClaimed = 0;
   let latest = Number.NEGATIVE_INFINITY;
+  let workers = 0;
   const add = (run: Run) => {
     if (run.latestMs > latest) latest = run.latestMs;
     if (firstClaimed === 0 && run.firstClaimed > 0) firstClaimed = lines + run.firstClaimed;
@@ -147,12 +155,14 @@ export async function seekWindow(inputs: readonly InputSpec[], options: SeekOpti
     }
     let run: Run;
     let reachedEnd: boolean;
+    let split: boolean;
     try {
-      ({ run, reachedEnd } = earlyLines(input, before, options, programs));
+      ({ run, reachedEnd, split } = await earlyLinesSplit(input, before, options, programs));
     } catch {
       break; // (unreadable: the census reads it and says so)
     }
     if (run.lines === 0) break;
+    if (split) workers++;
     skipped.push({ input, bytes: run.bytes, lines: run.lines, dropped: false });
     add(run);
     kept.push({ ...input, startAt: { byte: run.bytes, line: run.lines } });
@@ -167,6 +177,7 @@ export async function seekWindow(inputs: readonly InputSpec[], options: SeekOpti
     claimedLines: claimed,
     skippedBeforeMs: before,
     skippedLatestMs: latest,
+    workers,
   };
 }
 
@@ -476,7 +487,7 @@ async function provedInOrder<T>(
 }
 
 /** Whether a program is one a dialect claims, and whether that dialect keeps state across lines; by tag bytes. */
-class ProgramKinds {
+export class ProgramKinds {
   static readonly FOREIGN = 0;
   static readonly CLAIMED = 1;
   static readonly STATEFUL = 2;
@@ -524,7 +535,7 @@ const freshRun = (): Run => ({ bytes: 0, lines: 0, claimed: 0, firstClaimed: 0, 
  * Reads whole lines as the engine reads their stamps and programs, and tells how many are dated outside the window
  * (early or late) and harmless.
  */
-class LineCheck {
+export class LineCheck {
   private readonly ctx: EnvelopeContext;
   private readonly fast = new FastEnvelope();
   private readonly span = newTagSpan();
@@ -586,6 +597,12 @@ class LineCheck {
     return failEnd;
   }
 
+  /** The time of the line buf[pos, end) as `passes` reads it, or null when it cannot be dated so. */
+  timeOfLine(buf: Buffer, pos: number, end: number): number | null {
+    const span = this.span;
+    return locateTag(buf, pos, end, span) === TAG_SYSLOG ? this.fast.timeOf(buf, pos, span, this.ctx) : null;
+  }
+
   private passes(buf: Buffer, pos: number, end: number): boolean {
     const span = this.span;
     if (locateTag(buf, pos, end, span) !== TAG_SYSLOG) return false;
@@ -622,27 +639,182 @@ function earlyLines(
   options: Pick<SeekOptions, 'timezone' | 'progress'>,
   programs: ProgramKinds,
 ): { run: Run; reachedEnd: boolean } {
-  const check = new LineCheck(
-    { beforeMs, fromMs: Number.POSITIVE_INFINITY },
-    input.mtimeMs,
-    options.timezone,
-    programs,
-  );
-  const buf = Buffer.allocUnsafe(CHUNK_BYTES);
   const fd = input.fd ?? fs.openSync(pathToOpen(input), 'r');
   try {
-    for (;;) {
-      const n = fs.readSync(fd, buf, 0, CHUNK_BYTES, check.run.bytes);
-      const { bytes, stopped } = check.scan(buf, n);
-      options.progress?.(input, check.run.bytes);
-      // (No whole line in a chunk: the end of the file, or a line longer than any the census reads.)
-      if (stopped || bytes === 0) {
-        return { run: check.run, reachedEnd: !stopped && check.run.bytes === fs.fstatSync(fd).size };
+    const check = new LineCheck(
+      { beforeMs, fromMs: Number.POSITIVE_INFINITY },
+      input.mtimeMs,
+      options.timezone,
+      programs,
+    );
+    return earlyLinesFrom(fd, 0, Number.POSITIVE_INFINITY, check, (bytes) => options.progress?.(input, bytes));
+  } finally {
+    if (input.fd === undefined) fs.closeSync(fd);
+  }
+}
+
+/**
+ * The run of early, harmless lines of the open file `fd` from byte `from` (a line's start) into `check.run`, up to
+ * the first other line or `limit` (a line's start); whether it reached the file's end. `progress` gets the bytes
+ * passed since `from`.
+ */
+export function earlyLinesFrom(
+  fd: number,
+  from: number,
+  limit: number,
+  check: LineCheck,
+  progress?: (bytes: number) => void,
+): { run: Run; reachedEnd: boolean } {
+  const buf = Buffer.allocUnsafe(CHUNK_BYTES);
+  for (;;) {
+    const at = from + check.run.bytes;
+    const n = fs.readSync(fd, buf, 0, Math.min(CHUNK_BYTES, limit - at), at);
+    const { bytes, stopped } = check.scan(buf, n);
+    progress?.(check.run.bytes);
+    // (No whole line in a chunk: the end of the file or of the span, or a line longer than any the census reads.)
+    if (stopped || bytes === 0) {
+      return { run: check.run, reachedEnd: !stopped && from + check.run.bytes === fs.fstatSync(fd).size };
+    }
+  }
+}
+
+/**
+ * `earlyLines` on two threads, for a file whose early head is long (`options.splitMinBytes`): where the early lines
+ * end is guessed by bisecting on stamps, and the second half of that guess is proved by a worker thread
+ * (seek-worker.ts) while this one proves the first. Each line is still proved, by one thread or the other: a guess
+ * that is wrong costs time only. The worker goes on past the guess, to its first line that is not early; what it
+ * proved counts only if this thread's half all passed.
+ */
+async function earlyLinesSplit(
+  input: InputSpec,
+  beforeMs: number,
+  options: SeekOptions,
+  programs: ProgramKinds,
+): Promise<{ run: Run; reachedEnd: boolean; split: boolean }> {
+  const threads = options.threads ?? 1;
+  const splitMin = options.splitMinBytes ?? Number.POSITIVE_INFINITY;
+  if (threads < 2 || input.sizeBytes === null || input.sizeBytes < splitMin) {
+    return { ...earlyLines(input, beforeMs, options, programs), split: false };
+  }
+  const fd = input.fd ?? fs.openSync(pathToOpen(input), 'r');
+  try {
+    const outside = { beforeMs, fromMs: Number.POSITIVE_INFINITY };
+    const check = new LineCheck(outside, input.mtimeMs, options.timezone, programs);
+    const guess = guessEarlyEnd(fd, beforeMs, check);
+    const split = guess < splitMin ? -1 : lineStartAfter(fd, Math.floor(guess / 2));
+    if (split <= 0) {
+      const all = earlyLinesFrom(fd, 0, Number.POSITIVE_INFINITY, check, (bytes) => options.progress?.(input, bytes));
+      return { ...all, split: false };
+    }
+    let mine = 0;
+    let theirs = 0;
+    const report = () => options.progress?.(input, mine + theirs);
+    const worker = startSeekWorker(
+      {
+        fd,
+        from: split,
+        beforeMs,
+        mtimeMs: input.mtimeMs,
+        timezone: options.timezone,
+        mta: options.dialects.map((d) => d.id),
+      },
+      (bytes) => {
+        theirs = bytes;
+        report();
+      },
+    );
+    try {
+      const head = earlyLinesFrom(fd, 0, split, check, (bytes) => {
+        mine = bytes;
+        report();
+      });
+      if (head.run.bytes < split) return { ...head, split: false };
+      const tail = await worker.done;
+      if (tail === null) {
+        // (The worker failed: this thread proves on, as one thread would have.)
+        const rest = earlyLinesFrom(fd, 0, Number.POSITIVE_INFINITY, check, (bytes) =>
+          options.progress?.(input, bytes),
+        );
+        return { ...rest, split: false };
       }
+      const run = check.run;
+      if (run.firstClaimed === 0 && tail.run.firstClaimed > 0) run.firstClaimed = run.lines + tail.run.firstClaimed;
+      run.bytes += tail.run.bytes;
+      run.lines += tail.run.lines;
+      run.claimed += tail.run.claimed;
+      if (tail.run.latestMs > run.latestMs) run.latestMs = tail.run.latestMs;
+      return { run, reachedEnd: tail.reachedEnd, split: true };
+    } finally {
+      // (Before the file is closed: the worker may be reading it.)
+      await worker.worker.terminate();
     }
   } finally {
     if (input.fd === undefined) fs.closeSync(fd);
   }
+}
+
+/** What a seek worker (seek-worker.ts) is asked: prove the early lines of the open file `fd` from byte `from`. */
+export interface SeekJob {
+  fd: number;
+  from: number;
+  beforeMs: number;
+  mtimeMs: number | null;
+  timezone: string | undefined;
+  /** The census's dialects, by id, in order. */
+  mta: string[];
+}
+
+export type SeekReply = { kind: 'progress'; bytes: number } | { kind: 'done'; run: Run; reachedEnd: boolean };
+
+/** A seek worker, and what it proved (null if it failed: the caller proves on itself). */
+function startSeekWorker(
+  job: SeekJob,
+  onProgress: (bytes: number) => void,
+): { worker: Worker; done: Promise<{ run: Run; reachedEnd: boolean } | null> } {
+  const worker = new Worker(new URL('./seek-worker.js', import.meta.url), { workerData: job });
+  const done = new Promise<{ run: Run; reachedEnd: boolean } | null>((resolve) => {
+    worker.on('message', (m: SeekReply) => {
+      if (m.kind === 'progress') onProgress(m.bytes);
+      else resolve(m);
+    });
+    worker.on('error', () => resolve(null));
+    worker.on('exit', () => resolve(null));
+  });
+  return { worker, done };
+}
+
+/** Probes of `guessEarlyEnd`: each reads one line; the guess is then within size / 2^PROBES of a boundary. */
+const PROBES = 16;
+const PROBE_BYTES = 64 * 1024;
+
+/**
+ * Where the lines dated before `beforeMs` seem to end, bisecting on the stamps of single lines (a line that cannot
+ * be dated counts as not early). Only a guess: a log need not be in time order.
+ */
+function guessEarlyEnd(fd: number, beforeMs: number, check: LineCheck): number {
+  const size = fs.fstatSync(fd).size;
+  const buf = Buffer.allocUnsafe(PROBE_BYTES);
+  let lo = 0;
+  let hi = size;
+  for (let k = 0; k < PROBES && hi - lo > PROBE_BYTES; k++) {
+    const mid = lo + Math.floor((hi - lo) / 2);
+    const n = fs.readSync(fd, buf, 0, PROBE_BYTES, mid);
+    const nl = buf.indexOf(10);
+    const next = nl < 0 ? -1 : buf.indexOf(10, nl + 1);
+    const t = next < 0 || next >= n ? null : check.timeOfLine(buf, nl + 1, next);
+    if (t !== null && t < beforeMs) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The start of the first line that begins at or after `at` (the byte after a newline), or -1 if none is near. */
+function lineStartAfter(fd: number, at: number): number {
+  if (at <= 0) return 0;
+  const buf = Buffer.allocUnsafe(PROBE_BYTES);
+  const n = fs.readSync(fd, buf, 0, PROBE_BYTES, at - 1);
+  const nl = buf.subarray(0, n).indexOf(10);
+  return nl < 0 ? -1 : at + nl;
 }
 
 /**

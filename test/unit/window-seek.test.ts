@@ -12,7 +12,7 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import zlib from 'node:zlib';
 import { type CensusOptions, census } from '../../src/census/census.js';
-import { seekWindowEnd, tailStillProved } from '../../src/census/window-seek.js';
+import { seekWindow, seekWindowEnd, tailStillProved } from '../../src/census/window-seek.js';
 import { DIALECTS } from '../../src/dialects/registry.js';
 import { buildReport, type ReportData } from '../../src/render/report-model.js';
 import { renderTable } from '../../src/render/table.js';
@@ -368,6 +368,68 @@ describe('window seek (report --since over a long log)', () => {
       return counted(buildReport(r.view, r.diagnostics, { sinceMs: since, untilMs: null }));
     };
     assert.equal(await counts(true), await counts(false));
+  });
+
+  it('proves a long head on two threads as one thread proves it, wherever the first line not early is', async () => {
+    const since = day(4, 12);
+    const inWindow = lines.filter((l) => l.startsWith('Nov 25 1') && l.includes('postfix/smtpd')).slice(0, 5);
+    const exim =
+      'Nov 21 08:00:00 mx exim[5000]: 2026-11-21 08:00:00 [5000] 1vAbCd-000ABC-AB <= a@b.example H=mail.b.example [192.0.2.1] P=esmtps X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=no S=1234';
+    // (400 bytes each: the first mail line comes after half of the head, in the worker's half.)
+    const sshd = (i: number) =>
+      `Nov 20 00:00:00 mx sshd[${i}]: Invalid user ${'x'.repeat(340)} from 198.51.100.${i % 250} port 22`;
+    const at = (fraction: number) => Math.floor(lines.length * fraction);
+    const insert = (fraction: number, extra: string[]) => [
+      ...lines.slice(0, at(fraction)),
+      ...extra,
+      ...lines.slice(at(fraction)),
+    ];
+    const cases: [string, string[]][] = [
+      ['plain', lines],
+      // The first line not early in the second half of the head (the worker's), in the first (this thread's), as
+      // the head's very first line, and a stateful dialect's line in the worker's half.
+      ['late-in-worker-half', insert(0.6, inWindow)],
+      ['late-in-main-half', insert(0.1, inWindow)],
+      ['late-first', [...inWindow, ...lines]],
+      ['stateful-in-worker-half', insert(0.55, [exim])],
+      // No mail line in this thread's half: the first one is counted from the worker's (one pass's give-up rule).
+      ['foreign-head', [...Array.from({ length: 20_000 }, (_, i) => sshd(i)), ...lines]],
+      // Every line early: the whole file, to its end.
+      ['all-early', lines.filter((l) => l < 'Nov 24')],
+    ];
+    const seekIn = (file: string, threads: number, giveUpAfterLines = 50_000) =>
+      seekWindow(resolveInputs([file]), {
+        sinceMs: since,
+        timezone: 'UTC',
+        dialects: DIALECTS,
+        giveUpAfterLines,
+        threads,
+        splitMinBytes: 0,
+      });
+    for (const [name, content] of cases) {
+      const file = write(`split-${name}.log`, content);
+      const seek = (threads: number) => seekIn(file, threads);
+      const one = await seek(1);
+      const two = await seek(2);
+      if (name === 'late-first') {
+        assert.equal(two, one, `${name}: nothing skipped`);
+        continue;
+      }
+      assert.ok(one !== null && two !== null, name);
+      assert.equal(one.workers, 0, name);
+      const split = name !== 'late-in-main-half' && name !== 'late-first';
+      assert.equal(two.workers, split ? 1 : 0, `${name}: proved on two threads`);
+      assert.deepEqual({ ...two, workers: 0 }, one, name);
+    }
+    // The first mail line is the 20,001st, in the worker's half: one pass gives up after 20,000 lines, not 20,001.
+    const foreign = path.join(dir, 'split-foreign-head.log');
+    assert.equal(await seekIn(foreign, 2, 20_000), null);
+    assert.equal((await seekIn(foreign, 2, 20_001))?.workers, 1);
+    // And the census on two threads counts what one pass counts.
+    await assertExact([write('split-census.log', insert(0.6, inWindow))], since, {
+      threads: 2,
+      parallel: { rangeMinBytes: 0 },
+    });
   });
 
   it('does not skip when the lines before the window matter (--year, --history) or when told not to', async () => {
