@@ -48,6 +48,8 @@ const END_OF_CONNECTION =
   /^(?:SMTP connection from .*(?: closed by (?:QUIT|EOF|DROP)| lost(?: while reading message data)?| timed out)|unexpected disconnection while reading SMTP command from |SMTP (?:command|data) timeout .*?on connection from )/;
 /** Rejects that mean the client gave MAIL (so no `no MAIL` line will end the connection). */
 const MAIL_GIVEN = / F=<| rejected (?:MAIL|RCPT|after DATA|DATA)/;
+/** GnuTLS errors of TLS records after the handshake (tls-gnu.c record_io_error): `(recv): …`, `(send): …`. */
+const RECORD_IO_ERROR = /^\((?:recv|send)\)/;
 /** How long a connection can stay silent in the log: longer means its pid or port now serves another one. */
 const STALE_MS = 15 * 60_000;
 const MAX_TRACKED = 50_000;
@@ -83,6 +85,13 @@ function readProtocol(p: string): { tls: boolean; onConnect: boolean; network: b
   }
 }
 
+/** TLS happened, its parameters were not logged (log_selector -tls_cipher). */
+function notLoggedHandshake(base: Parameters<typeof handshakeObs>[0], peer: Peer): Observation {
+  const h = handshakeObs(base, peer, 'unknown', '(not logged)', null, null);
+  h.note = 'Exim logged TLS (P=, or an error of a TLS record) without X=: add +tls_cipher to log_selector';
+  return h;
+}
+
 interface InboundHost {
   peer: Peer;
   port: string | null;
@@ -113,6 +122,11 @@ function fieldsAfter(text: string, from: number): string {
 
 interface InboundState {
   handshake: boolean;
+  /**
+   * TLS was up though no line gave its parameters yet: an error of a TLS record after the handshake
+   * (`(recv)`/`(send)`, `serverTlsError`). The connection's `<=` or `no MAIL` line tells them, or that it was TLS.
+   */
+  tlsUp: boolean;
   mail: boolean;
   lastMs: number | null;
 }
@@ -221,7 +235,7 @@ class EximInterpreter {
       return s;
     }
     if (s) out.push(connectObs(this.base(env, 'inbound', key, service), peer));
-    const fresh: InboundState = { handshake: false, mail: false, lastMs: env.timeMs };
+    const fresh: InboundState = { handshake: false, tlsUp: false, mail: false, lastMs: env.timeMs };
     this.inbound.set(key, fresh);
     return fresh;
   }
@@ -270,10 +284,7 @@ class EximInterpreter {
         hs = this.handshakeObservation(env, k, service, 'inbound', host.peer, x[1]!, fields);
         if (!hs) return MALFORMED;
       } else if (proto.tls) {
-        // TLS without X= (log_selector -tls_cipher): TLS happened, its parameters were not logged.
-        const h = handshakeObs(this.base(env, 'inbound', k, service), host.peer, 'unknown', '(not logged)', null, null);
-        h.note = 'Exim logged an encrypted protocol (P=) without X=: add +tls_cipher to log_selector';
-        hs = h;
+        hs = notLoggedHandshake(this.base(env, 'inbound', k, service), host.peer);
       }
       if (hs) {
         out.push(hs);
@@ -321,7 +332,12 @@ class EximInterpreter {
     return out;
   }
 
-  /** `TLS error on connection from <host> (<fn>): <error>` (smtp_in.c smtp_log_tls_fail, tls-*.c). */
+  /**
+   * `TLS error on connection from <host> (<fn>): <error>` (smtp_in.c smtp_log_tls_fail, tls-*.c). With GnuTLS,
+   * `(recv)` and `(send)` are errors of a TLS record read or written after the handshake (tls-gnu.c
+   * record_io_error, "logging errors during I/O"): the handshake succeeded, and the client went away without a
+   * close_notify, the commonest of them on a Debian server. Not a failure: the connection was TLS (review).
+   */
   private serverTlsError(env: Envelope, msg: string): Result {
     const host = readInboundHost(msg, 'TLS error on connection from '.length);
     if (!host) return MALFORMED;
@@ -329,6 +345,14 @@ class EximInterpreter {
     const detail = fields.replace(/^(?: I=\S+)?(?: U=\S+)? ?/, '');
     const service = this.serviceOf(fields);
     const key = this.inboundKey(env, host);
+    if (RECORD_IO_ERROR.test(detail)) {
+      // (A line of its own, unkeyed, is no connection: the `<=` or `no MAIL` line of that connection counts it.)
+      if (key === null) return [];
+      const out: Observation[] = [];
+      const state = this.stateFor(key, env, host.peer, out, service);
+      if (!state.handshake) state.tlsUp = true;
+      return out;
+    }
     const reason = classifyTlsError(detail);
     if (key === null) {
       const b = this.base(env, 'inbound', `${env.host ?? ''}|in|line|${this.lineNo}`, service);
@@ -357,6 +381,7 @@ class EximInterpreter {
     const out: Observation[] = [];
     let k: string;
     let handshakeDone = false;
+    let tlsUp = false;
     if (key === null) {
       k = `${env.host ?? ''}|in|line|${this.lineNo}`;
       const errorKey = `${env.host ?? ''}|${host.peer.ip}`;
@@ -368,19 +393,23 @@ class EximInterpreter {
       }
     } else {
       k = key;
-      handshakeDone = this.stateFor(key, env, host.peer, out, service).handshake;
+      const state = this.stateFor(key, env, host.peer, out, service);
+      handshakeDone = state.handshake;
+      tlsUp = state.tlsUp;
       this.inbound.delete(key);
     }
     if (x && !handshakeDone) {
       const hs = this.handshakeObservation(env, k, service, 'inbound', host.peer, x[1]!, fields);
       if (!hs) return MALFORMED;
       out.push(hs);
+    } else if (tlsUp && !handshakeDone) {
+      out.push(notLoggedHandshake(this.base(env, 'inbound', k, service), host.peer));
     }
     out.push(
       disconnectObs(
         this.base(env, 'inbound', k, service),
         host.peer,
-        x ? 'ok' : starttlsSent ? 'failed' : 'absent',
+        x || tlsUp ? 'ok' : starttlsSent ? 'failed' : 'absent',
         // `C=...,` means the history buffer wrapped: more commands than listed.
         c ? Math.max(commands.length, 1) : 0,
       ),
@@ -394,7 +423,7 @@ class EximInterpreter {
     if (!host) return MALFORMED;
     if (host.port === null) return null; // keyed by pid, and this line carries the daemon's pid, not the child's
     const key = this.inboundKey(env, host)!;
-    this.inbound.set(key, { handshake: false, mail: false, lastMs: env.timeMs });
+    this.inbound.set(key, { handshake: false, tlsUp: false, mail: false, lastMs: env.timeMs });
     const service = this.serviceOf(msg.slice(host.end));
     return [connectObs(this.base(env, 'inbound', key, service), host.peer)];
   }

@@ -223,6 +223,8 @@ session e16 in:tls:TLSv1.3:TLS_AES_256_GCM_SHA384~TLS1.3:${X13}__AES_256_GCM    
 session e17 in:tls:TLSv1.3:TLS_AES_128_GCM_SHA256~TLS1.3:${X13}__AES_128_GCM             sclient_smtps smtps -tls1_3 -ciphersuites TLS_AES_128_GCM_SHA256
 session e18 in:tls:TLSv1.3:TLS_AES_256_GCM_SHA384~TLS1.3:${X13}__AES_256_GCM             sclient2 open -tls1_3 -ciphersuites TLS_AES_256_GCM_SHA384
 session e19 in:plaintext                                                                   raw_quit open
+# the client dies after EHLO over TLS: GnuTLS logs "(recv): The TLS connection was non-properly terminated."
+session e20 in:tls:TLSv1.3:TLS_AES_256_GCM_SHA384~TLS1.3:${X13}__AES_256_GCM             sclient_cut open -tls1_3 -ciphersuites TLS_AES_256_GCM_SHA384
 session r01 in:plaintext,out:tls:TLSv1.3:TLS_AES_256_GCM_SHA384~TLS1.3:${P256}__AES_256_GCM,in:tls:TLSv1.3:TLS_AES_256_GCM_SHA384~TLS1.3:${P256}__AES_256_GCM  relay open tls.relay.test
 session r02 in:plaintext,out:tls:TLSv1.2:ECDHE-RSA-AES256-GCM-SHA384~TLS1.2:ECDHE_SECP256R1__RSA_SHA256__AES_256_GCM,in:tls:TLSv1.2:ECDHE-RSA-AES256-GCM-SHA384~TLS1.2:ECDHE_SECP256R1__RSA_SHA256__AES_256_GCM  relay open tls12.relay.test
 session r03 in:plaintext,out:plaintext,in:plaintext                                        relay open notls.relay.test

@@ -104,6 +104,17 @@ drv_sclient_hs() {  # STARTTLS + handshake, then EOF on stdin -> hang up
   timeout 20 openssl s_client -starttls smtp -connect "127.0.0.1:$port" \
       -name "$id.client.test" -brief "$@" < /dev/null
 }
+drv_sclient_cut() {  # STARTTLS + handshake + EHLO, then the client is killed: no close_notify, a TCP FIN
+  local id=$1 port pid; port=$(port_of "$2"); shift 2
+  CMD="openssl s_client -starttls smtp -connect 127.0.0.1:$port -name $id.client.test -brief -ign_eof $* <<< EHLO, then kill -9"
+  openssl s_client -starttls smtp -connect "127.0.0.1:$port" -name "$id.client.test" -brief -ign_eof "$@" \
+    < <(sleep 0.5; printf 'EHLO %s.client.test\r\n' "$id"; sleep 5) &
+  pid=$!
+  sleep 1.5
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  return 0
+}
 drv_swaks() {
   local id=$1 port; port=$(port_of "$2"); shift 2
   CMD="swaks --server 127.0.0.1:$port --ehlo $id.client.test --from $id@client.test --to user@test.local $*"
