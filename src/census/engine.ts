@@ -127,6 +127,11 @@ export class CensusEngine extends LineEngine {
     this.correlator.expireIdle(nowMs);
   }
 
+  /** The log time of the last line that had one (watch: the log's clock, see LogWatcher.poll). */
+  get lastObservedMs(): number | null {
+    return this.correlator.lastObservedMs;
+  }
+
   /** Connections open right now (memory is bounded by these). */
   get openSessions(): number {
     return this.correlator.openCount;

@@ -147,6 +147,16 @@ export class LineEngine {
     this.interpreters = this.dialects.map((d) => d.createInterpreter());
   }
 
+  /**
+   * The time no line can be later than, from which an RFC 3164 stamp's year is inferred (`beginSource` takes the
+   * file's mtime): `watch` moves it on as it reads, or a watch started in November would date December's lines a
+   * year back (a review). Not with --year, whose year follows the lines.
+   */
+  setYearReference(ms: number): void {
+    if (this.options.year !== null) return;
+    this.envCtx = { clock: this.envCtx.clock, years: new YearResolver(null, ms) };
+  }
+
   get claimedLines(): number {
     return this.claimed;
   }

@@ -5,6 +5,7 @@
 // textfile a last time, close the server).
 
 import fs from 'node:fs';
+import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { selectDialects } from '../census/census.js';
 import { compileFilter } from '../census/session-filter.js';
@@ -103,8 +104,16 @@ function checkFollowable(logs: readonly string[]): void {
     }
     let isDirectory = false;
     try {
-      isDirectory = fs.statSync(log).isDirectory();
-    } catch {
+      const st = fs.statSync(log);
+      isDirectory = st.isDirectory();
+      if (!isDirectory && !st.isFile()) {
+        // (A named pipe would block the open, and every poll after it, until a writer came: a review.)
+        throw new CensusError('bad-log', `watch follows regular files, and ${log} is not one (a pipe or a device)`, {
+          hint: 'name the log file syslog writes, e.g. tlscensus watch /var/log/mail.log',
+        });
+      }
+    } catch (e) {
+      if (e instanceof CensusError) throw e;
       // not there (yet): waited for, unless it is a pattern
       if (/[*?[]/.test(log)) {
         throw new CensusError('bad-log', `watch follows files by name, not patterns: ${log}`, {
@@ -166,8 +175,37 @@ export async function runWatch(logs: string[], flags: WatchFlags, io: Io): Promi
   }
 }
 
-export async function startWatch(logs: string[], flags: WatchFlags, io: Io): Promise<WatchHandle> {
-  checkFollowable(logs);
+/**
+ * The logs named, each file once: the same file named twice, or through a link, would be followed twice and every
+ * session counted twice (a review). By device and inode; by absolute path for a file not there yet.
+ */
+function distinctFiles(logs: readonly string[], warn: (message: string) => void): string[] {
+  const seen = new Map<string, string>();
+  const out: string[] = [];
+  for (const log of logs) {
+    let id: string;
+    try {
+      const st = fs.statSync(log);
+      id = `${st.dev}:${st.ino}`;
+    } catch {
+      id = path.resolve(log);
+    }
+    const first = seen.get(id);
+    if (first !== undefined) {
+      warn(`${log} is the same file as ${first}: followed once`);
+      continue;
+    }
+    seen.set(id, log);
+    out.push(log);
+  }
+  return out;
+}
+
+export async function startWatch(named: string[], flags: WatchFlags, io: Io): Promise<WatchHandle> {
+  checkFollowable(named);
+  const logs = distinctFiles(named, (m) => {
+    if (!flags.quiet) io.err(`warning: ${forTerminal(m)}`);
+  });
   const pollMs = parseDuration('--poll', flags.poll);
   const intervalMs = parseDuration('--interval', flags.interval);
   const idleTtlMs = parseDuration('--idle-ttl', flags.idleTtl);

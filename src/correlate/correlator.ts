@@ -77,6 +77,8 @@ export class Correlator {
   private metKeys: Set<string> | null;
   /** A decision read a possibly partial session (`CorrelatorOptions.partialBeforeMs`). */
   partialDecided = false;
+  /** The time of the last observation that had one (not the latest: a log's time may step back). */
+  lastObservedMs: number | null = null;
 
   constructor(
     private readonly emit: (session: Session) => void,
@@ -95,6 +97,7 @@ export class Correlator {
   }
 
   observe(o: Observation): void {
+    if (o.timeMs !== null) this.lastObservedMs = o.timeMs;
     if (o.timeMs !== null && o.timeMs > this.latestMs) {
       this.latestMs = o.timeMs;
       // (Past it, any session from the skipped lines has been swept: no new session can be partial.)

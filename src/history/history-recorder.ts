@@ -4,7 +4,7 @@
 
 import type { Session } from '../model/types.js';
 import { HistoryStore } from './history-store.js';
-import { HourBuckets } from './hour-buckets.js';
+import { HourBuckets, type RecordableWindow } from './hour-buckets.js';
 
 const DAY_MS = 86_400_000;
 const PRUNE_EVERY_MS = 3_600_000;
@@ -60,14 +60,12 @@ export class HistoryRecorder {
   ) {
     this.now = options.now ?? Date.now;
     const nowMs = this.now();
-    this.buckets = new HourBuckets({
-      window: {
-        fromMs: nowMs - RECORDABLE_YEARS * 365.25 * DAY_MS,
-        // A watch runs for days: its sessions are dated by its own log, up to now.
-        toMs: options.kind === 'watch' ? Number.POSITIVE_INFINITY : nowMs + CLOCK_SKEW_MS,
-      },
-    });
+    // (A watch runs for days: its window's end moves on with the clock, `add`.)
+    this.window = { fromMs: nowMs - RECORDABLE_YEARS * 365.25 * DAY_MS, toMs: nowMs + CLOCK_SKEW_MS };
+    this.buckets = new HourBuckets({ window: this.window });
   }
+
+  private readonly window: RecordableWindow;
 
   /** Opens (creates, migrates) the file: every history error surfaces here, before any log is read. */
   static open(file: string, options: RecorderOptions): HistoryRecorder {
@@ -76,6 +74,9 @@ export class HistoryRecorder {
   }
 
   add(s: Session): void {
+    // A watch's sessions are dated by its log, up to now: one line dated years ahead would otherwise write an
+    // hour row for every hour until then, and hold the watch while it did (a review).
+    if (this.options.kind === 'watch') this.window.toMs = this.now() + CLOCK_SKEW_MS;
     this.buckets.add(s);
   }
 

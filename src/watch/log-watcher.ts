@@ -1,7 +1,8 @@
 // `watch`: followed files → one census engine per file → live Prometheus counters. A session is counted when
 // it closes (disconnect, key reuse, or idle TTL); the engine's view is never filled (the session filter hands
 // each counted session to the metrics and keeps nothing), so memory is bounded by open sessions whatever the
-// uptime. Idle sessions are closed by the wall clock once every file is read to its end.
+// uptime. Idle sessions are closed once every file is read to its end, by the log's clock run on by the wall clock
+// (`poll`).
 
 import { sessionMetrics } from '../aggregate/session-metrics.js';
 import { CensusEngine } from '../census/engine.js';
@@ -35,7 +36,15 @@ export interface LogWatcherOptions {
 interface Followed {
   follower: FileFollower;
   engine: CensusEngine;
+  /** Events read so far: when it moves, the log's clock is set again (`anchorMs`, `anchorAt`). */
+  events: number;
+  /** The log time of the last line read with one, and the wall time when it was read (null: none yet). */
+  anchorMs: number | null;
+  anchorAt: number;
 }
+
+/** A line can be dated this far ahead of the wall clock (clock skew): see `setYearReference`. */
+const YEAR_SKEW_MS = 24 * 3600_000;
 
 export class LogWatcher {
   private readonly followed: Followed[];
@@ -62,7 +71,7 @@ export class LogWatcher {
         idleTtlMs: options.idleTtlMs,
         maxSamples: 0,
       });
-      engine.beginSource(file, this.now());
+      engine.beginSource(file, this.now() + YEAR_SKEW_MS);
       const follower = new FileFollower(
         file,
         { line: (buf, s, e) => engine.line(buf, s, e), overlong: (n) => engine.overlong(n) },
@@ -72,7 +81,7 @@ export class LogWatcher {
           ...(options.onWake ? { onWake: options.onWake } : {}),
         },
       );
-      return { follower, engine };
+      return { follower, engine, events: 0, anchorMs: null, anchorAt: 0 };
     });
     metrics.gauge('tlscensus_open_sessions', 'Connections seen opening and not closed yet.', () =>
       this.followed.reduce((n, f) => n + f.engine.openSessions, 0),
@@ -82,11 +91,30 @@ export class LogWatcher {
   /**
    * Reads what is new in every file. Returns true when some file stopped at its read budget (poll again at once).
    * When all are at their end, sessions idle past the TTL are closed.
+   *
+   * Idle by the log's own clock, run on by the wall clock: the time of the last line read plus the time since it
+   * was read. The wall clock alone would take every session for an hour old whenever the log's times are an hour
+   * off — the repeated hour after a DST change (syslog stamps carry no offset), a log written in UTC read with a
+   * local --timezone — and split each at every poll (a review). A quiet log's sessions still close after the TTL.
    */
   poll(): boolean {
+    const now = this.now();
     let more = false;
-    for (const f of this.followed) if (f.follower.poll()) more = true;
-    if (!more) for (const f of this.followed) f.engine.expireIdle(this.now());
+    for (const f of this.followed) {
+      f.engine.setYearReference(now + YEAR_SKEW_MS);
+      if (f.follower.poll()) more = true;
+      if (f.engine.coverage.events !== f.events) {
+        f.events = f.engine.coverage.events;
+        const t = f.engine.lastObservedMs;
+        if (t !== null) {
+          f.anchorMs = t;
+          f.anchorAt = now;
+        }
+      }
+    }
+    if (!more) {
+      for (const f of this.followed) f.engine.expireIdle(f.anchorMs === null ? now : f.anchorMs + (now - f.anchorAt));
+    }
     this.metrics.syncLines(this.coverage());
     return more;
   }

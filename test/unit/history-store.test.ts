@@ -359,6 +359,32 @@ describe('history: idempotence', () => {
     assert.equal(count(file, 'SELECT COUNT(*) AS n FROM contributions'), 24);
   });
 
+  it('a watch records no session dated beyond a day ahead of its clock, as its clock moves on (review)', () => {
+    const file = tempDb();
+    let now = T0;
+    const watch = HistoryRecorder.open(file, {
+      source: 'default',
+      kind: 'watch',
+      inputs: ['/var/log/mail.log'],
+      keepDays: null,
+      toolVersion: 'test',
+      now: () => now,
+    });
+    watch.start();
+    watch.add(session('tls13', T0));
+    // A line dated a century ahead (a forged log): undated, not a row for every hour until then.
+    watch.add(session('tls13', T0 + 100 * 365 * DAY));
+    const first = watch.flush();
+    assert.equal(first.sessions, 1);
+    assert.equal(first.undated, 1);
+    // Three days on, that day's sessions are recorded.
+    now = T0 + 3 * DAY;
+    watch.add(session('tls13', T0 + 3 * DAY - HOUR_MS));
+    assert.equal(watch.flush().sessions, 1);
+    watch.finish();
+    assert.ok(count(file, 'SELECT COUNT(*) AS n FROM contributions') < 100);
+  });
+
   it('a failed write keeps the sessions for the next flush', () => {
     const file = tempDb();
     const r = HistoryRecorder.open(file, {

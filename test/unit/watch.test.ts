@@ -3,7 +3,7 @@
 // rotations through inotify rather than waiting for --poll.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,6 +68,65 @@ describe('watch', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it("dates lines by the clock as it reads, and closes idle sessions by the log's clock (review)", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-watch-clock-'));
+    const file = path.join(dir, 'mail.log');
+    fs.writeFileSync(file, '');
+    const starts: (number | null)[] = [];
+    let now = Date.UTC(2026, 10, 29, 12, 0, 0); // started in November
+    const metrics = new TlsMetrics();
+    const w = new LogWatcher(
+      {
+        files: [file],
+        dialects: DIALECTS,
+        zone: parseZone('UTC'),
+        year: null,
+        filter: compileFilter({}),
+        onSession: (s) => starts.push(s.startMs),
+        fromStart: false,
+        idleTtlMs: 60_000,
+        now: () => now,
+      },
+      metrics,
+    );
+    w.poll();
+    // December's lines, read in December: this year's, and one session though its lines come two polls apart.
+    const dec = (pid: number, s: string) => `Dec  1 00:00:0${s} mx postfix/smtpd[${pid}]: `;
+    const ip = '[192.0.2.2]';
+    fs.appendFileSync(
+      file,
+      `${dec(102, '2')}connect from b.example.com${ip}\n${dec(102, '2')}Untrusted TLS connection established from b.example.com${ip}: TLSv1.2 with cipher ECDHE-RSA-AES256-GCM-SHA384 (256/256 bits)\n`,
+    );
+    now = Date.UTC(2026, 11, 1, 0, 0, 3);
+    w.poll();
+    fs.appendFileSync(file, `${dec(102, '4')}disconnect from b.example.com${ip} ehlo=2 starttls=1 quit=1 commands=4\n`);
+    now += 2000;
+    w.poll();
+    assert.deepEqual(starts, [Date.UTC(2026, 11, 1, 0, 0, 2)]);
+    // A log an hour behind the wall clock (the repeated hour after a DST change, a log in UTC read as local
+    // time): its sessions are not an hour idle.
+    const behind = now - 3600_000;
+    fs.appendFileSync(file, `${tlsSession(103, behind).split('\n').slice(0, 2).join('\n')}\n`);
+    now += 1000;
+    w.poll();
+    fs.appendFileSync(file, `${tlsSession(103, behind + 2000).split('\n')[2]}\n`);
+    now += 1000;
+    w.poll();
+    assert.equal(starts.length, 2, 'one session');
+    assert.equal(value(await metrics.text(), 'tlscensus_handshakes_total'), 2);
+    // And when the log goes quiet, an open session still closes after the TTL.
+    fs.appendFileSync(file, `${tlsSession(104, behind + 3000).split('\n')[0]}\n`);
+    now += 1000;
+    w.poll();
+    assert.equal(value(await metrics.text(), 'tlscensus_open_sessions'), 1);
+    now += 61_000;
+    w.poll();
+    assert.equal(value(await metrics.text(), 'tlscensus_open_sessions'), 0);
+    assert.equal(starts.length, 3);
+    w.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it('parses --listen strictly', () => {
     assert.deepEqual(parseListen('127.0.0.1:9469'), { host: '127.0.0.1', port: 9469 });
     assert.deepEqual(parseListen('[::1]:9469'), { host: '::1', port: 9469 });
@@ -81,12 +140,16 @@ describe('watch', () => {
     const out = path.join(dir, 'textfile');
     fs.mkdirSync(out);
     fs.writeFileSync(log, `${tlsSession(1, Date.now())}\n`);
+    // The same file named again through a link is followed once (a review: every session was counted twice).
+    const link = path.join(dir, 'maillog');
+    fs.symlinkSync(log, link);
     const child = spawn(
       process.execPath,
       [
         path.join(ROOT, 'dist/src/cli/main.js'),
         'watch',
         log,
+        link,
         '--from-start',
         '--textfile',
         out,
@@ -118,6 +181,7 @@ describe('watch', () => {
     const final = read();
     assert.equal(value(final, 'tlscensus_handshakes_total'), 2);
     assert.equal(value(final, 'tlscensus_lines_total'), 6);
+    assert.match(stderr, /maillog is the same file as .*mail\.log: followed once/);
     assert.ok(!/process_cpu|nodejs_/.test(final), 'no process metrics in a textfile (they clash with node_exporter)');
     assert.deepEqual(
       fs.readdirSync(out).filter((f) => f !== 'tlscensus.prom'),
@@ -127,18 +191,35 @@ describe('watch', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('CLI: refuses a named pipe (its open would block for ever) (review)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-watch-fifo-'));
+    const fifo = path.join(dir, 'mail.log');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'dist/src/cli/main.js'), 'watch', fifo], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^error: watch follows regular files, and .*mail\.log is not one/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it('CLI: a rotation is noticed through inotify, long before --poll', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-watch-wake-'));
     const log = path.join(dir, 'mail.log');
     const out = path.join(dir, 'textfile');
     fs.mkdirSync(out);
     fs.writeFileSync(log, `${tlsSession(1, Date.now())}\n`);
+    // The same file named again through a link is followed once (a review: every session was counted twice).
+    const link = path.join(dir, 'maillog');
+    fs.symlinkSync(log, link);
     const child = spawn(
       process.execPath,
       [
         path.join(ROOT, 'dist/src/cli/main.js'),
         'watch',
         log,
+        link,
         '--from-start',
         '--textfile',
         out,
