@@ -305,7 +305,10 @@ export class LineEngine {
       this.noteForeign(info.name);
       return;
     }
-    this.noteClaimed();
+    // An Exim mainlog line is known by its stamp alone, which many other logs share (dpkg.log, Haraka): it counts
+    // as a mail program's line (and keeps "nothing recognised" away) only with Exim's keywords or a message id.
+    const exim = tag === TAG_EXIM;
+    if (!exim) this.noteClaimed();
     const test =
       tag === TAG_SYSLOG && info.keywordTest !== null ? info.keywordTest(buf, span.tagSpace + 1, end) : UNSURE;
     if (
@@ -313,9 +316,11 @@ export class LineEngine {
       test === NO_EVENT ||
       (test === UNSURE && !this.hasKeyword(info.keywordIds, buf, start, end))
     ) {
+      if (exim && hasEximMessageId(buf, start, end)) this.noteClaimed();
       cov.unrecognized++;
       return;
     }
+    if (exim) this.noteClaimed();
     let env: Envelope | null = null;
     if (tag === TAG_SYSLOG && this.isPlain(buf, start, end)) {
       env = this.fast.build(buf, start, end, span, info.name, this.envCtx);
@@ -536,6 +541,44 @@ export class LineEngine {
       throw nothingClaimedError(this.coverage.lines, this.foreignPrograms, this.dialects);
     }
   }
+}
+
+/** An alphanumeric ASCII byte. */
+function isAlnum(b: number | undefined): boolean {
+  return b !== undefined && ((b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122));
+}
+
+/**
+ * Whether the Exim mainlog line buf[start, end) carries a message id after its stamp (and `.fff`, ` ±hhmm`,
+ * ` [pid]`): `1vAbCd-000ABC-AB` (6-6-2 before 4.97, 6-11-4 since; log-formats.md §3.4).
+ */
+export function hasEximMessageId(buf: Buffer, start: number, end: number): boolean {
+  let p = start + 19;
+  if (buf[p] === 46 /* . */) {
+    p++;
+    while (p < end && buf[p]! >= 48 && buf[p]! <= 57) p++;
+  }
+  if (buf[p] === 32 && (buf[p + 1] === 43 || buf[p + 1] === 45) && buf[p + 6] === 32) p += 6; // ` +hhmm`
+  if (buf[p] !== 32) return false;
+  p++;
+  if (buf[p] === 91 /* [ */) {
+    while (p < end && buf[p] !== 93 /* ] */) p++;
+    if (buf[p + 1] !== 32) return false;
+    p += 2;
+  }
+  const run = (min: number, max: number): boolean => {
+    let n = 0;
+    while (p < end && isAlnum(buf[p])) {
+      p++;
+      n++;
+    }
+    return n >= min && n <= max;
+  };
+  if (!run(6, 6) || buf[p] !== 45) return false;
+  p++;
+  if (!run(6, 11) || buf[p] !== 45) return false;
+  p++;
+  return run(2, 4) && (p === end || buf[p] === 32);
 }
 
 function sameBytes(a: Buffer, buf: Buffer, start: number, end: number): boolean {

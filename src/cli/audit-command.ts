@@ -71,11 +71,17 @@ async function runAudit(logs: string[], flags: AuditFlags, io: Io): Promise<Exit
     io.endProgress();
     const mandatoryServices =
       flags.mandatoryServices !== undefined ? flags.mandatoryServices.split(/[,\s]+/).filter((s) => s !== '') : null;
-    proposal = proposePolicy(result.view, cf, findings, {
-      maxBroken,
-      library: flags.openssl as LibraryModel,
-      mandatoryServices,
-    });
+    // No SMTP session read (a log of another program, only IMAP): nothing to fit a policy to, and every policy
+    // would "break 0 peers" (a review: the tightest was proposed as safe).
+    const smtpSessions = result.view.inbound.totals.sessions + result.view.outbound.totals.sessions;
+    proposal =
+      smtpSessions === 0
+        ? null
+        : proposePolicy(result.view, cf, findings, {
+            maxBroken,
+            library: flags.openssl as LibraryModel,
+            mandatoryServices,
+          });
     const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
     window = { first: iso(result.view.firstMs), last: iso(result.view.lastMs) };
     coverage = result.diagnostics.coverage;

@@ -106,6 +106,8 @@ function renderTable(d: AuditData, proposal: Proposal | null): string {
   if (d.findings.length === 0) out.push('no findings');
   if (proposal) {
     out.push('', proposalText(proposal, span(d.window), forTerminal).trimEnd());
+  } else if (d.coverage) {
+    out.push('', 'No SMTP session in the logs read: no policy is fitted to them.');
   } else {
     out.push('', 'Give the mail log too (tlscensus audit --main-cf FILE LOG…) for a policy fitted to the traffic.');
   }
@@ -124,6 +126,8 @@ function renderMarkdown(d: AuditData, proposal: Proposal | null): string {
   if (proposal) {
     // Inside a fenced block nothing is interpreted; only a fence could end it early, and none can occur here.
     out.push('', '## Proposed policy', '', '```', proposalText(proposal, span(d.window), forTerminal).trimEnd(), '```');
+  } else if (d.coverage) {
+    out.push('', 'No SMTP session in the logs read: no policy is fitted to them.');
   }
   if (d.coverage) out.push('', `_${coverageLine(d.coverage)}_`);
   out.push('');

@@ -87,10 +87,32 @@ export function resolveInputs(args: readonly string[], defaults: readonly string
     }
     named.push(...orderRotationSet(files));
   }
-  return inReadingOrder(named).map((f) => {
+  const inputs = inReadingOrder(named).map((f): InputSpec => {
     if (f === '-') return { path: '-', mtimeMs: null, sizeBytes: null };
     const st = statOrThrow(f);
     return { path: f, mtimeMs: st.mtimeMs, sizeBytes: st.size };
+  });
+  // Not one of the files can be read: a census of nothing would look like a quiet server (and audit would fit
+  // the tightest policy to it). One unreadable among others is read around, with a warning (read-lines.ts).
+  const files = inputs.filter((i) => i.path !== '-');
+  if (files.length > 0 && files.every((i) => !readable(i.path))) throw unreadable(files[0]!.path);
+  return inputs;
+}
+
+/** Whether this process may read the file (false only when it is denied: other errors surface on reading). */
+function readable(p: string): boolean {
+  try {
+    fs.accessSync(p, fs.constants.R_OK);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'EACCES';
+  }
+}
+
+function unreadable(p: string): CensusError {
+  return new CensusError('unreadable', `cannot read ${p}: permission denied`, {
+    hint: 'run as a member of the group that owns the logs (often adm), or with sudo',
+    exitCode: EXIT.noInput,
   });
 }
 
@@ -137,15 +159,19 @@ function inReadingOrder(named: readonly string[]): string[] {
 }
 
 function resolveDefault(defaults: readonly string[]): InputSpec {
+  let denied: string | null = null;
   for (const p of defaults) {
     try {
       fs.accessSync(p, fs.constants.R_OK);
       const st = fs.statSync(p);
       if (st.isFile()) return { path: p, mtimeMs: st.mtimeMs, sizeBytes: st.size };
-    } catch {
+    } catch (e) {
       // not there or not readable: try the next one
+      if ((e as NodeJS.ErrnoException).code === 'EACCES') denied ??= p;
     }
   }
+  // (The usual log is there, and this user may not read it: say so, not "name the log".)
+  if (denied !== null) throw unreadable(denied);
   throw new CensusError('no-default-log', `no mail log given and none readable at ${defaults.join(', ')}`, {
     hint: 'name the log: tlscensus report /path/to/maillog (or - for stdin, e.g. journalctl -u postfix -o json | tlscensus report -)',
     exitCode: EXIT.noInput,
@@ -157,12 +183,7 @@ function statOrThrow(p: string): fs.Stats {
     return fs.statSync(p);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EACCES') {
-      throw new CensusError('unreadable', `cannot read ${p}: permission denied`, {
-        hint: 'run as a member of the group that owns the logs (often adm), or with sudo',
-        exitCode: EXIT.noInput,
-      });
-    }
+    if (code === 'EACCES') throw unreadable(p);
     throw new CensusError('not-found', `no such file or directory: ${p}`, {
       hint: 'check the path; with no argument tlscensus tries the usual mail log locations',
       exitCode: EXIT.noInput,

@@ -125,6 +125,73 @@ describe('cli', () => {
     assertOneLineError(r.err, /^error: no such file or directory: \/nonexistent\/maillog/);
   });
 
+  it('says a log it may not read is unreadable, exit 4, not an empty census (review)', (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-cli-denied-'));
+    fs.chmodSync(dir, 0o755);
+    const p = path.join(dir, 'mail.log');
+    fs.copyFileSync(MAILLOG, p);
+    fs.chmodSync(p, 0o600);
+    // As root every file is readable: run as nobody then.
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot && spawnSync('runuser', ['-u', 'nobody', '--', 'true']).status !== 0) {
+      t.skip('root without runuser');
+      return;
+    }
+    const cmd = (args: string[]) => {
+      const argv = [process.execPath, CLI, ...args];
+      const r = asRoot
+        ? spawnSync('runuser', ['-u', 'nobody', '--', ...argv], { encoding: 'utf8' })
+        : spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+      return { code: r.status, err: r.stderr };
+    };
+    for (const args of [[p], ['audit', '--main-cf', '/dev/null', p], ['whatif', '--min-protocol', 'TLSv1.2', p]]) {
+      const r = cmd(args);
+      assert.equal(r.code, 4, r.err);
+      assertOneLineError(r.err, /^error: cannot read .*mail\.log: permission denied/);
+      assert.match(r.err, /hint: run as a member of the group that owns the logs/);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('does not take any log with Exim-like stamps for Exim (dpkg.log), nor fit a policy to no SMTP (review)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-cli-dpkg-'));
+    // Lines of a real /var/log/dpkg.log (Debian 12).
+    const p = path.join(dir, 'dpkg.log');
+    fs.writeFileSync(
+      p,
+      [
+        '2024-06-10 12:41:08 startup archives unpack',
+        '2024-06-10 12:41:08 install libssl3:amd64 <none> 3.0.13-1~deb12u1',
+        '2024-06-10 12:41:08 status half-installed libssl3:amd64 3.0.13-1~deb12u1',
+        '2024-06-10 12:41:09 status unpacked libssl3:amd64 3.0.13-1~deb12u1',
+        '2024-06-10 12:41:09 configure libssl3:amd64 3.0.13-1~deb12u1 <none>',
+        '2024-06-10 12:41:09 status installed libssl3:amd64 3.0.13-1~deb12u1',
+        '',
+      ].join('\n'),
+    );
+    const r = run([p]);
+    assert.equal(r.code, 4, r.err);
+    assertOneLineError(r.err, /^error: none of the first 6 lines comes from a mail server/);
+    // An Exim mainlog whose first lines carry only message ids is still Exim's.
+    const exim = path.join(dir, 'mainlog');
+    fs.writeFileSync(
+      exim,
+      '2026-11-27 18:59:19 1xX1AF-0007sA-2D Completed\n2026-11-27 18:59:19 [123] 1xX1AF-0007sA-2D Completed\n',
+    );
+    assert.equal(run([exim]).code, 0);
+    // audit of a log with no SMTP session (IMAP only): findings, no policy fitted to nothing.
+    const imap = path.join(dir, 'imap.log');
+    fs.writeFileSync(
+      imap,
+      'Nov 20 10:00:00 mx dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=192.0.2.1, lip=192.0.2.2, mpid=1, TLS, session=<x>\n',
+    );
+    const audit = run(['audit', '--main-cf', fixturePath('main-cf/audit-clean.cf'), imap, '--year', '2026']);
+    assert.equal(audit.code, 0, audit.err);
+    assert.match(audit.out, /No SMTP session in the logs read: no policy is fitted to them\./);
+    assert.ok(!/would break/.test(audit.out));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it('prints the report of a truncated .gz with a warning and exit 3', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-cli-'));
     const gz = zlib.gzipSync(fs.readFileSync(MAILLOG));
