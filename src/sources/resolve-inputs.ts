@@ -251,10 +251,23 @@ interface RotationKey {
   /** Larger = older. `maillog.3.gz` → 4, `maillog.0` → 1, `maillog` → 0; date suffixes sort by date, oldest first. */
   age: number;
   date: string;
+  /** Exchange's file of the day (or hour): `RECV20240301-10.LOG` → 10; the larger, the newer. */
+  sequence: number;
 }
 
-/** logrotate names: `maillog.N[.gz]` (numbered, N older) and `maillog-YYYYMMDD[.gz]` (dateext). */
+/**
+ * Exchange protocol logs: `RECVyyyymmdd[hh]-n.LOG` (and SEND…), a new file `n` each time one is full
+ * (log-formats.md §1); ten or more a day, read as `-1, -10, -2` a session across two files was split (a review).
+ */
+const EXCHANGE_NAME = /^(.*\D)(\d{8}|\d{10})-(\d{1,6})\.log$/i;
+
+/**
+ * logrotate names: `maillog.N[.gz]` (numbered, N older) and `maillog-YYYYMMDD[.gz]` (dateext); Exchange's
+ * `RECVyyyymmdd-n.LOG`.
+ */
 function rotationKey(file: string): RotationKey {
+  const exchange = EXCHANGE_NAME.exec(file);
+  if (exchange) return { base: exchange[1]!, age: 1, date: exchange[2]!, sequence: Number(exchange[3]) };
   let name = file.replace(/\.(gz|bz2|xz|zst)$/, '');
   let age = 0;
   let date = '';
@@ -271,7 +284,7 @@ function rotationKey(file: string): RotationKey {
       age = 1;
     }
   }
-  return { base: name, age, date };
+  return { base: name, age, date, sequence: 0 };
 }
 
 /** Order files so that each rotation set is read oldest first: maillog.3.gz, maillog.2.gz, maillog.1, maillog. */
@@ -285,6 +298,7 @@ export function orderRotationSet(files: readonly string[]): string[] {
       return a.k.date < b.k.date ? -1 : 1;
     }
     if (a.k.age !== b.k.age) return b.k.age - a.k.age;
+    if (a.k.sequence !== b.k.sequence) return a.k.sequence - b.k.sequence;
     return a.f < b.f ? -1 : a.f > b.f ? 1 : 0;
   });
   return keyed.map((x) => x.f);

@@ -137,6 +137,41 @@ describe('resolveInputs', () => {
       'mail.log-20261120.gz',
       'mail.log',
     ]);
+    // Exchange's files of a day by number, days (and hours) by date, RECV apart from SEND (review: -10 came
+    // before -2, and a session across -9 and -10 was split).
+    assert.deepEqual(
+      orderRotationSet([
+        'RECV20240301-1.LOG',
+        'RECV20240301-10.LOG',
+        'RECV20240301-2.LOG',
+        'RECV20240229-3.LOG',
+        'SEND20240301-1.LOG',
+        'RECV2024030112-1.log',
+      ]),
+      [
+        'RECV20240229-3.LOG',
+        'RECV20240301-1.LOG',
+        'RECV20240301-2.LOG',
+        'RECV20240301-10.LOG',
+        'RECV2024030112-1.log',
+        'SEND20240301-1.LOG',
+      ],
+    );
+  });
+
+  it('reads a directory of Exchange protocol logs, and the shell\'s order of them, by number (review)', () => {
+    const dir = tmpdir();
+    const names = Array.from({ length: 11 }, (_, i) => `RECV20240301-${i + 1}.LOG`);
+    for (const f of names) fs.writeFileSync(path.join(dir, f), '');
+    assert.deepEqual(
+      resolveInputs([dir]).map((i) => path.basename(i.path)),
+      names,
+    );
+    const shell = [...names].sort().map((f) => path.join(dir, f));
+    assert.deepEqual(
+      resolveInputs(shell).map((i) => path.basename(i.path)),
+      names,
+    );
   });
 
   it('expands globs and directories into rotation order', () => {
