@@ -110,6 +110,11 @@ function interpretDovecot(env: Envelope): Observation[] | null | typeof MALFORME
   const start = elementsStart(text);
   if (start < 0) return text.includes('rip=') ? MALFORMED : null;
   const message = text.slice(0, start);
+  // A proxy (director, proxy=y) logs its connection twice: `proxy(user): started proxying to host:port` when the
+  // login succeeded, and `proxy(user): disconnecting <ip> (<reason>)` when the proxied connection ends, with the
+  // same elements (dovecot/core login-proxy.c; only a detached proxy, i.e. one that started, logs it). The first
+  // counts the connection; the second is its end, already counted (a review: each proxied connection was two).
+  if (message.startsWith('proxy(') && message.includes('): disconnecting ')) return null;
   const login = parseElements(text, start + 2);
   if (login.rip === null) return text.includes('rip=') ? MALFORMED : null;
   const service = process === 'submission' ? 'submission' : process;
