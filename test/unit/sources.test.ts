@@ -159,7 +159,7 @@ describe('resolveInputs', () => {
     );
   });
 
-  it('reads a directory of Exchange protocol logs, and the shell\'s order of them, by number (review)', () => {
+  it("reads a directory of Exchange protocol logs, and the shell's order of them, by number (review)", () => {
     const dir = tmpdir();
     const names = Array.from({ length: 11 }, (_, i) => `RECV20240301-${i + 1}.LOG`);
     for (const f of names) fs.writeFileSync(path.join(dir, f), '');
