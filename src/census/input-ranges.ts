@@ -2,8 +2,9 @@
 // read from cron: the inputs are cut into runs of whole files, one per thread. Each thread after the first
 // warms up on the last hours of the file before its run (a plain file from the line bisected on timestamps, a
 // .gz inflated whole, keeping its last hours), takes the seam state, then reads its files one after another, as
-// one pass would (a fresh interpreter state and year inference per file). The seams are checked as for one file;
-// if one does not hold, this thread reads on from its own run's end. A set whose last file holds most of the log
+// one pass would (year inference per file). The seams are checked as for one file; if one does not hold, or a
+// run met a dialect that keeps state across lines (one pass carries that state over a rotation, and a warm-up
+// of some hours cannot rebuild it: line-engine.ts `interpreters`), this thread reads on from its own run's end. A set whose last file holds most of the log
 // is left to the split of that file (census.ts).
 
 import fs from 'node:fs';
@@ -178,7 +179,6 @@ export async function readInputGroups(
     const done = await trustedRanges(
       engine,
       started.map((s) => s.done),
-      { statefulOk: true },
     );
     if (done.length === started.length) {
       engine.discardOpen();

@@ -91,7 +91,13 @@ export class LineEngine {
   /** Programs of lines no dialect claimed, with counts (kept small): named when nothing was recognised. */
   readonly foreignPrograms = new Map<string, number>();
   protected readonly dialects: readonly Dialect[];
-  protected interpreters: Interpreter[] = [];
+  /**
+   * One interpreter per dialect for the whole read, not per input: the state a dialect keeps across lines (Exim's
+   * and Sendmail's per process, OpenSMTPD's per session) carries over a rotation, or a connection whose lines
+   * span `mail.log.1` and `mail.log` was counted twice (a review). A range census therefore counts runs of whole
+   * files apart only when they hold no such dialect's lines (input-ranges.ts).
+   */
+  protected readonly interpreters: Interpreter[];
   private envCtx: EnvelopeContext;
   private sourceName = '';
   private lineNo = 0;
@@ -129,12 +135,13 @@ export class LineEngine {
     this.maxSamples = options.maxSamples ?? 20;
     this.giveUpAfter = options.giveUpAfterLines ?? 0;
     this.maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+    this.interpreters = this.dialects.map((d) => d.createInterpreter());
     this.defers = this.dialects.map((d) => sink.defer !== undefined && d.stateless !== true);
     this.stateful = this.dialects.map((d) => d.stateless !== true);
   }
 
   /**
-   * Start an input: fresh per-input dialect state and year inference from its mtime; `name` in samples, its lines
+   * Start an input: year inference from its mtime (the dialects' state goes on: `interpreters`); `name` in samples, its lines
    * numbered after `linesBefore` (lines skipped unread, census/window-seek.ts).
    */
   beginSource(name: string, mtimeMs: number | null, linesBefore = 0): void {
@@ -144,7 +151,6 @@ export class LineEngine {
       clock: this.envCtx.clock,
       years: new YearResolver(this.options.year, mtimeMs ?? Date.now()),
     };
-    this.interpreters = this.dialects.map((d) => d.createInterpreter());
   }
 
   /**

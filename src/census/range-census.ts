@@ -297,7 +297,7 @@ export async function readInRanges(
       },
     });
     if (first.issue !== null) return { ...first, workers: 0 }; // one pass stops at the error too
-    const done = await trustedRanges(engine, replies, { statefulOk: false });
+    const done = await trustedRanges(engine, replies);
     if (done.length === parts - 1) {
       return { path: input.path, bytes: first.bytes + absorbRanges(engine, done), issue: null, workers: parts - 1 };
     }
@@ -347,16 +347,15 @@ export function startRangeWorker(
 
 /**
  * The ranges' results whose seams hold, in order, after the engine's own range: each must have warmed up to the
- * state the range before it ended in, read to its end without error and, unless `statefulOk` (runs of whole
- * files: every file starts its interpreters afresh), met no dialect that keeps state across lines, and folded no
- * cipher name nor makes the merge fold one (`mergesUnfolded`). None if the
+ * state the range before it ended in, read to its end without error, met no dialect that keeps state across
+ * lines (a warm-up of some hours cannot rebuild that state; one pass carries it over even across files), and
+ * folded no cipher name nor makes the merge fold one (`mergesUnfolded`). None if the
  * engine claimed no line: then one pass may stop at its 50,000th line with "nothing recognised", which only
  * reading on here reproduces. Stops at the first that fails.
  */
 export async function trustedRanges(
   engine: CensusEngine,
   replies: readonly Promise<RangeReply>[],
-  { statefulOk }: { statefulOk: boolean },
 ): Promise<RangeDone[]> {
   const done: RangeDone[] = [];
   if (engine.claimedLines === 0) return done;
@@ -364,7 +363,7 @@ export async function trustedRanges(
   for (const reply of replies) {
     const r = await reply;
     if (r.kind !== 'done' || !r.complete || r.issue !== null || r.startState !== state) break;
-    if (!statefulOk && r.statefulLines > 0) break;
+    if (r.statefulLines > 0) break;
     // Cipher names folded (census-view.ts MAX_UNKNOWN_SUITES): which ones depends on every name before.
     if (!mergesUnfolded(engine.view, [...done.map((d) => d.view), r.view])) break;
     done.push(r);

@@ -146,7 +146,8 @@ async function readGzipRange(gzip: NonNullable<RangeJob['gzip']>): Promise<void>
 
 /**
  * Whole inputs of a rotation set: warm up on the last hours of the input before them, then read each in turn
- * (a fresh interpreter state and year inference per input, as one pass does).
+ * (year inference per input, as one pass does). Stops at a dialect that keeps state across lines: one pass
+ * carries it over from the files before, which this thread has not read (input-ranges.ts).
  */
 async function readInputs(spec: NonNullable<RangeJob['inputs']>): Promise<void> {
   const { warm } = spec;
@@ -173,14 +174,13 @@ async function readInputs(spec: NonNullable<RangeJob['inputs']>): Promise<void> 
         posted = bytes;
         parentPort!.postMessage({ kind: 'progress', bytes: before + bytes } satisfies RangeReply);
       },
-      // (Whole files may hold dialects that keep state across lines: each starts them afresh.)
-      stop: folded,
+      stop: useless,
     });
     before += spanBytes(input) ?? 0;
     files.push(result);
-    if (folded()) break;
+    if (useless()) break;
   }
-  reply(startState, !folded(), 0, null, files);
+  reply(startState, !useless(), 0, null, files);
 }
 
 try {

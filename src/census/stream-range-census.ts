@@ -267,7 +267,6 @@ export async function readStreamInRanges(
     const done = await trustedRanges(
       engine,
       started.map((s) => s.done),
-      { statefulOk: false },
     );
     if (done.length === started.length) {
       const bytes = own.bytes + absorbRanges(engine, done);

@@ -3,8 +3,12 @@
 // log shapes the corpus lacks: pre-8.15 versions, the MSP's loopback pair, client failures, reused pids.
 
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
-import type { ReportData } from '../../src/render/report-model.js';
+import { census } from '../../src/census/census.js';
+import { buildReport, type ReportData } from '../../src/render/report-model.js';
+import { resolveInputs } from '../../src/sources/resolve-inputs.js';
 import { byIana, byProtocol, readTruth, reportOf, spreadByIana, writeLog } from '../helpers/corpus-truth.js';
 import { fixturePath } from '../helpers/paths.js';
 
@@ -124,4 +128,40 @@ describe('Sendmail census: session rules beyond the corpus', () => {
     // `(may be forged)` and `[ip]`: unknown clients.
     assert.equal(r.inbound.spread.find((s) => s.protocol === 'TLSv1.2')?.unknownClients, 1);
   });
+
+  it('a connection whose lines span a rotation counts once, on one thread or more (review)', async () => {
+    // The real log cut after every STARTTLS line in turn: its connection's `from=` line is in the next file.
+    const lines = fs
+      .readFileSync(fixturePath('corpus/sendmail/mail.log'), 'utf8')
+      .split('\n')
+      .filter((l) => l);
+    const whole = JSON.stringify(counts(await report([writeLog(lines)])));
+    // (Near the middle: two runs of about equal size, as a range census plans them.)
+    const cuts = lines
+      .flatMap((l, i) => (l.includes('STARTTLS=server') ? [i + 1] : []))
+      .sort((a, b) => Math.abs(a - lines.length / 2) - Math.abs(b - lines.length / 2))
+      .slice(0, 4);
+    assert.ok(cuts.length === 4);
+    for (const cut of cuts) {
+      const older = writeLog(lines.slice(0, cut), 'mail.log.1');
+      const newer = path.join(path.dirname(older), 'mail.log');
+      fs.writeFileSync(newer, `${lines.slice(cut).join('\n')}\n`);
+      assert.equal(JSON.stringify(counts(await report([older, newer]))), whole, `cut after line ${cut}`);
+      // Counted in runs of whole files on two threads: the run after the cut holds Sendmail's lines, whose state
+      // one pass carries over from the file before: it is read on this thread instead.
+      // (No --year: it keeps a census on one thread. The stamps are ISO, with their year.)
+      const r = await census(resolveInputs([path.dirname(older)]), {
+        timezone: 'UTC',
+        mta: ['sendmail'],
+        threads: 2,
+        parallel: { rangeMinBytes: 0 },
+      });
+      const two = buildReport(r.view, r.diagnostics, { sinceMs: null, untilMs: null });
+      assert.equal(JSON.stringify(counts(two)), whole, `cut after line ${cut}, two threads`);
+    }
+  });
 });
+
+function counts(r: ReportData) {
+  return { inbound: r.inbound.totals, outbound: r.outbound.totals, spread: r.inbound.spread };
+}
