@@ -221,6 +221,8 @@ export async function census(given: readonly InputSpec[], options: CensusOptions
           timezone: options.timezone,
           dialects,
           ...(options.onProgress ? { progress: options.onProgress } : {}),
+          threads: threadsFor(pinned, options),
+          splitMinBytes: options.parallel?.rangeMinBytes ?? PARALLEL_MIN_BYTES,
         })
       : null;
     if (seek === null && tail === null) return await readAll();

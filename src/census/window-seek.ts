@@ -186,6 +186,9 @@ export interface TailSeekOptions {
   timezone: string | undefined;
   dialects: readonly Dialect[];
   progress?: (input: InputSpec, fileBytes: number) => void;
+  /** As SeekOptions: with two threads or more, a long end is proved on two (`lateLinesSplit`). */
+  threads?: number;
+  splitMinBytes?: number;
 }
 
 /** A file's size as it is now; null if it cannot be looked at. */
@@ -218,6 +221,8 @@ export interface WindowTail {
   /** Every skipped line is dated at or after this (`until + WARMUP_MS`). */
   skippedFromMs: number;
   proved: ProvedEnd[];
+  /** Worker threads whose proof was used (`lateLinesSplit`); the skip is the same either way. */
+  workers: number;
 }
 
 /**
@@ -235,6 +240,7 @@ export async function seekWindowEnd(
   const skipped: SkippedPart[] = [];
   const proved: ProvedEnd[] = [];
   let claimed = 0;
+  let workers = 0;
   let cut: InputSpec | null = null;
   let i = inputs.length; // inputs[i…] are skipped
   while (i > 0 && cut === null) {
@@ -269,11 +275,12 @@ export async function seekWindowEnd(
     }
     let end: LateEnd;
     try {
-      end = lateLines(input, late, options, programs, (bytes) => options.progress?.(input, bytes));
+      end = await lateLines(input, late, options, programs, (bytes) => options.progress?.(input, bytes));
     } catch {
       break; // (unreadable: the census reads it and says so)
     }
     if (end.run.lines === 0) break;
+    if (end.split) workers++;
     const from = input.startAt?.byte ?? 0;
     const dropped = end.start <= from;
     skipped.push({ input, bytes: end.size - end.start, lines: end.run.lines, dropped });
@@ -290,6 +297,7 @@ export async function seekWindowEnd(
     claimedLines: claimed,
     skippedFromMs: late.fromMs,
     proved,
+    workers,
   };
 }
 
@@ -331,6 +339,8 @@ interface LateEnd {
   lastLine: Run;
   /** All of them, that line included. */
   run: Run;
+  /** Proved on two threads (`lateLinesSplit`). */
+  split: boolean;
 }
 
 /**
@@ -338,13 +348,13 @@ interface LateEnd {
  * blocks: where it starts, and what it held. The file's last line counts even without a newline (the census reads
  * it so), but only as far as it went: `provedTo` says where it starts.
  */
-function lateLines(
+async function lateLines(
   input: InputSpec,
   late: Outside,
-  options: Pick<TailSeekOptions, 'timezone'>,
+  options: Pick<TailSeekOptions, 'timezone' | 'threads' | 'splitMinBytes' | 'dialects'>,
   programs: ProgramKinds,
   progress: (bytes: number) => void,
-): LateEnd {
+): Promise<LateEnd> {
   const check = new LineCheck(late, input.mtimeMs, options.timezone, programs);
   const floor = input.startAt?.byte ?? 0;
   const fd = input.fd ?? fs.openSync(pathToOpen(input), 'r');
@@ -352,7 +362,7 @@ function lateLines(
     const size = fs.fstatSync(fd).size;
     const total = freshRun();
     const buf = Buffer.allocUnsafe(CHUNK_BYTES);
-    const nothing = { start: size, size, provedTo: size, lastLine: freshRun(), run: total };
+    const nothing = { start: size, size, provedTo: size, lastLine: freshRun(), run: total, split: false };
     let hi = size; // the lines from hi on are late
     // The last line, if it has no newline yet, alone: it may still be growing (tailStillProved proves it again).
     let lastLine = freshRun();
@@ -370,32 +380,136 @@ function lateLines(
       }
     }
     const provedTo = hi;
-    while (hi > floor) {
-      const lo = Math.max(floor, hi - CHUNK_BYTES);
-      const n = fs.readSync(fd, buf, 0, hi - lo, lo);
-      if (n !== hi - lo) break; // (shrank meanwhile: the census finds out, tailStillProved)
-      // The block's first whole line (a line that starts before the block is the next block's).
-      let first = 0;
-      if (lo > floor) {
-        const nl = buf.indexOf(10);
-        if (nl < 0 || nl + 1 >= n) break; // (a line longer than a block: longer than any the census reads)
-        first = nl + 1;
-      }
-      const failEnd = check.lastFailure(buf, first, n);
-      addRun(total, check.run);
-      if (failEnd >= 0) {
-        hi = lo + failEnd;
-        break;
-      }
-      hi = lo + first;
-      progress(size - hi);
-    }
+    const proved = await lateLinesSplit(fd, provedTo, floor, late, input, options, check, total, (bytes) =>
+      progress(size - provedTo + bytes),
+    );
+    hi = proved.hi;
     progress(size - hi);
     total.bytes = size - hi;
-    return { start: hi, size, provedTo, lastLine, run: total };
+    return { start: hi, size, provedTo, lastLine, run: total, split: proved.split };
   } finally {
     if (input.fd === undefined) fs.closeSync(fd);
   }
+}
+
+/**
+ * Proves backwards from `hi` (a line start) down to `floor` (a line start): the late lines' run goes into `total`;
+ * returns where they start (`floor` when every line is late). `progress` gets the bytes proved below `from`.
+ */
+export function lateLinesDownFrom(
+  fd: number,
+  from: number,
+  floor: number,
+  check: LineCheck,
+  total: Run,
+  progress?: (bytes: number) => void,
+): number {
+  const buf = Buffer.allocUnsafe(CHUNK_BYTES);
+  let hi = from;
+  while (hi > floor) {
+    const lo = Math.max(floor, hi - CHUNK_BYTES);
+    const n = fs.readSync(fd, buf, 0, hi - lo, lo);
+    if (n !== hi - lo) break; // (shrank meanwhile: the census finds out, tailStillProved)
+    // The block's first whole line (a line that starts before the block is the next block's).
+    let first = 0;
+    if (lo > floor) {
+      const nl = buf.indexOf(10);
+      if (nl < 0 || nl + 1 >= n) break; // (a line longer than a block: longer than any the census reads)
+      first = nl + 1;
+    }
+    const failEnd = check.lastFailure(buf, first, n);
+    addRun(total, check.run);
+    if (failEnd >= 0) {
+      hi = lo + failEnd;
+      break;
+    }
+    hi = lo + first;
+    progress?.(from - hi);
+  }
+  return hi;
+}
+
+/**
+ * `lateLinesDownFrom` on two threads for a long end (`splitMinBytes`), as `earlyLinesSplit` does for the head:
+ * where the late lines begin is guessed by bisecting on stamps, this thread proves the later half of the guess
+ * and a worker thread the earlier one, on down to its own first line that is not late. What the worker proved
+ * counts only if every line of this thread's half passed.
+ */
+async function lateLinesSplit(
+  fd: number,
+  from: number,
+  floor: number,
+  late: Outside,
+  input: InputSpec,
+  options: Pick<TailSeekOptions, 'timezone' | 'threads' | 'splitMinBytes' | 'dialects'>,
+  check: LineCheck,
+  total: Run,
+  progress: (bytes: number) => void,
+): Promise<{ hi: number; split: boolean }> {
+  const alone = () => ({ hi: lateLinesDownFrom(fd, from, floor, check, total, progress), split: false });
+  const splitMin = options.splitMinBytes ?? Number.POSITIVE_INFINITY;
+  if ((options.threads ?? 1) < 2 || from - floor < splitMin) return alone();
+  const guess = guessLateStart(fd, floor, from, late.fromMs, check);
+  const split = from - guess < splitMin ? -1 : lineStartAfter(fd, guess + Math.floor((from - guess) / 2));
+  if (split <= floor || split >= from) return alone();
+  let mine = 0;
+  let theirs = 0;
+  const report = () => progress(mine + theirs);
+  const worker = startSeekWorker(
+    {
+      kind: 'late',
+      fd,
+      from: split,
+      floor,
+      beforeMs: late.beforeMs,
+      fromMs: late.fromMs,
+      mtimeMs: input.mtimeMs,
+      timezone: options.timezone,
+      mta: options.dialects.map((d) => d.id),
+    },
+    (bytes) => {
+      theirs = bytes;
+      report();
+    },
+  );
+  try {
+    const hi = lateLinesDownFrom(fd, from, split, check, total, (bytes) => {
+      mine = bytes;
+      report();
+    });
+    if (hi > split) return { hi, split: false };
+    const below = await worker.done;
+    if (below === null || below.kind !== 'late') {
+      // (The worker failed: this thread proves on, as one thread would have.)
+      const rest = lateLinesDownFrom(fd, split, floor, check, total, (bytes) => progress(from - split + bytes));
+      return { hi: rest, split: false };
+    }
+    addRun(total, below.run);
+    return { hi: below.hi, split: true };
+  } finally {
+    // (Before the file is closed: the worker may be reading it.)
+    await worker.worker.terminate();
+  }
+}
+
+/**
+ * Where the lines dated at or after `fromMs` seem to begin in [floor, to), bisecting on the stamps of single lines
+ * (a line that cannot be dated counts as not late). Only a guess: a log need not be in time order.
+ */
+function guessLateStart(fd: number, floor: number, to: number, fromMs: number, check: LineCheck): number {
+  const buf = Buffer.allocUnsafe(PROBE_BYTES);
+  let lo = floor;
+  let hi = to;
+  for (let k = 0; k < PROBES && hi - lo > PROBE_BYTES; k++) {
+    const mid = lo + Math.floor((hi - lo) / 2);
+    const n = fs.readSync(fd, buf, 0, PROBE_BYTES, mid);
+    const nl = buf.indexOf(10);
+    const next = nl < 0 ? -1 : buf.indexOf(10, nl + 1);
+    const t = next < 0 || next >= n ? null : check.timeOfLine(buf, nl + 1, next);
+    if (t !== null && t >= fromMs) hi = mid;
+    else lo = mid;
+  }
+  return hi;
 }
 
 function addRun(into: Run, run: Run): void {
@@ -711,9 +825,11 @@ async function earlyLinesSplit(
     const report = () => options.progress?.(input, mine + theirs);
     const worker = startSeekWorker(
       {
+        kind: 'early',
         fd,
         from: split,
         beforeMs,
+        fromMs: Number.POSITIVE_INFINITY,
         mtimeMs: input.mtimeMs,
         timezone: options.timezone,
         mta: options.dialects.map((d) => d.id),
@@ -730,7 +846,7 @@ async function earlyLinesSplit(
       });
       if (head.run.bytes < split) return { ...head, split: false };
       const tail = await worker.done;
-      if (tail === null) {
+      if (tail === null || tail.kind !== 'early') {
         // (The worker failed: this thread proves on, as one thread would have.)
         const rest = earlyLinesFrom(fd, 0, Number.POSITIVE_INFINITY, check, (bytes) =>
           options.progress?.(input, bytes),
@@ -753,29 +869,36 @@ async function earlyLinesSplit(
   }
 }
 
-/** What a seek worker (seek-worker.ts) is asked: prove the early lines of the open file `fd` from byte `from`. */
-export interface SeekJob {
+/**
+ * What a seek worker (seek-worker.ts) is asked: prove the early lines of the open file `fd` from byte `from` on
+ * (`early`), or its late lines from `from` down to `floor` (`late`).
+ */
+export type SeekJob = {
   fd: number;
   from: number;
   beforeMs: number;
+  fromMs: number;
   mtimeMs: number | null;
   timezone: string | undefined;
   /** The census's dialects, by id, in order. */
   mta: string[];
-}
+} & ({ kind: 'early' } | { kind: 'late'; floor: number });
 
-export type SeekReply = { kind: 'progress'; bytes: number } | { kind: 'done'; run: Run; reachedEnd: boolean };
+/** What a seek worker proved: early lines (and whether they reached the file's end), or late ones from `hi` on. */
+export type SeekResult = { kind: 'early'; run: Run; reachedEnd: boolean } | { kind: 'late'; run: Run; hi: number };
+
+export type SeekReply = { kind: 'progress'; bytes: number } | { kind: 'done'; result: SeekResult };
 
 /** A seek worker, and what it proved (null if it failed: the caller proves on itself). */
 function startSeekWorker(
   job: SeekJob,
   onProgress: (bytes: number) => void,
-): { worker: Worker; done: Promise<{ run: Run; reachedEnd: boolean } | null> } {
+): { worker: Worker; done: Promise<SeekResult | null> } {
   const worker = new Worker(new URL('./seek-worker.js', import.meta.url), { workerData: job });
-  const done = new Promise<{ run: Run; reachedEnd: boolean } | null>((resolve) => {
+  const done = new Promise<SeekResult | null>((resolve) => {
     worker.on('message', (m: SeekReply) => {
       if (m.kind === 'progress') onProgress(m.bytes);
-      else resolve(m);
+      else resolve(m.result);
     });
     worker.on('error', () => resolve(null));
     worker.on('exit', () => resolve(null));

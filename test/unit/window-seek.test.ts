@@ -728,6 +728,60 @@ describe('window seek at the end (report --until over a long log)', () => {
     }
   });
 
+  it('proves a long end on two threads as one thread proves it, wherever the last line not late is', async () => {
+    const until = day(1, 12);
+    // (Dated inside the window: in the end's later half, the worker's earlier half, or last of all.)
+    const inWindow = lines.filter((l) => l.startsWith('Nov 21 1') && l.includes('postfix/smtpd')).slice(0, 5);
+    const exim =
+      'Nov 24 08:00:00 mx exim[5000]: 2026-11-24 08:00:00 [5000] 1vAbCd-000ABC-AB <= a@b.example H=mail.b.example [192.0.2.1] P=esmtps X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=no S=1234';
+    const at = (fraction: number) => Math.floor(lines.length * fraction);
+    const insert = (fraction: number, extra: string[]) => [
+      ...lines.slice(0, at(fraction)),
+      ...extra,
+      ...lines.slice(at(fraction)),
+    ];
+    const cases: [string, string[], boolean][] = [
+      ['plain', lines, true],
+      ['in-window-in-worker-half', insert(0.5, inWindow), true],
+      ['in-window-in-main-half', insert(0.9, inWindow), false],
+      ['stateful-in-worker-half', insert(0.55, [exim]), true],
+      ['in-window-last', [...lines, ...inWindow], false],
+      ['all-late', lines.filter((l) => l >= 'Nov 22'), true],
+    ];
+    for (const [name, content, split] of cases) {
+      const file = write(`tail-split-${name}.log`, content);
+      const seek = async (threads: number) => {
+        const tail = await seekWindowEnd(resolveInputs([file]), {
+          untilMs: until,
+          timezone: 'UTC',
+          dialects: DIALECTS,
+          threads,
+          splitMinBytes: 0,
+        });
+        return tail === null ? null : { ...tail, inputs: tail.inputs.map((i) => [i.path, i.endAt]) };
+      };
+      const one = await seek(1);
+      const two = await seek(2);
+      if (name === 'in-window-last') {
+        assert.equal(two, one, `${name}: nothing skipped`);
+        continue;
+      }
+      assert.ok(one !== null && two !== null, name);
+      assert.equal(one.workers, 0, name);
+      assert.equal(two.workers, split ? 1 : 0, `${name}: proved on two threads`);
+      assert.deepEqual({ ...two, workers: 0 }, one, name);
+    }
+    // And the census on two threads counts what one pass counts.
+    await assertExactUntil(
+      [write('tail-split-census.log', insert(0.5, inWindow))],
+      { untilMs: until },
+      {
+        threads: 2,
+        parallel: { rangeMinBytes: 0 },
+      },
+    );
+  });
+
   it('does not skip when the lines after the window matter (--year, --history) or when told not to', async () => {
     const file = write('noskip-end.log', lines);
     for (const options of [{ year: 2026 }, { parallel: { seek: false } }] as CensusOptions[]) {
