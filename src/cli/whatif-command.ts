@@ -37,7 +37,7 @@ interface WhatIfFlags extends CommonFlags {
 export function opensslOption(): Option {
   return new Option(
     '--openssl <model>',
-    'TLS library to model: current (what the logs show the server can do) or 3.0 (Debian 12 OpenSSL 3.0: no SSLv3/RC4/3DES, security level 2)',
+    "TLS library to model: current (what the logs show the server can do) or 3.0 (Debian 12 OpenSSL 3.0: no SSLv3/RC4/3DES; security levels, at Postfix's own 0 unless @SECLEVEL or peer authentication)",
   )
     .choices(['current', '3.0'])
     .default('current');

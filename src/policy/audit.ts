@@ -11,7 +11,6 @@
 import { CIPHER_SUITES } from '../ciphers/suites.generated.js';
 import { type MainCf, resolveParameter } from './main-cf.js';
 import { type CipherStringElement, evaluateOpensslCipherString, OPENSSL_3_0_DEBIAN } from './openssl-cipher-string.js';
-import { DEBIAN_SECURITY_LEVEL } from './openssl-security-level.js';
 import { evaluatePostfixProtocols, negotiableProtocols, type PostfixProtocols } from './postfix-protocols.js';
 import {
   derivePostfixTlsPolicies,
@@ -980,11 +979,8 @@ export function auditMainCf(cf: MainCf): Finding[] {
         : 'remove the duplicate or stray line',
     );
   }
-  // The machine's library: Debian 12 OpenSSL 3.0 at its default security level.
-  const { inbound, outbound } = derivePostfixTlsPolicies(cf, {
-    build: OPENSSL_3_0_DEBIAN,
-    defaultSecurityLevel: DEBIAN_SECURITY_LEVEL,
-  });
+  // The machine's library: Debian 12's OpenSSL 3.0 (at the security level Postfix sets: postfixSecurityLevel).
+  const { inbound, outbound } = derivePostfixTlsPolicies(cf, { build: OPENSSL_3_0_DEBIAN });
   const policies = [inbound, outbound];
   for (const p of policies) auditLevels(f, cf, p);
   for (const p of policies) auditProtocols(f, cf, p);

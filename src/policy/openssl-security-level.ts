@@ -9,14 +9,15 @@
 //   SSL_SECOP_VERSION: level ≥ 2 rejects SSLv3, ≥ 3 TLS 1.0, ≥ 4 TLS 1.1.
 // OpenSSL 3.0 also rates SHA-1 and MD5+SHA-1 signatures below 80 bits (openssl/openssl commit aba03ae, CHANGES.md
 // "OpenSSL 3.0"): SSLv3, TLS 1.0 and TLS 1.1, which can only sign with those, no longer complete a handshake at
-// level 1 or above. Debian and Ubuntu build OpenSSL 3 with OPENSSL_TLS_SECURITY_LEVEL=2 (`openssl version -a`).
+// level 1 or above. Debian and Ubuntu build OpenSSL 3 with OPENSSL_TLS_SECURITY_LEVEL=2 (`openssl version -a`), but
+// that default reaches only programs that leave the level alone: Postfix sets its own (postfix-tls-policy.ts).
 
 import type { CipherSuite } from '../ciphers/suites.generated.js';
 import type { Protocol } from '../model/types.js';
 
 /** OpenSSL's compiled-in default level. Distributions change it (Debian/Ubuntu: 2). */
 export const OPENSSL_DEFAULT_SECURITY_LEVEL = 1;
-/** Debian 12's build (`-DOPENSSL_TLS_SECURITY_LEVEL=2`), the CI machine's. */
+/** Debian 12's build (`-DOPENSSL_TLS_SECURITY_LEVEL=2`), the CI machine's: what Dovecot runs at, not Postfix. */
 export const DEBIAN_SECURITY_LEVEL = 2;
 
 const MIN_BITS = [80, 112, 128, 192, 256] as const;

@@ -24,6 +24,8 @@
 //     configured separately (tls_ssl_options / OpenSSL defaults) and are not part of `ciphers`.
 //   Protocols: postfix-protocols.ts. An invalid protocol list disables TLS entirely (smtpd) or aborts each TLS
 //     session (smtp).
+//   OpenSSL security level (postfixSecurityLevel below): Postfix sets 0 itself, whatever the library's default
+//     (Debian's 2); `@SECLEVEL=n` in the cipher list replaces it; authenticating the peer raises it to 1.
 //   Not modelled: master.cf `-o` overrides, lmtp_*, smtp_tls_policy_maps, certificates (smtpd without a
 //     certificate offers no STARTTLS), TLS 1.3 ciphersuite settings.
 
@@ -40,7 +42,6 @@ import {
   canCompleteHandshake,
   filterCiphersBySecurityLevel,
   isProtocolPermittedAtSecurityLevel,
-  OPENSSL_DEFAULT_SECURITY_LEVEL,
 } from './openssl-security-level.js';
 import {
   evaluatePostfixProtocols,
@@ -124,8 +125,10 @@ export interface PostfixTlsSettings {
   readonly usableCiphers: CipherSuite[];
   /** Versions OpenSSL 3.0 can complete a handshake with in this role, given the protocols, ciphers and level. */
   readonly negotiableProtocols: Set<Protocol>;
-  /** The OpenSSL security level in force: `@SECLEVEL` in the cipher list, else the library default. */
+  /** The OpenSSL security level Postfix runs these handshakes at (postfixSecurityLevel). */
   readonly securityLevel: number;
+  /** Where that level comes from. */
+  readonly securityLevelOrigin: SecurityLevelOrigin;
   readonly protocolPolicy: PostfixProtocolPolicy;
   readonly cipherPolicy: PostfixCipherPolicy;
   /** False when Postfix cannot use TLS at all with these settings. */
@@ -159,8 +162,36 @@ export interface PostfixTlsPolicy {
 export interface TlsPolicyOptions {
   readonly build?: OpensslBuild;
   readonly protocolSupport?: OpensslProtocolSupport;
-  /** The library's default security level when the cipher list has no @SECLEVEL (OpenSSL 1; Debian/Ubuntu 2). */
-  readonly defaultSecurityLevel?: number;
+}
+
+/**
+ * Why Postfix runs at its security level: `postfix` its own base (0), `cipherlist` an `@SECLEVEL=n` in the cipher
+ * list, `authentication` the level 1 it sets where the peer must be authenticated.
+ */
+export type SecurityLevelOrigin = 'postfix' | 'cipherlist' | 'authentication';
+
+/** Postfix's base level: tls_server_init() and tls_client_init() call SSL_CTX_set_security_level(ctx, 0). */
+export const POSTFIX_BASE_SECURITY_LEVEL = 0;
+
+/**
+ * The OpenSSL security level of a Postfix handshake. Postfix 3.7 (tls_server.c tls_server_init(), tls_client.c
+ * tls_client_init()) sets SSL_CTX_set_security_level(ctx, 0), "Backwards compatible security as a base for
+ * opportunistic TLS", so the library's default (Debian/Ubuntu: 2) never applies. Per session tls_set_ciphers()
+ * (tls_misc.c) hands the cipher list to SSL_set_cipher_list(), where `@SECLEVEL=n` sets the session's level. After
+ * that, SSL_set_security_level(con, 1) "when authenticating the peer": tls_client_start() for the levels above
+ * encrypt (TLS_MUST_MATCH: fingerprint, dane, dane-only, verify, secure), tls_server_start() when a client
+ * certificate is required (smtpd_tls_req_ccert with TLS required); it replaces an `@SECLEVEL` of the list. (The
+ * order of these calls checked in the disassembly of Debian 12's libpostfix-tls.so, Postfix 3.7.11.)
+ */
+export function postfixSecurityLevel(
+  cipher: PostfixCipherPolicy,
+  authenticatesPeer: boolean,
+): { level: number; origin: SecurityLevelOrigin } {
+  if (authenticatesPeer) return { level: 1, origin: 'authentication' };
+  if (cipher.valid && cipher.evaluation.securityLevel !== null) {
+    return { level: cipher.evaluation.securityLevel, origin: 'cipherlist' };
+  }
+  return { level: POSTFIX_BASE_SECURITY_LEVEL, origin: 'postfix' };
 }
 
 function source(cf: MainCf, parameter: string): SettingSource {
@@ -258,10 +289,11 @@ function settings(
   role: 'server' | 'client',
   protocolParameter: string,
   cipher: PostfixCipherPolicy,
-  securityLevel: number,
+  authenticatesPeer: boolean,
   support: OpensslProtocolSupport,
   problems: PolicyProblem[],
 ): PostfixTlsSettings {
+  const { level: securityLevel, origin: securityLevelOrigin } = postfixSecurityLevel(cipher, authenticatesPeer);
   const protocolSource = source(cf, protocolParameter);
   const protocols = evaluatePostfixProtocols(protocolSource.value);
   if (!protocols.valid) {
@@ -298,6 +330,7 @@ function settings(
     usableCiphers,
     negotiableProtocols: valid ? negotiable : new Set(),
     securityLevel,
+    securityLevelOrigin,
     protocolPolicy: { source: protocolSource, evaluation: protocols },
     cipherPolicy: cipher,
     valid,
@@ -320,10 +353,6 @@ function canCompleteSomeHandshake(
   return ciphers.some((suite) => canCompleteHandshake(role, protocol, suite, level));
 }
 
-function securityLevelOf(cipher: PostfixCipherPolicy, fallback: number): number {
-  return cipher.valid && cipher.evaluation.securityLevel !== null ? cipher.evaluation.securityLevel : fallback;
-}
-
 /** Derives the inbound (smtpd) or outbound (smtp) TLS policy from a parsed main.cf. Never throws. */
 export function derivePostfixTlsPolicy(
   cf: MainCf,
@@ -332,18 +361,16 @@ export function derivePostfixTlsPolicy(
 ): PostfixTlsPolicy {
   const build = options.build ?? OPENSSL_3_0_DEBIAN;
   const support = options.protocolSupport ?? OPENSSL_3_0_PROTOCOLS;
-  const defaultLevel = options.defaultSecurityLevel ?? OPENSSL_DEFAULT_SECURITY_LEVEL;
   const problems: PolicyProblem[] = [];
   return direction === 'inbound'
-    ? serverPolicy(cf, build, support, defaultLevel, problems)
-    : clientPolicy(cf, build, support, defaultLevel, problems);
+    ? serverPolicy(cf, build, support, problems)
+    : clientPolicy(cf, build, support, problems);
 }
 
 function serverPolicy(
   cf: MainCf,
   build: OpensslBuild,
   support: OpensslProtocolSupport,
-  defaultLevel: number,
   problems: PolicyProblem[],
 ): PostfixTlsPolicy {
   const levelSource = source(cf, 'smtpd_tls_security_level');
@@ -408,21 +435,14 @@ function serverPolicy(
     problems,
   );
   const active = !enabled || level === 'invalid' ? null : required ? 'mandatory' : 'opportunistic';
-  const opportunistic = settings(
-    cf,
-    'server',
-    'smtpd_tls_protocols',
-    opportunisticCipher,
-    securityLevelOf(opportunisticCipher, defaultLevel),
-    support,
-    problems,
-  );
+  const opportunistic = settings(cf, 'server', 'smtpd_tls_protocols', opportunisticCipher, false, support, problems);
   const mandatory = settings(
     cf,
     'server',
     'smtpd_tls_mandatory_protocols',
     mandatoryCipher,
-    securityLevelOf(mandatoryCipher, defaultLevel),
+    // smtpd.c: requirecert = smtpd_tls_req_ccert with TLS required, which is what the mandatory settings serve.
+    isYes(reqCcert.value),
     support,
     problems,
   );
@@ -447,7 +467,6 @@ function clientPolicy(
   cf: MainCf,
   build: OpensslBuild,
   support: OpensslProtocolSupport,
-  defaultLevel: number,
   problems: PolicyProblem[],
 ): PostfixTlsPolicy {
   const levelSource = source(cf, 'smtp_tls_security_level');
@@ -497,21 +516,13 @@ function clientPolicy(
   );
   const opportunisticCipher = cipherPolicy(cf, 'smtp_tls_ciphers', [exclude], build, problems);
   const active = !enabled ? null : required ? 'mandatory' : 'opportunistic';
-  const opportunistic = settings(
-    cf,
-    'client',
-    'smtp_tls_protocols',
-    opportunisticCipher,
-    securityLevelOf(opportunisticCipher, defaultLevel),
-    support,
-    problems,
-  );
+  const opportunistic = settings(cf, 'client', 'smtp_tls_protocols', opportunisticCipher, false, support, problems);
   const mandatory = settings(
     cf,
     'client',
     'smtp_tls_mandatory_protocols',
     mandatoryCipher,
-    securityLevelOf(mandatoryCipher, defaultLevel),
+    AUTHENTICATING.has(mandatoryLevel),
     support,
     problems,
   );

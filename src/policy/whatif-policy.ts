@@ -7,9 +7,12 @@
 //     show negotiated is taken as something the library can do (a server that logged SSLv3 has SSLv3). Cipher
 //     strings are evaluated over every suite OpenSSL 1.1+ can build (weak ciphers, IDEA and the legacy provider
 //     included), so `medium` still contains RC4 as it did on the servers that negotiated it.
-//   - `3.0`: Debian 12's OpenSSL 3.0 (no SSLv3, no RC4/3DES, default security level 2; at level ≥ 1 a server
-//     cannot complete TLS 1.0/1.1 at all, a client only with RSA key transport or PSK; see
-//     openssl-security-level.ts): what the same policy gives after upgrading to it.
+//   - `3.0`: Debian 12's OpenSSL 3.0 (no SSLv3, no RC4/3DES; at security level ≥ 1 a server cannot complete
+//     TLS 1.0/1.1 at all, a client only with RSA key transport or PSK; see openssl-security-level.ts): what the
+//     same policy gives after upgrading to it. Postfix runs OpenSSL at level 0 whatever the library's default
+//     (postfix-tls-policy.ts postfixSecurityLevel), so TLS 1.0/1.1 keep working unless the cipher list says
+//     `@SECLEVEL=n` or the peer is authenticated (level 1). Dovecot (the mailbox section) leaves the level alone:
+//     Debian's default, 2.
 // Either way an OpenSSL client offers only the lowest contiguous block of its enabled versions
 // (postfix-protocols.ts negotiableProtocols), so `!TLSv1.1` on the client side also drops TLS 1.2 and 1.3.
 
@@ -22,8 +25,10 @@ import { DEBIAN_SECURITY_LEVEL, isProtocolPermittedAtSecurityLevel } from './ope
 import { negotiableProtocols, OPENSSL_3_0_PROTOCOLS, TLS_PROTOCOLS, type TlsProtocol } from './postfix-protocols.js';
 import {
   derivePostfixTlsPolicies,
+  POSTFIX_BASE_SECURITY_LEVEL,
   type PostfixTlsPolicy,
   type PostfixTlsSettings,
+  type SecurityLevelOrigin,
   type TlsPolicyOptions,
 } from './postfix-tls-policy.js';
 
@@ -138,7 +143,7 @@ export function effectiveProtocols(
   library: LibraryModel,
   securityLevel: number | null,
 ): Set<TlsProtocol> {
-  const level = library === '3.0' ? (securityLevel ?? DEBIAN_SECURITY_LEVEL) : null;
+  const level = library === '3.0' ? securityLevel : null;
   const permitted = new Set(
     [...enabled].filter((p) => p !== 'SSLv2' && (level === null || isProtocolPermittedAtSecurityLevel(p, level))),
   );
@@ -228,7 +233,12 @@ export function policyFromFlags(flags: PolicyFlags): WhatIfPolicy {
   const section = (name: WhatIfSection): SectionPolicy | null => {
     if (!flags.sections.includes(name)) return null;
     const role = name === 'outbound' ? 'client' : 'server';
-    const settings = flagSettings(enabled, cipherFlag, role, flags.library);
+    // The level the daemon runs at without @SECLEVEL: Postfix sets 0 itself; Dovecot keeps the library's default.
+    const baseLevel =
+      name === 'mailbox'
+        ? { level: DEBIAN_SECURITY_LEVEL, why: "Debian's default, which Dovecot keeps" }
+        : { level: POSTFIX_BASE_SECURITY_LEVEL, why: 'as Postfix sets it' };
+    const settings = flagSettings(enabled, cipherFlag, role, flags.library, baseLevel);
     const sectionNotes: string[] = [];
     const asked = range(enabled);
     const got = range(settings.protocols);
@@ -271,14 +281,19 @@ function flagSettings(
   cipherFlag: EvaluatedCipherFlag | null,
   role: 'server' | 'client',
   library: LibraryModel,
+  base: { readonly level: number; readonly why: string },
 ): TlsSettings {
-  const securityLevel = library === '3.0' ? (cipherFlag?.securityLevel ?? DEBIAN_SECURITY_LEVEL) : null;
+  const explicit = cipherFlag?.securityLevel ?? null;
+  const securityLevel = library === '3.0' ? (explicit ?? base.level) : null;
   const protocols = effectiveProtocols(enabled, role, library, securityLevel);
   // With the 3.0 model an unrestricted cipher list still means "what OpenSSL 3.0 has".
   const ciphers =
     cipherFlag?.ciphers ?? (library === '3.0' ? new Set(libraryUniverse(OPENSSL_3_0_DEBIAN).map(suiteName)) : null);
   if (protocols.size === 0) return unavailable(`no protocol version of ${range(enabled)} can be negotiated`);
-  const what = library === '3.0' ? `OpenSSL 3.0, security level ${securityLevel}` : '';
+  const what =
+    library === '3.0'
+      ? `OpenSSL 3.0, security level ${securityLevel}: ${explicit !== null ? '@SECLEVEL in --ciphers' : base.why}`
+      : '';
   return { protocols, ciphers, securityLevel, unavailable: null, summary: summarise(protocols, ciphers, what) };
 }
 
@@ -307,10 +322,7 @@ const LEVEL_PARAMETER = { inbound: 'smtpd_tls_security_level', outbound: 'smtp_t
 
 /** The policy a main.cf (or `postconf -n` output) gives smtpd (inbound) and smtp (outbound). */
 export function policyFromMainCf(cf: MainCf, options: MainCfPolicyOptions): WhatIfPolicy {
-  const tlsOptions: TlsPolicyOptions =
-    options.library === '3.0'
-      ? { build: OPENSSL_3_0_DEBIAN, defaultSecurityLevel: DEBIAN_SECURITY_LEVEL }
-      : { build: OPENSSL_SUPERSET, defaultSecurityLevel: 0 };
+  const tlsOptions: TlsPolicyOptions = { build: options.library === '3.0' ? OPENSSL_3_0_DEBIAN : OPENSSL_SUPERSET };
   const policies = derivePostfixTlsPolicies(cf, tlsOptions);
   const sections = options.sections ?? WHATIF_SECTIONS;
   const mandatoryServices = options.mandatoryServices ?? DEFAULT_MANDATORY_SERVICES;
@@ -393,6 +405,12 @@ function sectionFromPostfix(
   };
 }
 
+const LEVEL_ORIGIN: Record<SecurityLevelOrigin, string> = {
+  postfix: 'as Postfix sets it',
+  cipherlist: '@SECLEVEL in the cipher list',
+  authentication: 'Postfix authenticates the peer',
+};
+
 function settingsFromPostfix(
   s: PostfixTlsSettings,
   role: 'server' | 'client',
@@ -423,7 +441,11 @@ function settingsFromPostfix(
       ciphers,
       securityLevel: s.securityLevel,
       unavailable: null,
-      summary: summarise(protocols, ciphers, `${grade}, OpenSSL 3.0 security level ${s.securityLevel}`),
+      summary: summarise(
+        protocols,
+        ciphers,
+        `${grade}, OpenSSL 3.0 security level ${s.securityLevel}: ${LEVEL_ORIGIN[s.securityLevelOrigin]}`,
+      ),
     };
   }
   const enabled = new Set([...s.protocols].filter((p): p is TlsProtocol => p !== 'unknown'));

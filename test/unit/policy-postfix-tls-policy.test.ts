@@ -13,9 +13,13 @@ import { derivePostfixTlsPolicies, type PostfixTlsSettings } from '../../src/pol
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/main-cf');
 const MEDIUM = 'aNULL:-aNULL:HIGH:MEDIUM:+RC4:@STRENGTH';
 
-function policies(file: string, defaultSecurityLevel = 1) {
+function policies(file: string) {
   const cf = parseMainCf(fs.readFileSync(path.join(FIXTURES, file), 'utf8'), { source: file });
-  return derivePostfixTlsPolicies(cf, { defaultSecurityLevel });
+  return derivePostfixTlsPolicies(cf);
+}
+
+function inline(text: string) {
+  return derivePostfixTlsPolicies(parseMainCf(text, { source: 'inline' }));
 }
 
 const list = (set: ReadonlySet<string>) => [...set];
@@ -103,12 +107,43 @@ describe('Postfix TLS policy: protocols and what OpenSSL makes of them', () => {
     assert.deepEqual(list(outbound.mandatory.negotiableProtocols), ['TLSv1']);
   });
 
-  it('cannot serve TLS < 1.2 at security level 1 or more, and SSLv3 not at all', () => {
-    const { inbound } = policies('defaults.cf');
+  it("runs OpenSSL 3.0 at Postfix's own level 0, not Debian's default 2: TLS 1.0/1.1 still work (review)", () => {
+    // tls_server.c/tls_client.c: SSL_CTX_set_security_level(ctx, 0); real smtpd on Debian 12 completes TLSv1.
+    const { inbound, outbound } = inline('smtpd_tls_security_level = may\nsmtp_tls_security_level = may\n');
+    for (const s of [inbound.opportunistic, inbound.mandatory, outbound.opportunistic, outbound.mandatory]) {
+      assert.equal(s.securityLevel, 0);
+      assert.equal(s.securityLevelOrigin, 'postfix');
+      assert.deepEqual(list(s.negotiableProtocols), ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']);
+    }
+  });
+
+  it('takes @SECLEVEL from the cipher list: at level 1 or more no TLS < 1.2 server, and SSLv3 never', () => {
+    const { inbound } = inline(
+      'smtpd_tls_security_level = may\ntls_medium_cipherlist = aNULL:-aNULL:HIGH:MEDIUM:+RC4:@STRENGTH:@SECLEVEL=2\n',
+    );
+    assert.equal(inbound.opportunistic.securityLevel, 2);
+    assert.equal(inbound.opportunistic.securityLevelOrigin, 'cipherlist');
     assert.deepEqual(list(inbound.opportunistic.negotiableProtocols), ['TLSv1.2', 'TLSv1.3']);
-    const zero = policies('defaults.cf', 0).inbound;
-    assert.deepEqual(list(zero.opportunistic.negotiableProtocols), ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']);
-    assert.equal(zero.opportunistic.securityLevel, 0);
+    assert.ok(!inbound.opportunistic.usableCiphers.some((c) => c.enc === 'RC4'));
+  });
+
+  it('raises the level to 1 where the peer is authenticated, over an @SECLEVEL of the list (review)', () => {
+    // tls_client_start(): TLS_MUST_MATCH(level) → SSL_set_security_level(con, 1), after the cipher list.
+    const { outbound } = inline(
+      'smtp_tls_security_level = verify\ntls_medium_cipherlist = aNULL:-aNULL:HIGH:MEDIUM:+RC4:@STRENGTH:@SECLEVEL=3\n',
+    );
+    assert.equal(outbound.mandatory.securityLevel, 1);
+    assert.equal(outbound.mandatory.securityLevelOrigin, 'authentication');
+    // As a client at level 1, TLS 1.0 completes only with RSA key transport.
+    assert.deepEqual(list(outbound.mandatory.negotiableProtocols), ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']);
+    assert.equal(outbound.opportunistic.securityLevel, 3, 'may (the opportunistic settings) keeps the list level');
+    const encrypt = inline('smtp_tls_security_level = encrypt\n').outbound;
+    assert.equal(encrypt.mandatory.securityLevel, 0, 'encrypt does not authenticate: level 0');
+    // tls_server_start(): requirecert (smtpd_tls_req_ccert with TLS required) → level 1.
+    const ccert = inline('smtpd_tls_security_level = encrypt\nsmtpd_tls_req_ccert = yes\n').inbound;
+    assert.equal(ccert.mandatory.securityLevel, 1);
+    assert.deepEqual(list(ccert.mandatory.negotiableProtocols), ['TLSv1.2', 'TLSv1.3']);
+    assert.equal(ccert.opportunistic.securityLevel, 0);
   });
 });
 
@@ -126,10 +161,11 @@ describe('Postfix TLS policy: cipher lists', () => {
       const excluded = settings.cipherPolicy.exclusions.some((e) => e.token === 'aNULL');
       assert.equal(anonymous, !excluded, settings.cipherPolicy.cipherString ?? '');
     }
-    // "aNULL:-aNULL:HIGH" keeps anonymous suites in the list; the security level refuses them at handshake time.
+    // "aNULL:-aNULL:HIGH" keeps anonymous suites in the list; at Postfix's level 0 the client offers them
+    // (opportunistic TLS needs no authentication), at level 1 the security level would refuse them.
     const anonymous = (n: string | null) => n?.startsWith('ADH-') || n?.startsWith('AECDH-');
     assert.ok(names(outbound.opportunistic).some(anonymous));
-    assert.ok(!outbound.opportunistic.usableCiphers.some((c) => anonymous(c.openssl)));
+    assert.ok(outbound.opportunistic.usableCiphers.some((c) => anonymous(c.openssl)));
     assert.equal(inbound.opportunistic.usableCiphers.length, inbound.opportunistic.ciphers.length);
   });
 
@@ -170,7 +206,7 @@ describe('Postfix TLS policy: the seed main.cf', () => {
     );
     // The mandatory list "!TLSv1, !SSLv2" leaves SSLv3 enabled in Postfix, which OpenSSL 3 cannot do anyway.
     assert.deepEqual(list(inbound.mandatory.protocols), ['SSLv3', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']);
-    assert.deepEqual(list(inbound.mandatory.negotiableProtocols), ['TLSv1.2', 'TLSv1.3']);
+    assert.deepEqual(list(inbound.mandatory.negotiableProtocols), ['TLSv1.1', 'TLSv1.2', 'TLSv1.3']);
   });
 
   it('uses the custom tls_high_cipherlist with the expanded exclusions appended', () => {

@@ -137,6 +137,35 @@ describe('whatif golden scenario', () => {
     assert.deepEqual(totals(r, 'outbound'), { 'loses-tls': [1, 2, 2], unaffected: [3, 4, 4] });
   });
 
+  it('--openssl 3.0 on Postfix defaults: Postfix runs OpenSSL 3.0 at level 0, TLS 1.0/1.1 peers keep TLS (review)', () => {
+    // The review's deb12.cf; real smtpd on Debian 12 (OpenSSL 3.0.19) completed TLSv1 and TLSv1.1 with it.
+    const deb12 = parseMainCf(
+      'smtpd_tls_security_level = may\nsmtp_tls_security_level = may\nsmtpd_tls_protocols = >=TLSv1\nsmtp_tls_protocols = >=TLSv1\n',
+    );
+    const r = evaluateWhatIf(view, policyFromMainCf(deb12, { library: '3.0' }));
+    const t = table(r);
+    for (const name of [
+      'inbound laptop.example.net',
+      'inbound old1.example.net',
+      'inbound old2.example.org',
+      'inbound unknown',
+      'inbound mixed.example.com',
+      'outbound mx.legacy.example',
+    ]) {
+      assert.equal(t[name], 'unaffected/certain', name);
+    }
+    // Debian's OpenSSL 3.0 has no RC4 at all: that is the library, not the level.
+    assert.equal(t['inbound rc4.example.biz'], 'loses-tls/likely');
+
+    // The audit's proposal under the 3.0 model follows: the same floors as under `current`.
+    const findings = auditMainCf(deb12);
+    const proposal = proposePolicy(view, deb12, findings, { maxBroken: 0, library: '3.0' });
+    const value = (k: string) => proposal.lines.find((l) => l.parameter === k)?.value;
+    assert.equal(value('smtpd_tls_protocols'), '>=TLSv1');
+    assert.equal(value('smtp_tls_protocols'), '>=TLSv1');
+    assert.deepEqual(proposal.baseline, ['rc4.example.biz[192.0.2.30]']);
+  });
+
   it('the audit proposes the tightest policy within --max-broken', () => {
     const cf = parseMainCf(fs.readFileSync(SEED, 'utf8'));
     const findings = auditMainCf(cf);

@@ -307,8 +307,33 @@ describe('whatif: policies from flags', () => {
     assert.match(peer(r, MODERN_OUT.ip).reason, /probably negotiate TLSv1 instead/);
   });
 
-  it('--openssl 3.0: a server cannot complete TLS 1.0 at security level 2, a client can with RSA key transport', () => {
+  it('--openssl 3.0: Postfix runs OpenSSL at level 0, so TLS 1.0 keeps working in and out (review)', () => {
+    // tls_server.c/tls_client.c: SSL_CTX_set_security_level(ctx, 0), whatever Debian's default (2) says.
+    const TLS1 = [
+      { ip: '192.0.2.20', protocol: 'TLSv1', cipher: 'ECDHE-RSA-AES256-SHA' },
+      { ip: '192.0.2.21', direction: 'outbound', protocol: 'TLSv1', cipher: 'AES128-SHA' },
+      { ip: '192.0.2.22', direction: 'outbound', protocol: 'TLSv1', cipher: 'ECDHE-RSA-AES256-SHA' },
+      { ip: '192.0.2.23', protocol: 'TLSv1.2', cipher: 'RC4-SHA' },
+      { ip: '192.0.2.24', service: 'imap', protocol: 'TLSv1', cipher: 'ECDHE-RSA-AES256-SHA' },
+    ] as const satisfies readonly S[];
+    const v = view(MODERN_IN, MODERN_OUT, ...TLS1);
     const policy = flags({ minProtocol: 'TLSv1' }, '3.0');
+    assert.equal(policy.inbound?.opportunistic.securityLevel, 0);
+    assert.match(policy.inbound?.opportunistic.summary ?? '', /security level 0: as Postfix sets it/);
+    const r = evaluateWhatIf(v, policy);
+    assert.equal(verdictOf(r, '192.0.2.20'), 'unaffected/certain');
+    assert.equal(verdictOf(r, '192.0.2.21'), 'unaffected/certain');
+    assert.equal(verdictOf(r, '192.0.2.22'), 'unaffected/certain');
+    // OpenSSL 3.0 on Debian has no RC4 at all.
+    assert.equal(peer(r, '192.0.2.23').verdict, 'loses-tls');
+    // Dovecot leaves the library's default, 2: a TLS 1.0 server cannot sign.
+    assert.equal(policy.mailbox?.opportunistic.securityLevel, 2);
+    assert.equal(peer(r, '192.0.2.24').verdict, 'refused');
+    assert.deepEqual([...(policy.mailbox?.opportunistic.protocols ?? [])], ['TLSv1.2', 'TLSv1.3']);
+  });
+
+  it('--openssl 3.0 with @SECLEVEL=2: a server cannot complete TLS 1.0, a client can with RSA key transport', () => {
+    const policy = flags({ minProtocol: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=2' }, '3.0');
     const r = evaluateWhatIf(
       view(
         MODERN_IN,
@@ -316,7 +341,6 @@ describe('whatif: policies from flags', () => {
         { ip: '192.0.2.20', protocol: 'TLSv1', cipher: 'ECDHE-RSA-AES256-SHA' },
         { ip: '192.0.2.21', direction: 'outbound', protocol: 'TLSv1', cipher: 'AES128-SHA' },
         { ip: '192.0.2.22', direction: 'outbound', protocol: 'TLSv1', cipher: 'ECDHE-RSA-AES256-SHA' },
-        { ip: '192.0.2.23', protocol: 'TLSv1.2', cipher: 'RC4-SHA' },
       ),
       policy,
     );
@@ -324,8 +348,25 @@ describe('whatif: policies from flags', () => {
     assert.equal(verdictOf(r, '192.0.2.21'), 'unaffected/certain');
     assert.equal(peer(r, '192.0.2.22').verdict, 'loses-tls');
     assert.match(peer(r, '192.0.2.22').reason, /only with RSA key transport or PSK/);
-    // OpenSSL 3.0 on Debian has no RC4 at all.
-    assert.equal(peer(r, '192.0.2.23').verdict, 'loses-tls');
+  });
+
+  it('--openssl 3.0 with a main.cf: level 0 unless @SECLEVEL or an authenticating level (review)', () => {
+    const v = view(
+      MODERN_IN,
+      MODERN_OUT,
+      { ip: '192.0.2.20', protocol: 'TLSv1', cipher: 'ECDHE-RSA-AES256-SHA' },
+      { ip: '192.0.2.22', direction: 'outbound', protocol: 'TLSv1', cipher: 'ECDHE-RSA-AES256-SHA' },
+    );
+    const judge = (text: string) =>
+      evaluateWhatIf(v, policyFromMainCf(parseMainCf(text, { source: 'inline' }), { library: '3.0' }));
+    const may = judge('smtpd_tls_security_level = may\nsmtp_tls_security_level = may\nsmtpd_tls_protocols = >=TLSv1\n');
+    assert.equal(verdictOf(may, '192.0.2.20'), 'unaffected/certain');
+    assert.equal(verdictOf(may, '192.0.2.22'), 'unaffected/certain');
+    assert.match(may.policy.inbound?.opportunistic.summary ?? '', /OpenSSL 3\.0 security level 0: as Postfix sets it/);
+    // smtp_tls_security_level = verify: level 1, at which OpenSSL 3.0 cannot verify a TLS 1.0 ECDHE signature.
+    const verify = judge('smtpd_tls_security_level = may\nsmtp_tls_security_level = verify\n');
+    assert.equal(peer(verify, '192.0.2.22').verdict, 'refused');
+    assert.match(peer(verify, '192.0.2.22').reason, /at security level 1/);
   });
 });
 
