@@ -7,6 +7,7 @@
 //     rejects RC4; level ≥ 3 keeps only forward-secret key exchange (kDHE, kECDHE, kDHEPSK, kECDHEPSK: the mask
 //     3.0.x uses, checked against `openssl ciphers -s` of OpenSSL 3.0.19; 3.0.0 had only kDHE/kECDHE).
 //   SSL_SECOP_VERSION: level ≥ 2 rejects SSLv3, ≥ 3 TLS 1.0, ≥ 4 TLS 1.1.
+// Every OpenSSL since 1.1.0 makes these checks (its ssl_cert.c has them, with only kDHE/kECDHE as forward-secret).
 // OpenSSL 3.0 also rates SHA-1 and MD5+SHA-1 signatures below 80 bits (openssl/openssl commit aba03ae, CHANGES.md
 // "OpenSSL 3.0"): SSLv3, TLS 1.0 and TLS 1.1, which can only sign with those, no longer complete a handshake at
 // level 1 or above. Debian and Ubuntu build OpenSSL 3 with OPENSSL_TLS_SECURITY_LEVEL=2 (`openssl version -a`), but
@@ -19,6 +20,13 @@ import type { Protocol } from '../model/types.js';
 export const OPENSSL_DEFAULT_SECURITY_LEVEL = 1;
 /** Debian 12's build (`-DOPENSSL_TLS_SECURITY_LEVEL=2`), the CI machine's: what Dovecot runs at, not Postfix. */
 export const DEBIAN_SECURITY_LEVEL = 2;
+
+/**
+ * Which level checks apply: `1.1`, those of every OpenSSL since 1.1.0 (versions and suites); `3.0`, also OpenSSL
+ * 3.0's rating of SHA-1 and MD5+SHA-1 signatures, which ends TLS < 1.2 at level ≥ 1 for a server and for a client
+ * with a signed key exchange.
+ */
+export type SecurityLevelRules = '1.1' | '3.0';
 
 const MIN_BITS = [80, 112, 128, 192, 256] as const;
 const FORWARD_SECRET_KX: ReadonlySet<string> = new Set(['DHE', 'ECDHE', 'DHE_PSK', 'ECDHE_PSK']);
@@ -80,9 +88,10 @@ function hasUnsignedKeyExchange(suite: CipherSuite): boolean {
 }
 
 /**
- * Whether OpenSSL 3.0 acting as `role` can complete a handshake with `protocol` and `suite` at security `level`.
- * Below TLS 1.2 at level ≥ 1 a server cannot sign at all (checked: `openssl s_server` at the Debian default level
- * answers a TLS 1.0 client offering only AES128-SHA with an internal_error alert), while a client still completes
+ * Whether OpenSSL acting as `role` can complete a handshake with `protocol` and `suite` at security `level`. With
+ * the `3.0` rules (the default), below TLS 1.2 at level ≥ 1 a server cannot sign at all (checked: `openssl
+ * s_server` at the Debian default level answers a TLS 1.0 client offering only AES128-SHA with an internal_error
+ * alert), while a client still completes
  * handshakes whose key exchange carries no server signature (RSA key transport, PSK; checked with
  * `openssl s_client -tls1 -cipher AES128-SHA` against a level-0 server) and rejects signed ones ("legacy sigalg
  * disallowed or unsupported").
@@ -92,12 +101,13 @@ export function canCompleteHandshake(
   protocol: Protocol,
   suite: CipherSuite,
   level: number,
+  rules: SecurityLevelRules = '3.0',
 ): boolean {
   if (!isProtocolPermittedAtSecurityLevel(protocol, level)) return false;
   if (!isCipherAllowedAtSecurityLevel(suite, level)) return false;
   if (suite.minProtocol === 'TLSv1.3' || protocol === 'TLSv1.3') return suite.minProtocol === protocol;
   if (PROTOCOL_ORDER.indexOf(protocol) < PROTOCOL_ORDER.indexOf(suite.minProtocol)) return false;
   const legacy = protocol === 'SSLv3' || protocol === 'TLSv1' || protocol === 'TLSv1.1';
-  if (legacy && level >= 1) return role === 'client' && hasUnsignedKeyExchange(suite);
+  if (legacy && level >= 1 && rules === '3.0') return role === 'client' && hasUnsignedKeyExchange(suite);
   return true;
 }

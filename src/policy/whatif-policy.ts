@@ -6,7 +6,9 @@
 //   - `current` (default): the library the logs were written with. Only the policy restricts; whatever the logs
 //     show negotiated is taken as something the library can do (a server that logged SSLv3 has SSLv3). Cipher
 //     strings are evaluated over every suite OpenSSL 1.1+ can build (weak ciphers, IDEA and the legacy provider
-//     included), so `medium` still contains RC4 as it did on the servers that negotiated it.
+//     included), so `medium` still contains RC4 as it did on the servers that negotiated it. A security level the
+//     policy itself sets (`@SECLEVEL=n` in its cipher string, Postfix's level 1 where it authenticates the peer)
+//     applies with the checks every OpenSSL since 1.1.0 makes (versions, suites), not 3.0's SHA-1 signature rule.
 //   - `3.0`: Debian 12's OpenSSL 3.0 (no SSLv3, no RC4/3DES; at security level ≥ 1 a server cannot complete
 //     TLS 1.0/1.1 at all, a client only with RSA key transport or PSK; see openssl-security-level.ts): what the
 //     same policy gives after upgrading to it. Postfix runs OpenSSL at level 0 whatever the library's default
@@ -21,7 +23,12 @@ import { CIPHER_SUITES, type CipherSuite } from '../ciphers/suites.generated.js'
 import { CensusError } from '../model/errors.js';
 import type { MainCf } from './main-cf.js';
 import { evaluateOpensslCipherString, OPENSSL_3_0_DEBIAN, type OpensslBuild } from './openssl-cipher-string.js';
-import { DEBIAN_SECURITY_LEVEL, isProtocolPermittedAtSecurityLevel } from './openssl-security-level.js';
+import {
+  DEBIAN_SECURITY_LEVEL,
+  filterCiphersBySecurityLevel,
+  isProtocolPermittedAtSecurityLevel,
+  type SecurityLevelRules,
+} from './openssl-security-level.js';
 import { negotiableProtocols, OPENSSL_3_0_PROTOCOLS, TLS_PROTOCOLS, type TlsProtocol } from './postfix-protocols.js';
 import {
   derivePostfixTlsPolicies,
@@ -52,8 +59,13 @@ export interface TlsSettings {
   readonly protocols: ReadonlySet<TlsProtocol>;
   /** TLS ≤ 1.2 suites allowed, by suiteName(); null when the policy leaves ciphers as they are. TLS 1.3 suites are never restricted here. */
   readonly ciphers: ReadonlySet<string> | null;
-  /** OpenSSL security level checked per handshake (`3.0` model); null when not modelled. */
+  /**
+   * OpenSSL security level checked per handshake; null when nothing sets one (`current` model: the library as the
+   * logs show it).
+   */
   readonly securityLevel: number | null;
+  /** Which of the level's checks apply: `3.0` in the 3.0 model, else those of every OpenSSL since 1.1.0. */
+  readonly securityLevelRules: SecurityLevelRules;
   /** Why no TLS is possible at all with these settings (invalid list, TLS off); null when TLS works. */
   readonly unavailable: string | null;
   /** One line for humans: "TLSv1.2–TLSv1.3, 24 suites (high)". */
@@ -128,14 +140,16 @@ function unavailable(reason: string): TlsSettings {
     protocols: new Set(),
     ciphers: new Set(),
     securityLevel: null,
+    securityLevelRules: '3.0',
     unavailable: reason,
     summary: `no TLS: ${reason}`,
   };
 }
 
 /**
- * Applies the library model to what a policy enables: the client's contiguous block always; with `3.0` also no
- * SSLv3 and the security level's version check, and no TLS 1.0/1.1 on the server side at level ≥ 1.
+ * Applies the library model to what a policy enables: the client's contiguous block always; the security level's
+ * version check when there is a level; with `3.0` also no SSLv3, and no TLS 1.0/1.1 on the server side at
+ * level ≥ 1.
  */
 export function effectiveProtocols(
   enabled: ReadonlySet<TlsProtocol>,
@@ -143,13 +157,13 @@ export function effectiveProtocols(
   library: LibraryModel,
   securityLevel: number | null,
 ): Set<TlsProtocol> {
-  const level = library === '3.0' ? securityLevel : null;
+  const level = securityLevel;
   const permitted = new Set(
     [...enabled].filter((p) => p !== 'SSLv2' && (level === null || isProtocolPermittedAtSecurityLevel(p, level))),
   );
   const support = library === '3.0' ? OPENSSL_3_0_PROTOCOLS : { sslv3: true };
   const block = negotiableProtocols(permitted, role, support);
-  if (level !== null && level >= 1 && role === 'server') {
+  if (library === '3.0' && level !== null && level >= 1 && role === 'server') {
     // A server cannot sign a TLS < 1.2 handshake at level ≥ 1 (openssl-security-level.ts canCompleteHandshake).
     for (const p of ['SSLv3', 'TLSv1', 'TLSv1.1'] as const) block.delete(p);
   }
@@ -187,6 +201,8 @@ export function parseProtocolName(flag: string, text: string): TlsProtocol {
 
 export interface EvaluatedCipherFlag {
   readonly ciphers: Set<string>;
+  /** The same suites, in OpenSSL's order. */
+  readonly suites: readonly CipherSuite[];
   readonly securityLevel: number | null;
   readonly notes: string[];
 }
@@ -203,6 +219,7 @@ export function evaluateCipherFlag(spec: string, library: LibraryModel): Evaluat
   }
   return {
     ciphers: new Set(result.ciphers.map(suiteName)),
+    suites: result.ciphers,
     securityLevel: result.securityLevel,
     notes: result.warnings.map((w) => `--ciphers: ${w}`),
   };
@@ -245,10 +262,12 @@ export function policyFromFlags(flags: PolicyFlags): WhatIfPolicy {
     if (asked !== got) {
       sectionNotes.push(
         role === 'client'
-          ? `as a client, OpenSSL offers only ${got} of ${asked}${flags.library === '3.0' ? ' (OpenSSL 3.0: no SSLv3, security level, lowest contiguous block)' : ' (the lowest contiguous block of enabled versions)'}`
-          : `as a server, OpenSSL 3.0 can negotiate only ${got} of ${asked}`,
+          ? `as a client, OpenSSL offers only ${got} of ${asked}${flags.library === '3.0' ? ' (OpenSSL 3.0: no SSLv3, security level, lowest contiguous block)' : settings.securityLevel !== null ? ` (security level ${settings.securityLevel}, lowest contiguous block)` : ' (the lowest contiguous block of enabled versions)'}`
+          : `as a server, OpenSSL${flags.library === '3.0' ? ' 3.0' : ''} can negotiate only ${got} of ${asked}${settings.securityLevel !== null ? ` (security level ${settings.securityLevel})` : ''}`,
       );
     }
+    const sha1 = sha1SignatureNote(flags.library, settings);
+    if (sha1 !== null) sectionNotes.push(sha1);
     if (name === 'mailbox') {
       sectionNotes.push(
         'IMAP/POP3 count as mandatory TLS: Dovecot refuses plaintext logins by default (disable_plaintext_auth = yes, 2.4: auth_allow_cleartext = no) except from trusted networks',
@@ -283,18 +302,44 @@ function flagSettings(
   library: LibraryModel,
   base: { readonly level: number; readonly why: string },
 ): TlsSettings {
+  // An @SECLEVEL in --ciphers is part of the policy: it restricts in either model.
   const explicit = cipherFlag?.securityLevel ?? null;
-  const securityLevel = library === '3.0' ? (explicit ?? base.level) : null;
+  const securityLevel = library === '3.0' ? (explicit ?? base.level) : explicit;
   const protocols = effectiveProtocols(enabled, role, library, securityLevel);
   // With the 3.0 model an unrestricted cipher list still means "what OpenSSL 3.0 has".
+  const suites = cipherFlag?.suites ?? (library === '3.0' ? libraryUniverse(OPENSSL_3_0_DEBIAN) : null);
   const ciphers =
-    cipherFlag?.ciphers ?? (library === '3.0' ? new Set(libraryUniverse(OPENSSL_3_0_DEBIAN).map(suiteName)) : null);
+    suites === null
+      ? null
+      : securityLevel === null
+        ? (cipherFlag?.ciphers ?? new Set(suites.map(suiteName)))
+        : new Set(filterCiphersBySecurityLevel(suites, securityLevel).map(suiteName));
   if (protocols.size === 0) return unavailable(`no protocol version of ${range(enabled)} can be negotiated`);
   const what =
     library === '3.0'
       ? `OpenSSL 3.0, security level ${securityLevel}: ${explicit !== null ? '@SECLEVEL in --ciphers' : base.why}`
-      : '';
-  return { protocols, ciphers, securityLevel, unavailable: null, summary: summarise(protocols, ciphers, what) };
+      : explicit !== null
+        ? `security level ${explicit}: @SECLEVEL in --ciphers`
+        : '';
+  return {
+    protocols,
+    ciphers,
+    securityLevel,
+    securityLevelRules: library === '3.0' ? '3.0' : '1.1',
+    unavailable: null,
+    summary: summarise(protocols, ciphers, what),
+  };
+}
+
+/**
+ * In the `current` model a level ≥ 1 is checked as OpenSSL 1.1 does; OpenSSL 3.0 would also refuse what needs a
+ * SHA-1 signature (TLS < 1.2 as a server): worth saying, since the library the logs came from may be 3.0.
+ */
+function sha1SignatureNote(library: LibraryModel, ...settings: TlsSettings[]): string | null {
+  if (library === '3.0') return null;
+  const levels = settings.map((s) => s.securityLevel).filter((l): l is number => l !== null && l >= 1);
+  if (levels.length === 0) return null;
+  return `at security level ${Math.min(...levels)} OpenSSL 3.0 also refuses TLS 1.0/1.1 as a server, and as a client with signed key exchange (SHA-1 signatures): --openssl 3.0 shows that`;
 }
 
 let universes: Map<OpensslBuild, CipherSuite[]> | undefined;
@@ -388,6 +433,8 @@ function sectionFromPostfix(
       : level !== 'none' && level !== 'may' && level !== 'dane' && level !== 'invalid');
   if (wrapper)
     notes.push('smtpd_tls_wrappermode = yes in main.cf: every smtpd service, port 25 included, expects TLS at once');
+  const sha1 = sha1SignatureNote(library, opportunistic, mandatory);
+  if (sha1 !== null) notes.push(sha1);
   if (policy.direction === 'outbound' && level === 'dane') {
     notes.push(
       'smtp_tls_security_level = dane: destinations with DNSSEC-signed TLSA records use the mandatory settings and get no plaintext fallback; the log does not say which those are, so the opportunistic settings are used for all',
@@ -440,6 +487,7 @@ function settingsFromPostfix(
       protocols,
       ciphers,
       securityLevel: s.securityLevel,
+      securityLevelRules: '3.0',
       unavailable: null,
       summary: summarise(
         protocols,
@@ -448,11 +496,25 @@ function settingsFromPostfix(
       ),
     };
   }
+  // A level main.cf sets (@SECLEVEL in the list, Postfix's 1 for authentication) restricts on any library; Postfix's
+  // base 0 restricts nothing.
+  const level = s.securityLevelOrigin === 'postfix' ? null : s.securityLevel;
   const enabled = new Set([...s.protocols].filter((p): p is TlsProtocol => p !== 'unknown'));
-  const protocols = effectiveProtocols(enabled, role, 'current', null);
-  const ciphers = new Set(s.ciphers.map(suiteName));
+  const protocols = effectiveProtocols(enabled, role, 'current', level);
+  const ciphers = new Set((level === null ? s.ciphers : filterCiphersBySecurityLevel(s.ciphers, level)).map(suiteName));
   if (protocols.size === 0) return unavailable(`${s.protocolPolicy.source.parameter}: leaves no protocol version`);
-  return { protocols, ciphers, securityLevel: null, unavailable: null, summary: summarise(protocols, ciphers, grade) };
+  return {
+    protocols,
+    ciphers,
+    securityLevel: level,
+    securityLevelRules: '1.1',
+    unavailable: null,
+    summary: summarise(
+      protocols,
+      ciphers,
+      level === null ? grade : `${grade}, security level ${level}: ${LEVEL_ORIGIN[s.securityLevelOrigin]}`,
+    ),
+  };
 }
 
 // ------------------------------------------------------------------------------------------------- presets

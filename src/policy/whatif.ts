@@ -192,30 +192,37 @@ function judgeHandshake(
   } else if (!settings.protocols.has(effective)) {
     return blocked(effective, 'version', `${effective} is not allowed`);
   }
+  const level = settings.securityLevel;
+  const rules = settings.securityLevelRules;
+  const openssl = rules === '3.0' ? 'OpenSSL 3.0' : 'OpenSSL';
   if (effective !== 'TLSv1.3' && settings.ciphers !== null) {
     if (!suite) return unknown(effective, `cipher "${cipher}" is not in the cipher table`);
-    if (!settings.ciphers.has(suiteName(suite))) return blocked(effective, 'cipher', `${name} is not allowed`);
+    if (!settings.ciphers.has(suiteName(suite))) {
+      // The allowed suites are those the level lets through: say so when the level is what removed it.
+      return level !== null && !isCipherAllowedAtSecurityLevel(suite, level)
+        ? blocked(effective, 'cipher', `${openssl} refuses ${name} at security level ${level}`)
+        : blocked(effective, 'cipher', `${name} is not allowed`);
+    }
   }
-  const level = settings.securityLevel;
   if (level !== null && effective !== null) {
     if (!isProtocolPermittedAtSecurityLevel(effective, level)) {
-      return blocked(effective, 'version', `OpenSSL 3.0 refuses ${effective} at security level ${level}`);
+      return blocked(effective, 'version', `${openssl} refuses ${effective} at security level ${level}`);
     }
-    if (role === 'server' && level >= 1 && LEGACY.has(effective)) {
+    if (rules === '3.0' && role === 'server' && level >= 1 && LEGACY.has(effective)) {
       return blocked(
         effective,
         'version',
         `OpenSSL 3.0 cannot sign a ${effective} handshake as a server at security level ${level} (SHA-1)`,
       );
     }
-    if (suite && !canCompleteHandshake(role, effective, suite, level)) {
+    if (suite && !canCompleteHandshake(role, effective, suite, level, rules)) {
       return isCipherAllowedAtSecurityLevel(suite, level)
         ? blocked(
             effective,
             'cipher',
             `OpenSSL 3.0 as a client does ${effective} at security level ${level} only with RSA key transport or PSK, not ${name}`,
           )
-        : blocked(effective, 'cipher', `OpenSSL 3.0 refuses ${name} at security level ${level}`);
+        : blocked(effective, 'cipher', `${openssl} refuses ${name} at security level ${level}`);
     }
   }
   return kept(effective);
@@ -454,7 +461,8 @@ function judgeUnder(
 function blockedByLibrary(v: TlsProtocol, settings: TlsSettings, role: 'server' | 'client'): boolean {
   const level = settings.securityLevel;
   if (level === null) return false;
-  return !isProtocolPermittedAtSecurityLevel(v, level) || (role === 'server' && level >= 1 && LEGACY.has(v));
+  const sha1 = settings.securityLevelRules === '3.0' && role === 'server' && level >= 1 && LEGACY.has(v);
+  return !isProtocolPermittedAtSecurityLevel(v, level) || sha1;
 }
 
 const NEEDS_CREDENTIALS = /PSK|SRP/;

@@ -85,4 +85,12 @@ describe('OpenSSL security levels: rules', () => {
     assert.equal(canCompleteHandshake('server', 'TLSv1.2', suite('TLS_AES_128_GCM_SHA256'), 0), false);
     assert.equal(canCompleteHandshake('server', 'TLSv1.3', suite('TLS_AES_128_GCM_SHA256'), 2), true);
   });
+
+  it('has no SHA-1 signature rule before OpenSSL 3.0: the 1.1 rules keep TLS < 1.2 at levels 1 and 2', () => {
+    const ecdhe = suite('ECDHE-RSA-AES128-SHA');
+    assert.equal(canCompleteHandshake('server', 'TLSv1', ecdhe, 2, '1.1'), true);
+    assert.equal(canCompleteHandshake('client', 'TLSv1.1', ecdhe, 2, '1.1'), true);
+    assert.equal(canCompleteHandshake('server', 'TLSv1', ecdhe, 3, '1.1'), false);
+    assert.equal(canCompleteHandshake('server', 'TLSv1.2', suite('RC4-SHA'), 2, '1.1'), false);
+  });
 });

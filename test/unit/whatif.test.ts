@@ -370,6 +370,51 @@ describe('whatif: policies from flags', () => {
   });
 });
 
+describe('whatif: @SECLEVEL in the policy applies in the current model too (review)', () => {
+  const v = view(
+    MODERN_IN,
+    { ip: '192.0.2.60', protocol: 'TLSv1', cipher: 'ECDHE-RSA-AES256-SHA' },
+    { ip: '192.0.2.61', protocol: 'TLSv1.2', cipher: 'AES128-SHA' },
+    { ip: '192.0.2.62', protocol: 'TLSv1.2', cipher: 'RC4-SHA' },
+    { ip: '192.0.2.63', protocol: 'TLSv1.1', cipher: 'ECDHE-RSA-AES128-SHA' },
+  );
+
+  it("--ciphers 'ALL:@SECLEVEL=3': no TLS 1.0, no RSA key transport, no RC4 (ssl_security_default_callback)", () => {
+    const policy = flags({ ciphers: 'ALL:@SECLEVEL=3' });
+    assert.equal(policy.inbound?.opportunistic.securityLevel, 3);
+    const r = evaluateWhatIf(v, policy);
+    assert.equal(verdictOf(r, '192.0.2.60'), 'loses-tls/certain');
+    assert.equal(peer(r, '192.0.2.61').verdict, 'loses-tls');
+    assert.match(peer(r, '192.0.2.61').reason, /OpenSSL refuses AES128-SHA at security level 3/);
+    assert.equal(peer(r, '192.0.2.62').verdict, 'loses-tls');
+    assert.equal(verdictOf(r, '192.0.2.63'), 'unaffected/certain');
+  });
+
+  it('a main.cf cipher list with @SECLEVEL=2: no RC4; TLS 1.0 only as OpenSSL 1.1 allows it, with a note on 3.0', () => {
+    const cf = parseMainCf(
+      'smtpd_tls_security_level = may\nsmtpd_tls_protocols = >=TLSv1\ntls_medium_cipherlist = aNULL:-aNULL:HIGH:MEDIUM:+RC4:@STRENGTH:@SECLEVEL=2\n',
+    );
+    const policy = policyFromMainCf(cf, { library: 'current', sections: ['inbound'] });
+    assert.equal(policy.inbound?.opportunistic.securityLevel, 2);
+    assert.match(policy.inbound?.notes.join(' ') ?? '', /OpenSSL 3\.0 also refuses TLS 1\.0\/1\.1 as a server/);
+    const r = evaluateWhatIf(v, policy);
+    assert.equal(peer(r, '192.0.2.62').verdict, 'loses-tls');
+    assert.match(peer(r, '192.0.2.62').reason, /refuses RC4-SHA at security level 2/);
+    assert.equal(verdictOf(r, '192.0.2.60'), 'unaffected/certain');
+    // Under the 3.0 model, what real Postfix on Debian 12 did with this main.cf: TLSv1 and TLSv1.1 refused.
+    const r30 = evaluateWhatIf(v, policyFromMainCf(cf, { library: '3.0', sections: ['inbound'] }));
+    assert.equal(peer(r30, '192.0.2.60').verdict, 'loses-tls');
+    assert.equal(peer(r30, '192.0.2.63').verdict, 'loses-tls');
+    assert.equal(verdictOf(r30, '192.0.2.61'), 'unaffected/certain');
+  });
+
+  it("without @SECLEVEL the current model sets no level: Postfix's 0 restricts nothing", () => {
+    const policy = mainCf('whatif-golden.cf');
+    assert.equal(policy.inbound?.opportunistic.securityLevel, null);
+    assert.equal(flags({ ciphers: 'ALL' }).inbound?.opportunistic.securityLevel, null);
+  });
+});
+
 describe('whatif: policies from main.cf', () => {
   it('an invalid smtpd_tls_protocols disables STARTTLS: every TLS client loses TLS, certainly', () => {
     const r = evaluateWhatIf(
