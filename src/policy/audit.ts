@@ -12,6 +12,7 @@ import { CIPHER_SUITES } from '../ciphers/suites.generated.js';
 import { type MainCf, resolveParameter } from './main-cf.js';
 import { type CipherStringElement, evaluateOpensslCipherString, OPENSSL_3_0_DEBIAN } from './openssl-cipher-string.js';
 import { evaluatePostfixProtocols, negotiableProtocols, type PostfixProtocols } from './postfix-protocols.js';
+import { parseTlsLogLevel } from './postfix-tls-log-level.js';
 import {
   derivePostfixTlsPolicies,
   type PostfixCipherPolicy,
@@ -829,30 +830,33 @@ function auditMisc(f: Findings, cf: MainCf, inbound: PostfixTlsPolicy): void {
   for (const daemon of ['smtpd', 'smtp'] as const) {
     const parameter = `${daemon}_tls_loglevel`;
     const raw = value(cf, parameter);
-    const level = Number(raw);
-    if (!/^\d+$/.test(raw)) {
+    // A list of names and numbers, read by tls_log_mask() (postfix-tls-log-level.ts): never fatal.
+    const level = parseTlsLogLevel(raw);
+    const shown = `${parameter} = ${raw === '' ? '(empty)' : raw}`;
+    const what = daemon === 'smtpd' ? 'of inbound mail (only "starttls=1")' : 'of outbound mail';
+    if (level.unknown.length > 0) {
       f.add(
         'loglevel-invalid',
-        'error',
+        'warning',
         parameter,
-        `${parameter} = "${raw}" is not a number: Postfix stops with a fatal error`,
+        `${shown}: Postfix knows no log level ${list(level.unknown)}; it warns ("unknown ${parameter} value") and then logs no TLS activity at all, so neither you nor tlscensus can see protocols and ciphers ${what}`,
         `${parameter} = 1`,
       );
-    } else if (level === 0) {
-      // postconf(5) smtpd_tls_loglevel: "0 Disable logging of TLS activity."
+    } else if (!level.summary) {
+      // postconf(5) smtpd_tls_loglevel: "0 Disable logging of TLS activity."; the other names log details only.
       f.add(
         'loglevel-zero',
         'warning',
         parameter,
-        `${parameter} = 0${isSet(cf, parameter) ? '' : ' (the default)'}: Postfix logs no TLS handshake at all, so neither you nor tlscensus can see protocols and ciphers ${daemon === 'smtpd' ? 'of inbound mail (only "starttls=1")' : 'of outbound mail'}`,
+        `${shown}${isSet(cf, parameter) ? '' : ' (the default)'}: Postfix logs no TLS handshake${level.none ? ' at all' : ' summary'}, so neither you nor tlscensus can see protocols and ciphers ${what}`,
         `${parameter} = 1`,
       );
-    } else if (level >= 2) {
+    } else if (level.verbose) {
       f.add(
         'loglevel-verbose',
         'info',
         parameter,
-        `${parameter} = ${level}: postconf(5) says "Do not use 2 or higher except in case of problems"; the summary line tlscensus needs comes with 1`,
+        `${shown}: postconf(5) says "Do not use 2 or higher except in case of problems"; the summary line tlscensus needs comes with 1 (routine)`,
         `${parameter} = 1`,
       );
     }

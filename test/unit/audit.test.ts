@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { describe, it } from 'node:test';
 import { auditMainCf, type Finding } from '../../src/policy/audit.js';
 import { parseMainCf } from '../../src/policy/main-cf.js';
+import { parseTlsLogLevel } from '../../src/policy/postfix-tls-log-level.js';
 import { fixturePath } from '../helpers/paths.js';
 
 function audit(file: string): Finding[] {
@@ -207,7 +208,38 @@ describe('audit: rules by fixture', () => {
     has(findings, 'ignored-parameter', 'smtpd_tls_eecdh_grade', 'info', /3\.6/);
     has(findings, 'tls-ssl-options-unknown', 'tls_ssl_options', 'warning', /"NO_TLSv1"/);
     has(findings, 'loglevel-verbose', 'smtpd_tls_loglevel', 'info');
-    has(findings, 'loglevel-invalid', 'smtp_tls_loglevel', 'error');
+    // "x" is no log level: Postfix warns and logs no TLS activity, it does not stop.
+    has(findings, 'loglevel-invalid', 'smtp_tls_loglevel', 'warning', /logs no TLS activity at all/);
+  });
+
+  it('reads *_tls_loglevel as Postfix does: a list of names, any case, an unknown one not fatal (review)', () => {
+    const lint = (smtpd: string) =>
+      auditMainCf(
+        parseMainCf(
+          `smtpd_tls_security_level = may\nsmtp_tls_security_level = may\nsmtp_tls_loglevel = 1\nsmtpd_tls_loglevel = ${smtpd}\n`,
+        ),
+      ).filter((f) => f.parameter === 'smtpd_tls_loglevel');
+    const ids = (smtpd: string) => lint(smtpd).map((f) => `${f.id}/${f.severity}`);
+    // tls_misc.c tls_log_table: "routine" is 1, "debug" 2; real smtpd logged its handshakes with "routine".
+    assert.deepEqual(ids('routine'), []);
+    assert.deepEqual(ids('Routine, peercert'), []);
+    assert.deepEqual(ids('debug'), ['loglevel-verbose/info']);
+    assert.deepEqual(ids('none'), ['loglevel-zero/warning']);
+    assert.deepEqual(ids('peercert'), ['loglevel-zero/warning']);
+    assert.match(lint('peercert')[0]?.message ?? '', /no TLS handshake summary/);
+    // Unknown: 'warning: unknown smtpd_tls_loglevel value "banana"', and no TLS logging at all — even with "1".
+    assert.deepEqual(ids('banana'), ['loglevel-invalid/warning']);
+    assert.deepEqual(ids('1, banana'), ['loglevel-invalid/warning']);
+    assert.match(lint('banana')[0]?.message ?? '', /"banana".*logs no TLS activity at all/);
+    assert.ok(!lint('banana').some((f) => f.severity === 'error'));
+  });
+
+  it('parses log masks like name_mask_opt()', () => {
+    assert.deepEqual(parseTlsLogLevel('routine'), { unknown: [], summary: true, verbose: false, none: false });
+    assert.deepEqual(parseTlsLogLevel(''), { unknown: [], summary: false, verbose: false, none: true });
+    assert.deepEqual(parseTlsLogLevel('3'), { unknown: [], summary: true, verbose: true, none: false });
+    assert.deepEqual(parseTlsLogLevel('summary cache'), { unknown: [], summary: true, verbose: true, none: false });
+    assert.deepEqual(parseTlsLogLevel('10'), { unknown: ['10'], summary: false, verbose: false, none: true });
   });
 
   it('hand-made lists: rejected, invalid exclusion, typo, contradiction, TLS 1.3 names, split name, unused list', () => {
