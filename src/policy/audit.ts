@@ -494,7 +494,8 @@ function tokenUses(c: PostfixCipherPolicy): TokenUse[] {
 /** The token comes from a `$other` the parameter expands: it is reported for `other`, where it is written. */
 function fromReference(cf: MainCf, parameter: string, word: string): boolean {
   const raw = cf.parameters.get(parameter)?.raw ?? '';
-  for (const m of raw.matchAll(/\$\{?([A-Za-z0-9_]+)/g)) {
+  // $name, ${name}, $(name), and with whitespace inside the braces as mac_expand allows: "${ name }".
+  for (const m of raw.matchAll(/\$(?:[{(][ \t\r\n]*)?([A-Za-z0-9_]+)/g)) {
     const referenced = resolveParameter(cf, m[1]!).expanded.split(/[:,;\s]+/);
     if (referenced.includes(word)) return true;
   }

@@ -364,14 +364,19 @@ export function expandPostfixValue(value: string, lookup: (name: string) => stri
           rest = rest.slice(1);
         }
       } else {
-        const match = /^[A-Za-z0-9_]*/.exec(rest)?.[0] ?? '';
-        op = rest[match.length];
+        // mac_expand_callback() of Postfix 3.7 (checked with its postconf -x): whitespace may surround the name
+        // ("${ name }", "${name ? text}"); after the operator it is part of the text unless a {} operand follows.
+        const start = WHITESPACE.exec(rest)?.[0].length ?? 0;
+        const match = /^[A-Za-z0-9_]*/.exec(rest.slice(start))?.[0] ?? '';
+        const end = start + match.length;
+        const gap = WHITESPACE.exec(rest.slice(end))?.[0].length ?? 0;
+        op = rest[end + gap];
         if (op !== undefined && op !== '?' && op !== ':') {
           throw new ExpansionError(
-            `attribute name syntax error at: "...${match}>>>${rest.slice(match.length, match.length + 20)}"`,
+            `attribute name syntax error at: "...${rest.slice(0, end)}>>>${rest.slice(end, end + 20)}"`,
           );
         }
-        rest = op === undefined ? '' : rest.slice(match.length + 1);
+        rest = op === undefined ? '' : rest.slice(end + gap + 1);
         lookedUp = lookup(match);
         // postconf warns about undefined names in conditional forms too.
         if (lookedUp === undefined) undefinedNames.add(match);

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: Postfix `${name}` syntax in plain strings is the subject of some tests.
 // The audit rules (src/policy/audit.ts), each with a main.cf fixture in test/fixtures/main-cf/audit-*.cf, and the
 // seed main.cf (one admin's real hardened excerpt) with every mistake in it written down.
 
@@ -232,6 +233,16 @@ describe('audit: rules by fixture', () => {
     assert.deepEqual(ids('1, banana'), ['loglevel-invalid/warning']);
     assert.match(lint('banana')[0]?.message ?? '', /"banana".*logs no TLS activity at all/);
     assert.ok(!lint('banana').some((f) => f.severity === 'error'));
+  });
+
+  it('expands ${ name } with whitespace as postconf -x does, and reports its tokens where they are written (review)', () => {
+    const text = (reference: string) =>
+      `smtpd_tls_security_level = may\nsmtp_tls_security_level = may\nsmtpd_tls_loglevel = 1\nsmtp_tls_loglevel = 1\nsmtpd_tls_exclude_ciphers = aNULL, RC4, PSKK\nsmtp_tls_exclude_ciphers = ${reference}\n`;
+    const spaced = parseMainCf(text('${ smtpd_tls_exclude_ciphers }'));
+    assert.equal(spaced.parameters.get('smtp_tls_exclude_ciphers')?.expanded, 'aNULL, RC4, PSKK');
+    const summary = (cf: ReturnType<typeof parseMainCf>) => auditMainCf(cf).map((f) => `${f.id} ${f.parameter}`);
+    assert.deepEqual(summary(spaced), summary(parseMainCf(text('${smtpd_tls_exclude_ciphers}'))));
+    assert.ok(!auditMainCf(spaced).some((f) => f.id === 'main-cf-syntax'));
   });
 
   it('parses log masks like name_mask_opt()', () => {

@@ -131,6 +131,15 @@ describe('main.cf: $name expansion', () => {
     assert.match(expand('${a').errors[0] ?? '', /truncated/);
     assert.match(expand('x$').errors[0] ?? '', /empty macro name/);
     assert.match(expand('${a-b}').errors[0] ?? '', /attribute name syntax error/);
+    // Whitespace around the name, as postconf -x of Postfix 3.7.11 expands it (review); around the operator it
+    // stays part of a plain-text operand (postconf -h only trims the ends of what it prints).
+    assert.deepEqual(expand('${ a }|${a }|${ a}|$( a )').value, 'A|A|A|A');
+    assert.equal(expand('[${a ? yes}][${ empty : no}][${ a :no}]').value, '[ yes][ no][]');
+    assert.equal(expand('[${ a ? {yes} : {no} }][${ empty ? {yes} : {no} }]').value, '[yes][no]');
+    assert.equal(expand('[${ {$a} == {A} ? {eq} : {ne} }]').value, '[eq]');
+    assert.deepEqual(expand('${ nope }'), { value: '', errors: [], undefinedNames: ['nope'] });
+    assert.match(expand('${na me}').errors[0] ?? '', /attribute name syntax error at: "\.\.\.na>>> me"/);
+    assert.match(expand('${ na me}').errors[0] ?? '', /syntax error at: "\.\.\. na>>> me"/);
     assert.match(expand('${{a} = {b}}').errors[0] ?? '', /"==" or "!="/);
     // A definition that doubles ten times over ten levels (10^10 characters): an error, not a crash (review).
     const bomb = (name: string) => {
