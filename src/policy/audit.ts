@@ -314,12 +314,25 @@ function auditProtocols(f: Findings, cf: MainCf, p: PostfixTlsPolicy): void {
       resolveParameter(cf, 'smtp_tls_policy_maps').expanded !== '';
     checkEnabled(f, parameter, evaluation, mandatory, role, null, mandatoryMatters);
     const where = mandatory ? 'mandatory TLS' : 'opportunistic TLS';
+    const spaced = spacedOperators(evaluation);
+    for (const text of spaced) {
+      const [operator, version] = text.split(' ');
+      f.add(
+        'protocols-operator-space',
+        'warning',
+        parameter,
+        `"${text}": Postfix splits the list at the space, so "${operator}" sets no limit and "${version}" is a version of its own, the only one enabled unless others are named (${where} allows ${POLICY_PROTOCOLS.filter((v) => evaluation.enabled.has(v)).join(', ') || 'nothing'})`,
+        `${parameter} = ${operator}${version}`,
+      );
+    }
     if (evaluation.enabled.has('TLSv1.2') && !evaluation.enabled.has('TLSv1.3')) {
       f.add(
         'protocols-no-tls13',
         'warning',
         parameter,
-        `${where} excludes TLSv1.3, the best protocol most peers speak (supported since OpenSSL 1.1.1)`,
+        `${where} excludes TLSv1.3, the best protocol most peers speak (supported since OpenSSL 1.1.1)${
+          spaced.length > 0 ? `: the space in "${spaced[0]}" is why` : ''
+        }`,
         `${parameter} = >=TLSv1.2`,
       );
     }
@@ -350,21 +363,41 @@ function auditProtocols(f: Findings, cf: MainCf, p: PostfixTlsPolicy): void {
       );
     }
   }
-  // Mandatory looser than opportunistic.
+  // Mandatory looser than opportunistic: it accepts an older version that opportunistic TLS refuses. A newer one
+  // (TLSv1.3 where opportunistic TLS stops at TLSv1.2) is not looser, and the advice is not to copy a list that
+  // leaves TLS 1.3 out.
   const o = p.opportunistic.protocolPolicy.evaluation;
   const m = p.mandatory.protocolPolicy.evaluation;
-  if (o.valid && m.valid) {
-    const extra = POLICY_PROTOCOLS.filter((v) => m.enabled.has(v) && !o.enabled.has(v));
+  const oEnabled = POLICY_PROTOCOLS.filter((v) => o.enabled.has(v));
+  const oFloor = oEnabled[0];
+  const oNewest = oEnabled.at(-1);
+  if (o.valid && m.valid && oFloor !== undefined && oNewest !== undefined) {
+    const extra = POLICY_PROTOCOLS.filter(
+      (v) => m.enabled.has(v) && !o.enabled.has(v) && protocolRank(v) < protocolRank(oNewest),
+    );
     if (extra.length > 0) {
       f.add(
         'mandatory-looser',
         'warning',
         p.mandatory.protocolPolicy.source.parameter,
         `mandatory TLS accepts ${extra.join(', ')}, which opportunistic TLS (${p.opportunistic.protocolPolicy.source.parameter}) refuses: where TLS is required it should be at least as strict`,
-        `${p.mandatory.protocolPolicy.source.parameter} = ${p.opportunistic.protocolPolicy.source.value}`,
+        `${p.mandatory.protocolPolicy.source.parameter} = >=${oFloor}`,
       );
     }
   }
+}
+
+/**
+ * `>= TLSv1.2`: tls_proto_mask_lims() splits on whitespace too, so this is ">=" without a version (no floor) and
+ * "TLSv1.2" as the only version to include — real smtpd then offers TLSv1.2 alone. Returns the operator tokens.
+ */
+function spacedOperators(evaluation: PostfixProtocols): string[] {
+  const tokens = evaluation.tokens;
+  return tokens.flatMap((t, i) =>
+    (t.text === '>=' || t.text === '<=') && tokens[i + 1]?.kind === 'include'
+      ? [`${t.text} ${tokens[i + 1]!.text}`]
+      : [],
+  );
 }
 
 // ------------------------------------------------------------------------------------------------- ciphers

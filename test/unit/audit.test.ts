@@ -190,6 +190,32 @@ describe('audit: rules by fixture', () => {
     has(findings, 'protocols-no-tls13', 'smtp_tls_mandatory_protocols', 'warning');
   });
 
+  it('mandatory-looser compares older versions only: TLS 1.3 is not looser; ">= TLSv1.2" is explained (review)', () => {
+    const lint = (opportunistic: string, mandatory: string) =>
+      auditMainCf(
+        parseMainCf(
+          `smtpd_tls_security_level = may\nsmtpd_tls_protocols = ${opportunistic}\nsmtpd_tls_mandatory_protocols = ${mandatory}\n`,
+        ),
+      );
+    // Real smtpd enabled only TLSv1.2 with ">= TLSv1.2": mandatory TLS allowing TLS 1.3 as well is not looser.
+    const spaced = lint('>= TLSv1.2', '>=TLSv1.2');
+    assert.ok(!spaced.some((f) => f.id === 'mandatory-looser'), 'TLS 1.3 is not "looser"');
+    has(spaced, 'protocols-operator-space', 'smtpd_tls_protocols', 'warning', /">= TLSv1\.2": Postfix splits/);
+    assert.equal(
+      find(spaced, 'protocols-operator-space', 'smtpd_tls_protocols').fix,
+      'smtpd_tls_protocols = >=TLSv1.2',
+    );
+    has(spaced, 'protocols-no-tls13', 'smtpd_tls_protocols', 'warning', /the space in ">= TLSv1\.2" is why/);
+    assert.ok(!lint('TLSv1.2', '>=TLSv1.2').some((f) => f.id === 'mandatory-looser'));
+    // An older version is looser; the fix is the opportunistic floor, never a list that drops TLS 1.3.
+    const older = lint('>=TLSv1.2', '>=TLSv1');
+    has(older, 'mandatory-looser', 'smtpd_tls_mandatory_protocols', 'warning', /accepts TLSv1, TLSv1\.1,/);
+    assert.equal(
+      find(older, 'mandatory-looser', 'smtpd_tls_mandatory_protocols').fix,
+      'smtpd_tls_mandatory_protocols = >=TLSv1.2',
+    );
+  });
+
   it('protocols: nothing left, TLS 1.3 only on opportunistic TLS, a name Postfix does not know', () => {
     const findings = audit('audit-protocols-broken.cf');
     has(findings, 'protocols-empty', 'smtpd_tls_mandatory_protocols', 'error');
