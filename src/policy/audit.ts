@@ -668,10 +668,11 @@ function auditSplitNames(f: Findings, cf: MainCf): Set<string> {
     if (!set || set.expanded === null) continue;
     // Only the admin's own text: an expanded `${other}` is reported where it is written.
     if (set.raw.includes('$')) continue;
-    const tokens = set.expanded.split(/[:,;\s]+/).filter((t) => t !== '');
+    // Each token with where it ends: the same word can come twice ("+CAMELLIA128 … CAMELLIA128 -SHA").
+    const tokens = [...set.expanded.matchAll(/[^:,;\s]+/g)].map((m) => ({ text: m[0], end: m.index + m[0].length }));
     for (let i = 0; i + 1 < tokens.length; i++) {
-      const a = tokens[i]!;
-      const b = tokens[i + 1]!;
+      const a = tokens[i]!.text;
+      const b = tokens[i + 1]!.text;
       const bare = wordOf(a);
       const joined = [`${bare}${b}`, `${bare}-${b}`].find((name) => SUITE_NAMES.has(name));
       if (!joined || SUITE_NAMES.has(bare)) continue;
@@ -680,7 +681,7 @@ function auditSplitNames(f: Findings, cf: MainCf): Set<string> {
       if (!operatorSplit && (isKnownWord(bare) || isKnownWord(wordOf(b)))) continue;
       let effect = '';
       if (operatorSplit && LIST_PARAMETERS.includes(parameter)) {
-        const before = set.expanded.slice(0, set.expanded.indexOf(a) + a.length);
+        const before = set.expanded.slice(0, tokens[i]!.end);
         const prefix = evaluateOpensslCipherString(before, { build: OPENSSL_3_0_DEBIAN }).ciphers;
         const removed = prefix.filter((x) => x.mac === 'SHA1').length;
         effect =

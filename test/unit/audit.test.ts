@@ -72,6 +72,12 @@ describe('audit: the seed main.cf (every mistake in it)', () => {
     );
   });
 
+  it('counts the SHA-1 suites "-SHA" deletes up to its own CAMELLIA128, not an earlier "+CAMELLIA128" (review)', () => {
+    // `openssl ciphers -v '<the list up to "CAMELLIA128">' | grep -c 'Mac=SHA1$'` on OpenSSL 3.0.19: 7 (12 up to
+    // the first "+CAMELLIA128").
+    has(findings, 'cipherlist-split-name', 'tls_high_cipherlist', 'warning', /\(7 on OpenSSL 3\.0\)/);
+  });
+
   it('finds "KRB5-DES, CBC3-SHA": one suite name (KRB5-DES-CBC3-SHA) split by a comma', () => {
     has(
       findings,
