@@ -66,20 +66,25 @@ class Findings {
 function auditLevels(f: Findings, cf: MainCf, p: PostfixTlsPolicy): void {
   const d = p.daemon;
   const levelParameter = `${d}_tls_security_level`;
-  const levelSet = isSet(cf, levelParameter);
+  // postconf(5) smtpd_tls_security_level / smtp_tls_security_level: a non-empty level overrides the obsolete
+  // booleans; an empty one (the default, or "smtpd_tls_security_level =") leaves the level to them, and with
+  // neither of them set the level is none (no TLS at all).
+  const levelSet = value(cf, levelParameter) !== '';
+  const writtenEmpty = isSet(cf, levelParameter) && !levelSet;
   const useTls = `${d}_use_tls`;
   const enforceTls = `${d}_enforce_tls`;
-  // postconf(5) smtpd_tls_security_level / smtp_tls_security_level: a non-empty level overrides the obsolete
-  // booleans; with none of them set the level is none (no TLS at all).
   if (!levelSet && !isSet(cf, useTls) && !isSet(cf, enforceTls)) {
-    const tuned = [...cf.parameters.keys()].filter((k) => k.startsWith(`${d}_tls_`)).length;
+    const tuned = [...cf.parameters.keys()].filter((k) => k.startsWith(`${d}_tls_`) && k !== levelParameter).length;
+    const what = writtenEmpty
+      ? `${levelParameter} is empty, so the obsolete ${useTls} and ${enforceTls} decide, and both are no: the level is none`
+      : "no TLS security level is set: Postfix's default is none";
     f.add(
       'security-level-missing',
       'warning',
       levelParameter,
       d === 'smtpd'
-        ? `no TLS security level is set: Postfix's default is none, so smtpd offers no STARTTLS at all${tuned > 0 ? ` and the ${tuned} smtpd_tls_* settings here have no effect` : ''} (unless master.cf sets a level per service)`
-        : `no TLS security level is set: Postfix's default is none, so outbound mail never uses TLS${tuned > 0 ? ` and the ${tuned} smtp_tls_* settings here have no effect` : ''}`,
+        ? `${what}, so smtpd offers no STARTTLS at all${tuned > 0 ? ` and the ${tuned} smtpd_tls_* settings here have no effect` : ''} (unless master.cf sets a level per service)`
+        : `${what}, so outbound mail never uses TLS${tuned > 0 ? ` and the ${tuned} smtp_tls_* settings here have no effect` : ''}`,
       `${levelParameter} = may`,
     );
   } else if (p.securityLevel === 'none' && levelSet) {

@@ -199,8 +199,9 @@ function source(cf: MainCf, parameter: string): SettingSource {
   return { parameter, value: resolved.expanded, origin: resolved.origin, line: resolved.line };
 }
 
-function isYes(value: string): boolean {
-  // get_mail_conf_bool(): "yes"/"no", case-insensitive; anything else is fatal (reported by lintBoolean).
+/** A Postfix boolean is true: get_mail_conf_bool() compares "yes"/"no" case-insensitively (YES, Yes). */
+export function isPostfixYes(value: string): boolean {
+  // Anything but yes/no is fatal (reported by lintBoolean).
   return value.toLowerCase() === 'yes';
 }
 
@@ -403,9 +404,9 @@ function serverPolicy(
     }
   } else {
     levelSources = [enforceTls, useTls];
-    level = isYes(enforceTls.value) ? 'encrypt' : isYes(useTls.value) ? 'may' : 'none';
+    level = isPostfixYes(enforceTls.value) ? 'encrypt' : isPostfixYes(useTls.value) ? 'may' : 'none';
   }
-  const required = level === 'encrypt' || isYes(wrapper.value);
+  const required = level === 'encrypt' || isPostfixYes(wrapper.value);
   const enabled = required || level === 'may';
 
   const mandatoryCipher = cipherPolicy(
@@ -417,8 +418,8 @@ function serverPolicy(
         parameter: 'smtpd_tls_mandatory_exclude_ciphers',
         value: source(cf, 'smtpd_tls_mandatory_exclude_ciphers').value,
       },
-      ...(isYes(askCcert.value) || isYes(reqCcert.value)
-        ? [{ parameter: isYes(askCcert.value) ? 'smtpd_tls_ask_ccert' : 'smtpd_tls_req_ccert', value: 'aNULL' }]
+      ...(isPostfixYes(askCcert.value) || isPostfixYes(reqCcert.value)
+        ? [{ parameter: isPostfixYes(askCcert.value) ? 'smtpd_tls_ask_ccert' : 'smtpd_tls_req_ccert', value: 'aNULL' }]
         : []),
     ],
     build,
@@ -429,7 +430,7 @@ function serverPolicy(
     'smtpd_tls_ciphers',
     [
       { parameter: 'smtpd_tls_exclude_ciphers', value: source(cf, 'smtpd_tls_exclude_ciphers').value },
-      ...(isYes(askCcert.value) ? [{ parameter: 'smtpd_tls_ask_ccert', value: 'aNULL' }] : []),
+      ...(isPostfixYes(askCcert.value) ? [{ parameter: 'smtpd_tls_ask_ccert', value: 'aNULL' }] : []),
     ],
     build,
     problems,
@@ -442,7 +443,7 @@ function serverPolicy(
     'smtpd_tls_mandatory_protocols',
     mandatoryCipher,
     // smtpd.c: requirecert = smtpd_tls_req_ccert with TLS required, which is what the mandatory settings serve.
-    isYes(reqCcert.value),
+    isPostfixYes(reqCcert.value),
     support,
     problems,
   );
@@ -487,12 +488,12 @@ function clientPolicy(
         message: `invalid TLS security level "${levelSource.value}": the smtp client stops with a fatal error`,
       });
     }
-  } else if (isYes(enforceTls.value)) {
+  } else if (isPostfixYes(enforceTls.value)) {
     levelSources = [enforceTls, peername];
-    level = isYes(peername.value) ? 'verify' : 'encrypt';
+    level = isPostfixYes(peername.value) ? 'verify' : 'encrypt';
   } else {
     levelSources = [enforceTls, useTls];
-    level = isYes(useTls.value) ? 'may' : 'none';
+    level = isPostfixYes(useTls.value) ? 'may' : 'none';
   }
   const required = level !== 'none' && level !== 'may' && level !== 'invalid';
   const enabled = level !== 'none' && level !== 'invalid';

@@ -32,6 +32,7 @@ import {
 import { negotiableProtocols, OPENSSL_3_0_PROTOCOLS, TLS_PROTOCOLS, type TlsProtocol } from './postfix-protocols.js';
 import {
   derivePostfixTlsPolicies,
+  isPostfixYes,
   POSTFIX_BASE_SECURITY_LEVEL,
   type PostfixTlsPolicy,
   type PostfixTlsSettings,
@@ -403,7 +404,9 @@ function sectionFromPostfix(
   const notes: string[] = [];
   const levelParameter = LEVEL_PARAMETER[policy.direction];
   let level: string = policy.securityLevel;
-  const nothingSet = policy.levelSources.every((s) => s.origin !== 'main.cf');
+  // Written in the file, even as "smtpd_tls_security_level =" (empty: Postfix then falls back to the obsolete
+  // *_use_tls / *_enforce_tls, by default no), is a choice, not an excerpt's omission.
+  const nothingSet = !cf.parameters.has(levelParameter) && policy.levelSources.every((s) => s.origin !== 'main.cf');
   if (nothingSet && level === 'none') {
     // An excerpt without the level is taken to mean "as the server runs now": the logs show TLS in use.
     level = 'may';
@@ -411,13 +414,18 @@ function sectionFromPostfix(
       `${levelParameter} is not set (Postfix's default is none: no TLS at all); evaluated as "may", taking the file for an excerpt — set it to evaluate "none"`,
     );
   }
-  const wrapper = policy.direction === 'inbound' && cf.parameters.get('smtpd_tls_wrappermode')?.expanded === 'yes';
+  const levelText =
+    policy.levelSources[0]?.parameter === levelParameter
+      ? `${levelParameter} = none`
+      : `${levelParameter} is empty and ${policy.levelSources.map((s) => `${s.parameter} = ${s.value}`).join(', ')}: the level is none`;
+  const wrapper =
+    policy.direction === 'inbound' && isPostfixYes(cf.parameters.get('smtpd_tls_wrappermode')?.expanded ?? '');
   const opportunistic =
     level === 'none'
       ? unavailable(
           policy.direction === 'inbound'
-            ? `${levelParameter} = none: smtpd offers no STARTTLS`
-            : `${levelParameter} = none: the smtp client never tries STARTTLS`,
+            ? `${levelText}: smtpd offers no STARTTLS`
+            : `${levelText}: the smtp client never tries STARTTLS`,
         )
       : level === 'invalid'
         ? unavailable(`${levelParameter} is invalid: Postfix stops with a fatal error`)

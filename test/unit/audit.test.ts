@@ -196,6 +196,24 @@ describe('audit: rules by fixture', () => {
     has(findings, 'protocols-no-tls13', 'smtp_tls_mandatory_protocols', 'warning');
   });
 
+  it('says "empty", not "not set", for "smtpd_tls_security_level =", and lets the obsolete booleans decide (review)', () => {
+    const empty = auditMainCf(parseMainCf('smtpd_tls_security_level =\nsmtp_tls_security_level = may\n'));
+    has(
+      empty,
+      'security-level-missing',
+      'smtpd_tls_security_level',
+      'warning',
+      /^smtpd_tls_security_level is empty, so the obsolete smtpd_use_tls and smtpd_enforce_tls decide, and both are no/,
+    );
+    assert.doesNotMatch(find(empty, 'security-level-missing', 'smtpd_tls_security_level').message, /not set/);
+    // With an empty level the obsolete boolean still sets it (smtpd.c pre_jail_init()): not "ignored here".
+    const obsolete = auditMainCf(parseMainCf('smtpd_tls_security_level =\nsmtpd_use_tls = yes\n'));
+    has(obsolete, 'obsolete-parameter', 'smtpd_use_tls', 'warning', /still sets the level/);
+    // YES is a yes for Postfix: wrapper mode in main.cf is found whatever the case.
+    const wrapper = auditMainCf(parseMainCf('smtpd_tls_security_level = may\nsmtpd_tls_wrappermode = YES\n'));
+    has(wrapper, 'wrappermode-in-main-cf', 'smtpd_tls_wrappermode', 'error');
+  });
+
   it('mandatory-looser compares older versions only: TLS 1.3 is not looser; ">= TLSv1.2" is explained (review)', () => {
     const lint = (opportunistic: string, mandatory: string) =>
       auditMainCf(

@@ -441,6 +441,31 @@ describe('whatif: policies from main.cf', () => {
     assert.equal(policy.mailbox, null);
   });
 
+  it('smtpd_tls_wrappermode = YES is a yes (Postfix booleans ignore case): every smtpd service expects TLS (review)', () => {
+    const cf = parseMainCf('smtpd_tls_security_level = may\nsmtpd_tls_wrappermode = YES\n');
+    const policy = policyFromMainCf(cf, { library: 'current', sections: ['inbound'] });
+    assert.equal(policy.inbound?.allMandatory, true);
+    assert.match(policy.inbound?.notes.join(' ') ?? '', /smtpd_tls_wrappermode = yes in main\.cf/);
+    const r = evaluateWhatIf(view(MODERN_IN, { ip: '192.0.2.34', n: 2 }), policy);
+    assert.equal(verdictOf(r, '192.0.2.34'), 'refused/certain');
+  });
+
+  it('"smtpd_tls_security_level =" (empty) is evaluated as Postfix reads it, not as "not set" (review)', () => {
+    // Empty: smtpd falls back to smtpd_use_tls / smtpd_enforce_tls, both no by default: level none.
+    const cf = parseMainCf('smtpd_tls_security_level =\nsmtp_tls_security_level = may\n');
+    const policy = policyFromMainCf(cf, { library: 'current', sections: ['inbound'] });
+    assert.equal(policy.inbound?.level, 'none');
+    assert.doesNotMatch(policy.inbound?.notes.join(' ') ?? '', /not set/);
+    assert.match(
+      policy.inbound?.opportunistic.unavailable ?? '',
+      /^smtpd_tls_security_level is empty and smtpd_enforce_tls = no, smtpd_use_tls = no: the level is none: smtpd offers no STARTTLS/,
+    );
+    assert.equal(verdictOf(evaluateWhatIf(view(MODERN_IN), policy), MODERN_IN.ip), 'loses-tls/certain');
+    // Left out entirely, it is still taken as an excerpt.
+    const excerpt = policyFromMainCf(parseMainCf('smtp_tls_security_level = may\n'), { library: 'current' });
+    assert.equal(excerpt.inbound?.level, 'may');
+  });
+
   it('smtpd_tls_security_level = encrypt refuses clients that never used TLS', () => {
     const r = evaluateWhatIf(view(MODERN_IN, { ip: '192.0.2.31', n: 2 }), mainCf('whatif-encrypt.cf'));
     const p = peer(r, '192.0.2.31');
