@@ -14,25 +14,36 @@ export interface Io {
   progressFor(inputs: readonly InputSpec[], quiet: boolean): Pick<CensusOptions, 'onProgress'>;
 }
 
-export function processIo(): Io & { exitCode: ExitCode } {
+/** The two streams the CLI writes to (the process's own; a test gives its own, with or without `isTTY`). */
+export interface IoStreams {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown; isTTY?: boolean };
+}
+
+export function processIo(streams: IoStreams = process): Io & { exitCode: ExitCode } {
+  const { stdout, stderr } = streams;
   const io = {
     exitCode: 0 as ExitCode,
+    // Every write clears the progress line first: stdout and stderr share one terminal, and a command that
+    // forgot to end its progress put its first line after the progress text (review: report's title).
     out(text: string) {
-      process.stdout.write(text);
+      io.endProgress();
+      stdout.write(text);
     },
     err(line: string) {
-      process.stderr.write(`${line}\n`);
+      io.endProgress();
+      stderr.write(`${line}\n`);
     },
     setExit(code: ExitCode) {
       io.exitCode = code;
     },
     drawn: false,
     endProgress() {
-      if (io.drawn) process.stderr.write('\r\x1b[K');
+      if (io.drawn) stderr.write('\r\x1b[K');
       io.drawn = false;
     },
     progressFor(inputs: readonly InputSpec[], quiet: boolean): Pick<CensusOptions, 'onProgress'> {
-      if (quiet || !process.stderr.isTTY) return {};
+      if (quiet || !stderr.isTTY) return {};
       const total = inputs.reduce((n, i) => n + (i.sizeBytes ?? 0), 0);
       const started = Date.now();
       let done = 0;
@@ -55,9 +66,7 @@ export function processIo(): Io & { exitCode: ExitCode } {
           const eta = rate > 0 && total > read ? ` · ETA ${Math.ceil((total - read) / rate)} s` : '';
           const pctText = total > 0 ? ` (${((read / total) * 100).toFixed(0)}%)` : '';
           io.drawn = true;
-          process.stderr.write(
-            `\r\x1b[K${(read / 1e6).toFixed(0)} MB${pctText} · ${(rate / 1e6).toFixed(0)} MB/s${eta}`,
-          );
+          stderr.write(`\r\x1b[K${(read / 1e6).toFixed(0)} MB${pctText} · ${(rate / 1e6).toFixed(0)} MB/s${eta}`);
         },
       };
     },
