@@ -661,7 +661,10 @@ export interface WhatIfSummary {
   title: string;
   description: string;
   totals: Partial<Record<WhatIfSection, SectionTotals>>;
-  /** The peers it affects most (refused, loses-tls, downgraded), worst first. */
+  /**
+   * The peers it affects most (refused, loses-tls, downgraded), worst first, then those it cannot judge
+   * (undetermined) if there is room: as `whatif` lists every peer but the unaffected ones.
+   */
   affected: WhatIfSummaryPeer[];
 }
 
@@ -677,7 +680,7 @@ export function summarizeCommonPolicies(
     // peer's verdict (half a million peers, several presets: the HTML report took 29 s and 1.4 GiB).
     const first: PeerVerdict[] = [];
     const totals = judgeAll(view, policy, (v) => {
-      if (v.verdict === 'unaffected' || v.verdict === 'undetermined') return;
+      if (v.verdict === 'unaffected') return;
       if (first.length === top && comparePeerVerdicts(v, first[top - 1]!) >= 0) return;
       let at = first.length;
       while (at > 0 && comparePeerVerdicts(v, first[at - 1]!) < 0) at--;

@@ -17,6 +17,9 @@ const COLUMNS: readonly { verdict: Verdict; title: string }[] = [
   { verdict: 'loses-tls', title: 'would lose TLS' },
   { verdict: 'refused', title: 'would be refused' },
   { verdict: 'downgraded', title: 'downgraded' },
+  // As every `whatif` output lists them: left out, the peers whose handshakes the log does not describe (Dovecot
+  // logins without a version, smtpd_tls_loglevel 0) vanished, and IMAP/POP3 looked unaffected (review).
+  { verdict: 'undetermined', title: 'cannot be judged' },
   { verdict: 'unaffected', title: 'unaffected' },
 ];
 const BADGE: Record<Verdict, string> = {
@@ -45,7 +48,7 @@ function policyBlock(s: WhatIfSummary): Markup {
   });
   const affected =
     s.affected.length === 0
-      ? html`<p class="empty">No peer in this window would be affected.</p>`
+      ? html`<p class="empty">No peer in this window would be affected, and every one could be judged.</p>`
       : html`<div class="scroll"><table>
 <thead><tr><th>verdict</th><th>peer</th><th class="n">sessions</th><th class="n">messages</th><th>why</th></tr></thead>
 <tbody>${s.affected.map(
@@ -64,7 +67,7 @@ export function renderWhatIfSection(report: ReportData): Markup {
   if (!summaries || summaries.length === 0) return html``;
   return html`<section>
 <h2>What if…</h2>
-<p class="sub">What common policies would do to the peers of this window. <em>Lose TLS</em>: opportunistic TLS (port 25, outbound) falls back to plaintext or fails; <em>refused</em>: where TLS is required (submission, smtps, IMAP/POP3) the peer could no longer connect; <em>downgraded</em>: keeps TLS with another version or suite it was seen using. Run <code>tlscensus whatif</code> for any other policy, or a main.cf.</p>
+<p class="sub">What common policies would do to the peers of this window. <em>Lose TLS</em>: opportunistic TLS (port 25, outbound) falls back to plaintext or fails; <em>refused</em>: where TLS is required (submission, smtps, IMAP/POP3) the peer could no longer connect; <em>downgraded</em>: keeps TLS with another version or suite it was seen using; <em>cannot be judged</em>: the log does not say which protocol or suite the peer used (e.g. <code>smtpd_tls_loglevel = 0</code>, IMAP/POP3 logins logged without the version). Run <code>tlscensus whatif</code> for any other policy, or a main.cf.</p>
 ${summaries.map(policyBlock)}
 </section>`;
 }

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { addSession, emptyView } from '../../src/aggregate/census-view.js';
 import { census } from '../../src/census/census.js';
 import { renderHtml } from '../../src/render/html.js';
 import { html } from '../../src/render/html-escape.js';
@@ -103,6 +104,52 @@ describe('html report', () => {
       ['1970-01-02', '2026-11-20', '9999-12-31'],
     );
     assert.match(renderHtml(report, { top: 10 }), /Only days with sessions are shown/);
+  });
+
+  it('shows in "What if…" the peers that cannot be judged, as every whatif output does (review)', () => {
+    // One client seen on TLS 1.3, one whose protocol the log does not say (smtpd_tls_loglevel 0: `starttls=1`).
+    const v = emptyView();
+    const t0 = Date.UTC(2026, 10, 20, 10);
+    for (const [i, protocol] of (['TLSv1.3', 'unknown', 'unknown'] as const).entries()) {
+      addSession(v, {
+        mta: 'postfix',
+        service: 'smtpd',
+        direction: 'inbound',
+        peer: {
+          host: protocol === 'unknown' ? 'quiet.example' : 'modern.example',
+          ip: `192.0.2.${protocol === 'unknown' ? 9 : 1}`,
+        },
+        startMs: t0 + i * 1000,
+        endMs: null,
+        outcome: 'tls',
+        handshake: {
+          protocol,
+          cipher: protocol === 'unknown' ? '' : 'TLS_AES_256_GCM_SHA384',
+          bits: null,
+          trust: null,
+        },
+        failure: null,
+        messages: 1,
+      });
+    }
+    const diagnostics = {
+      coverage: { lines: 0, events: 0, unrecognized: 0, malformed: 0, foreign: 0 },
+      sources: [],
+      issues: [],
+      samples: [],
+      claimedLines: 0,
+      workers: 0,
+    };
+    const report = buildReport(v, diagnostics, { sinceMs: null, untilMs: null }, { whatIf: true });
+    const page = renderHtml(report, { top: 10 });
+    const block = page.slice(page.indexOf('<h3>Minimum TLS 1.2'));
+    const table = block.slice(0, block.indexOf('</table>'));
+    const headers = [...table.matchAll(/<th class="n">([^<]*)<\/th>/g)].map((m) => m[1]);
+    assert.deepEqual(headers, ['would lose TLS', 'would be refused', 'downgraded', 'cannot be judged', 'unaffected']);
+    const cells = [...table.matchAll(/<td class="n">(.*?)<\/td>/g)].map((m) => m[1]);
+    assert.deepEqual(cells, ['–', '–', '–', '1 peer<br>2 sessions<br>2 messages', '1 peer<br>1 session<br>1 message']);
+    // … and the peer itself, with the reasoning, where no affected peer takes its place.
+    assert.match(block, /<span class="badge r-unknown">undetermined<\/span>[\s\S]*?quiet\.example/);
   });
 
   it('escapes values in the html template and passes its own markup through', () => {
