@@ -635,6 +635,24 @@ export class PeerTable {
     }
   }
 
+  /**
+   * Per spread row (by id, `rows` of them): its distinct peers with no verified name — no session of the peer named
+   * it (Postfix `unknown[ip]`, tlsproxy `[ip]:port`), in an MTA that logs names (isUnknownClient). Counted from the
+   * peers, not per handshake, so that it is a part of the row's `peers` (review: "1 peer, 3 unknown"); read from
+   * the table, so merged tables give one pass's count.
+   */
+  unknownPeersPerRow(rows: number): Int32Array {
+    const out = new Int32Array(rows);
+    for (let i = 0; i < this.size; i++) {
+      if (this.hosts[i] !== null) continue;
+      const page = this.pages[i >> PAGE_BITS]!;
+      const base = (i & PAGE_MASK) * ROW;
+      if (page[base + F_FLAGS]! & FLAG_NAME_NOT_LOGGED) continue;
+      for (const row of this.rows.read(page, base, i)) out[row]! += 1;
+    }
+    return out;
+  }
+
   *keys(): Generator<string> {
     for (let i = 0; i < this.size; i++) yield this.ipOf(i);
   }

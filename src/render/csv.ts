@@ -21,6 +21,9 @@ const HEADER = [
   'sessions',
   'messages',
   'reasons',
+  // Added last, so that columns read by position keep theirs: `unknown_clients` counts handshakes (report@1),
+  // this the row's peers that no session named (the "unknown" column of the other formats).
+  'unknown_peers',
 ] as const;
 
 type Row = Partial<Record<(typeof HEADER)[number], string | number | boolean | null>>;
@@ -68,6 +71,7 @@ function addDirection(rows: Row[], direction: string, d: DirectionReport): void 
       share: Number(s.share.toFixed(4)),
       unknown_clients: s.unknownClients,
       peers: s.peers,
+      unknown_peers: s.unknownPeers,
     });
   }
   for (const f of d.failures) {

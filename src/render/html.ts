@@ -179,7 +179,7 @@ function spreadTable(spread: SpreadEntry[]): Markup {
   const rows = spread.map((s) => {
     const iana = s.iana !== null && s.iana !== s.cipher ? html`<span class="iana">${s.iana}</span>` : null;
     const legacy = s.legacy ? html` <span class="badge b-legacy">legacy</span>` : null;
-    return html`<tr class="${s.legacy ? 'legacy' : ''}"><td class="n">${num(s.count)}</td><td>${s.protocol}</td><td class="c"><span class="mono">${s.cipher}</span>${iana}</td><td class="n">${shareBar(s.share)}</td><td>${ratingBadge(s.rating)}${legacy}</td><td class="n">${num(s.peers)}</td><td class="n hide-s">${num(s.unknownClients)}</td></tr>`;
+    return html`<tr class="${s.legacy ? 'legacy' : ''}"><td class="n">${num(s.count)}</td><td>${s.protocol}</td><td class="c"><span class="mono">${s.cipher}</span>${iana}</td><td class="n">${shareBar(s.share)}</td><td>${ratingBadge(s.rating)}${legacy}</td><td class="n">${num(s.peers)}</td><td class="n hide-s">${num(s.unknownPeers)}</td></tr>`;
   });
   return html`<div class="scroll"><table>
 <thead><tr><th class="n">count</th><th>protocol</th><th>cipher</th><th class="n">share</th><th>rating</th><th class="n">peers</th><th class="n hide-s">unknown</th></tr></thead>

@@ -29,7 +29,7 @@ function section(out: string[], title: string, d: DirectionReport, top: number):
     for (const s of d.spread) {
       const rating = s.legacy || s.rating === 'insecure' ? `**${s.rating}**${s.legacy ? ' (legacy)' : ''}` : s.rating;
       out.push(
-        `| ${num(s.count)} | ${s.protocol} | ${forMarkdown(s.cipher)} | ${pct(s.share)} | ${rating} | ${num(s.peers)} | ${num(s.unknownClients)} |`,
+        `| ${num(s.count)} | ${s.protocol} | ${forMarkdown(s.cipher)} | ${pct(s.share)} | ${rating} | ${num(s.peers)} | ${num(s.unknownPeers)} |`,
       );
     }
     out.push('');

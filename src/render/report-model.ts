@@ -38,8 +38,12 @@ export interface SpreadEntry {
   count: number;
   /** Share of this direction's completed handshakes, 0–1. */
   share: number;
+  /** Handshakes whose peer had no verified name (report@1's meaning, kept; see unknownPeers). */
   unknownClients: number;
+  /** Distinct peer addresses. */
   peers: number;
+  /** Of `peers`, those no session named (what the "unknown" column beside "peers" shows). */
+  unknownPeers: number;
   spellings: Record<string, number>;
   mta: string[];
   service: string[];
@@ -195,7 +199,8 @@ export function buildReport(
 
 function buildDirection(d: DirectionView): DirectionReport {
   const handshakes = [...d.spread.values()].reduce((n, r) => n + r.count, 0);
-  const spread = [...d.spread.values()].map((r) => spreadEntry(r, handshakes)).sort(compareSpread);
+  const unknownPeers = d.peers.unknownPeersPerRow(d.spread.size);
+  const spread = [...d.spread.values()].map((r) => spreadEntry(r, handshakes, unknownPeers[r.id]!)).sort(compareSpread);
   // One pass over the peers, keeping only the entries: a section may have hundreds of thousands of peers.
   const failures: FailureEntry[] = [];
   const plaintext: PlaintextEntry[] = [];
@@ -315,7 +320,7 @@ function buildCounters(counters: Map<string, number>): ReportCounters {
   return out as unknown as ReportCounters;
 }
 
-function spreadEntry(r: SpreadRow, handshakes: number): SpreadEntry {
+function spreadEntry(r: SpreadRow, handshakes: number, unknownPeers: number): SpreadEntry {
   const spellings = [...r.spellings.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
   const e: SpreadEntry = {
     protocol: r.protocol,
@@ -329,6 +334,7 @@ function spreadEntry(r: SpreadRow, handshakes: number): SpreadEntry {
     share: handshakes === 0 ? 0 : r.count / handshakes,
     unknownClients: r.unknownClients,
     peers: r.peers,
+    unknownPeers,
     spellings: Object.fromEntries(spellings),
     mta: [...r.mtas].sort(),
     service: [...r.services].sort(),

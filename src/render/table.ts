@@ -138,7 +138,7 @@ function spreadTable(rows: readonly SpreadEntry[], c: Colorize): string[] {
     r.rating,
     r.legacy ? 'legacy' : '',
     num(r.peers),
-    num(r.unknownClients),
+    num(r.unknownPeers),
   ]);
   const lines = columns(['count', 'protocol', 'cipher', 'share', 'rating', '', 'peers', 'unknown'], body, [
     true,

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { type CensusOptions, census } from '../../src/census/census.js';
 import { lookupCipher } from '../../src/ciphers/lookup.js';
+import { REPORT_FORMATS, renderedText } from '../../src/render/render-report.js';
 import { buildReport, type DirectionReport, type ReportData } from '../../src/render/report-model.js';
 import { resolveInputs } from '../../src/sources/resolve-inputs.js';
 import { fixturePath } from '../helpers/paths.js';
@@ -248,6 +249,39 @@ describe('Postfix census: sessions', () => {
       await counts({ filter: { sinceMs: Date.UTC(2026, 10, 20, 10, 30), untilMs: Date.UTC(2026, 10, 20, 11, 30) } }),
       [1, 0],
     );
+  });
+
+  it('counts in "unknown" the peers of a row that no session named, not its handshakes (review)', async () => {
+    const tls = (pid: number, at: string, name: string, ip: string) => [
+      `Nov 20 10:${at}:00 mx postfix/smtpd[${pid}]: connect from ${name}[${ip}]`,
+      `Nov 20 10:${at}:01 mx postfix/smtpd[${pid}]: Anonymous TLS connection established from ${name}[${ip}]: TLSv1.2 with cipher ECDHE-RSA-AES256-GCM-SHA384 (256/256 bits)`,
+      `Nov 20 10:${at}:02 mx postfix/smtpd[${pid}]: disconnect from ${name}[${ip}] ehlo=2 starttls=1 quit=1 commands=4`,
+    ];
+    const p = write([
+      // One unnamed client, three sessions: one peer, one unknown (it said "1 peer, 3 unknown").
+      ...tls(101, '01', 'unknown', '198.51.100.9'),
+      ...tls(102, '02', 'unknown', '198.51.100.9'),
+      ...tls(103, '03', 'unknown', '198.51.100.9'),
+      // Named once, unnamed once (a failed reverse lookup): it has a verified name.
+      ...tls(104, '04', 'unknown', '198.51.100.10'),
+      ...tls(105, '05', 'mx.example.org', '198.51.100.10'),
+    ]);
+    const r = await report([p]);
+    const row = r.inbound.spread[0]!;
+    assert.deepEqual(
+      { count: row.count, peers: row.peers, unknownPeers: row.unknownPeers, unknownClients: row.unknownClients },
+      { count: 5, peers: 2, unknownPeers: 1, unknownClients: 4 },
+    );
+    // The same in every format that shows the column.
+    const text = async (f: string) => renderedText(await REPORT_FORMATS[f]!(r, { color: false, top: 20 }));
+    assert.match(await text('table'), /ECDHE-RSA-AES256-GCM-SHA384 +100\.0% +secure +2 +1\n/);
+    assert.match(await text('md'), /\| secure \| 2 \| 1 \|/);
+    assert.match(await text('html'), /<td class="n">2<\/td><td class="n hide-s">1<\/td>/);
+    const csv = (await text('csv')).split('\r\n');
+    const header = csv[0]!.split(',');
+    const spread = csv.find((l) => l.startsWith('spread,inbound'))!.split(',');
+    assert.equal(spread[header.indexOf('unknown_peers')], '1');
+    assert.equal(spread[header.indexOf('unknown_clients')], '4');
   });
 
   it('stops early and names the programs when nothing is a mail log', async () => {
