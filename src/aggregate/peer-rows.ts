@@ -41,7 +41,7 @@ export interface PeerRow {
   suites: SuiteUse[];
   best: SuiteUse | null;
   worst: SuiteUse | null;
-  /** The worst handshake's rating; `unknown` when the peer never completed one. */
+  /** The worst handshake's rating (the lowest of its suites'); `unknown` when the peer never completed one. */
   rating: Rating;
   legacy: boolean;
   reasons: Partial<Record<FailureReason, number>>;
@@ -51,10 +51,15 @@ export interface PeerRow {
 
 const RATING_RANK: Record<Rating, number> = { insecure: 0, weak: 1, unknown: 2, secure: 3, recommended: 4 };
 
-/** Higher is better: protocol first, then the handshake rating. */
+/**
+ * Higher is better: the handshake rating first (insecure < weak < unknown < secure < recommended), then the
+ * protocol. The rating already holds the protocol's penalty (the worse of suite and protocol), so ranking by
+ * protocol first made an anonymous TLS 1.2 suite (insecure) better than a TLS 1.0 one (weak): such a peer was
+ * rated "weak", and `--legacy` missed it beside a suite of unknown protocol (review).
+ */
 function strength(s: SuiteUse): number {
-  const p = s.protocol === 'unknown' ? -1 : PROTOCOLS.indexOf(s.protocol);
-  return p * 10 + RATING_RANK[s.rating];
+  const p = s.protocol === 'unknown' ? 0 : PROTOCOLS.indexOf(s.protocol) + 1;
+  return RATING_RANK[s.rating] * 10 + p;
 }
 
 /** The /24 of an IPv4 address or the /64 of an IPv6 address; the address itself when it is neither. */

@@ -65,6 +65,32 @@ describe('peers', () => {
     );
   });
 
+  it('takes the worst handshake by rating, so an insecure suite on TLS 1.2 is worse than TLS 1.0 (review)', () => {
+    const v = emptyView();
+    // Anonymous DH on TLS 1.2 (insecure) and ECDHE on TLS 1.0 (weak), as the generated corpus's localhost has.
+    addSession(v, tls('192.0.2.5', 'mx.mixed.example', 'TLSv1.2', 'ADH-AES256-GCM-SHA384'));
+    addSession(v, tls('192.0.2.5', 'mx.mixed.example', 'TLSv1', 'ECDHE-RSA-AES128-SHA'));
+    // Sendmail's `TLSv1/SSLv3` (protocol unknown) with a weak suite, beside an insecure TLS 1.2 one.
+    addSession(v, tls('192.0.2.6', 'mx.sendmail.example', 'TLSv1.2', 'ADH-AES256-GCM-SHA384'));
+    addSession(v, {
+      ...tls('192.0.2.6', 'mx.sendmail.example', 'TLSv1.2', 'AES128-SHA'),
+      handshake: { protocol: 'unknown', cipher: 'AES128-SHA', bits: null, trust: null },
+    });
+    const rows = peerRows(v);
+    const mixed = rows.find((r) => r.peer.ip === '192.0.2.5')!;
+    assert.deepEqual([mixed.worst?.cipher, mixed.rating], ['ADH-AES256-GCM-SHA384', 'insecure']);
+    assert.deepEqual([mixed.best?.protocol, mixed.best?.rating], ['TLSv1', 'weak']);
+    const sendmail = rows.find((r) => r.peer.ip === '192.0.2.6')!;
+    assert.deepEqual([sendmail.worst?.cipher, sendmail.rating], ['ADH-AES256-GCM-SHA384', 'insecure']);
+    assert.deepEqual(
+      peerRows(v, { legacy: true }).map((r) => r.peer.ip),
+      ['192.0.2.5', '192.0.2.6'],
+    );
+    // A group's worst is chosen the same way.
+    const g = groupByDomain(rows.filter((r) => r.peer.ip === '192.0.2.5'));
+    assert.deepEqual([g[0]?.worst?.cipher, g[0]?.rating], ['ADH-AES256-GCM-SHA384', 'insecure']);
+  });
+
   it('renders JSON with schema tlscensus/peers@1 and escapes names', () => {
     const v = emptyView();
     addSession(v, tls('192.0.2.1', '=cmd|x\u001b[2J', 'TLSv1', 'AES128-SHA'));
