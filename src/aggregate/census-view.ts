@@ -15,7 +15,7 @@ import {
   type SessionOutcome,
 } from '../model/types.js';
 import { PeerTable } from './peer-table.js';
-import { metricKey, parseMetricKey, sanitizeLabel, sessionMetrics } from './session-metrics.js';
+import { type MetricDirection, metricKey, parseMetricKey, sanitizeLabel, sessionMetrics } from './session-metrics.js';
 import {
   addBucketCounts,
   bucketStart,
@@ -285,9 +285,9 @@ function suiteMemo(protocol: Protocol, cipher: string, iana: string | null | und
 }
 
 /**
- * The Prometheus counter key of a session: `metricKey` of `sessionMetrics(s)` with sanitised labels, memoised by
- * the fields sessionMetrics reads (a property test holds the two together): direction, MTA, then service and
- * suite for a handshake, the reason for a failure, nothing more for plaintext.
+ * The Prometheus counter key of a session: `metricKey` of `sessionMetrics(s, direction)` with sanitised labels,
+ * memoised by the fields sessionMetrics reads (a property test holds the two together): direction (the session's
+ * section), MTA, then service and suite for a handshake, the reason for a failure, nothing more for plaintext.
  */
 type KeyTree = Map<string, KeyTree | string | null>;
 const metricKeys: KeyTree = new Map();
@@ -303,10 +303,10 @@ function branch(tree: KeyTree, key: string): KeyTree {
   return sub;
 }
 
-function counterKey(s: Session, suite: SuiteMemo | null): string | null {
-  if (metricKeyCount >= MAX_MEMO * 4) return metricKeyOf(s);
+function counterKey(s: Session, suite: SuiteMemo | null, direction: MetricDirection): string | null {
+  if (metricKeyCount >= MAX_MEMO * 4) return metricKeyOf(s, direction);
   let leaf: string;
-  let tree = branch(branch(metricKeys, s.direction), s.mta);
+  let tree = branch(branch(metricKeys, direction), s.mta);
   const h = s.handshake;
   if (h && suite !== null) {
     tree = branch(branch(tree, 'handshake'), s.service);
@@ -319,15 +319,15 @@ function counterKey(s: Session, suite: SuiteMemo | null): string | null {
   } else return null;
   let k = tree.get(leaf) as string | null | undefined;
   if (k === undefined) {
-    k = metricKeyOf(s);
+    k = metricKeyOf(s, direction);
     tree.set(leaf, k);
     metricKeyCount++;
   }
   return k;
 }
 
-function metricKeyOf(s: Session): string | null {
-  const m = sessionMetrics(s);
+function metricKeyOf(s: Session, direction: MetricDirection): string | null {
+  const m = sessionMetrics(s, direction);
   return m ? metricKey({ family: m.family, values: m.values.map(sanitizeLabel) }) : null;
 }
 
@@ -392,7 +392,8 @@ export function addSession(view: CensusView, session: Session): void {
   const i = s.peer ? dir.peers.slot(s.peer) : -1;
   if (suite !== null) addHandshake(dir, s, suite, i, row);
   if (i >= 0) addPeer(dir.peers, i, s, suite);
-  const k = counterKey(s, suite);
+  // (The section, decided by the service as logged: a folded service name is no longer an IMAP/POP3 one.)
+  const k = counterKey(s, suite, dir === view.mailbox ? 'mailbox' : s.direction);
   if (k !== null) view.counters.set(k, (view.counters.get(k) ?? 0) + 1);
 }
 
@@ -622,8 +623,8 @@ function foldCounters(
     const m = parseMetricKey(key);
     let k = key;
     if (m.family === 'handshakes') {
-      const [direction, , service, protocol, cipher] = m.values as [string, string, string, Protocol, string];
-      const section = isMailboxService(service) ? 'mailbox' : direction;
+      // (The direction label is the section.)
+      const [section, , service, protocol, cipher] = m.values as [string, string, string, Protocol, string];
       const values = [...m.values];
       if (labels.get(section)?.has(`${protocol}\u0000${cipher}`)) {
         values[4] = FOLDED_CIPHER;

@@ -4,7 +4,7 @@
 // log-derived values (cipher, service) with a LabelCap.
 
 import { rateHandshake } from '../ciphers/lookup.js';
-import type { Session } from '../model/types.js';
+import { isMailboxService, type Session } from '../model/types.js';
 
 export const HANDSHAKE_LABELS = ['direction', 'mta', 'service', 'protocol', 'cipher', 'rating'] as const;
 export const FAILURE_LABELS = ['direction', 'mta', 'reason'] as const;
@@ -21,21 +21,34 @@ export interface MetricSample {
 /** Label values longer than this are cut (a logged cipher name is at most ~60 characters in practice). */
 export const MAX_LABEL_CHARS = 80;
 
+/** The `direction` label's values: the report's sections. */
+export type MetricDirection = 'inbound' | 'outbound' | 'mailbox';
+
+/**
+ * A session's `direction` label: the report's section, so IMAP/POP3 (inbound, but not SMTP) is `mailbox`. Under
+ * `inbound` its logins (most of them of no logged version) were summed into the SMTP figures of every panel
+ * and of every counter, the failures among them too (review). Three values, whatever the log says.
+ */
+export function metricDirection(s: Session): MetricDirection {
+  return isMailboxService(s.service) ? 'mailbox' : s.direction;
+}
+
 /**
  * The counters one closed session adds to: a handshake (cipher = IANA name, or the logged one when the suite
- * is not in the table), a failure (by reason), or a plaintext session. Other outcomes add to none.
+ * is not in the table), a failure (by reason), or a plaintext session. Other outcomes add to none. `direction`:
+ * the session's section, when the caller decided it before folding the service name (census-view.ts).
  */
-export function sessionMetrics(s: Session): MetricSample | null {
+export function sessionMetrics(s: Session, direction: MetricDirection = metricDirection(s)): MetricSample | null {
   if (s.handshake) {
     const h = s.handshake;
     const rated = rateHandshake(h.protocol, typeof h.iana === 'string' ? h.iana : h.cipher);
     return {
       family: 'handshakes',
-      values: [s.direction, s.mta, s.service, h.protocol, rated.iana ?? h.cipher, rated.rating],
+      values: [direction, s.mta, s.service, h.protocol, rated.iana ?? h.cipher, rated.rating],
     };
   }
-  if (s.outcome === 'failed') return { family: 'failures', values: [s.direction, s.mta, s.failure?.reason ?? 'other'] };
-  if (s.outcome === 'plaintext') return { family: 'plaintext', values: [s.direction, s.mta] };
+  if (s.outcome === 'failed') return { family: 'failures', values: [direction, s.mta, s.failure?.reason ?? 'other'] };
+  if (s.outcome === 'plaintext') return { family: 'plaintext', values: [direction, s.mta] };
   return null;
 }
 

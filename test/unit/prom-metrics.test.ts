@@ -2,14 +2,21 @@
 // report, no peer in any label, capped cipher values, and labels that cannot break the exposition format.
 
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { sanitizeLabel } from '../../src/aggregate/session-metrics.js';
 import { census } from '../../src/census/census.js';
+import { compileFilter } from '../../src/census/session-filter.js';
+import { DIALECTS } from '../../src/dialects/registry.js';
+import { parseZone } from '../../src/envelope/clock.js';
 import { renderProm, TlsMetrics } from '../../src/render/prom.js';
 import { buildReport } from '../../src/render/report-model.js';
 import { resolveInputs } from '../../src/sources/resolve-inputs.js';
+import { LogWatcher } from '../../src/watch/log-watcher.js';
 import { parseExposition } from '../helpers/exposition.js';
-import { fixturePath } from '../helpers/paths.js';
+import { fixturePath, ROOT } from '../helpers/paths.js';
 
 const sum = (xs: { value: number }[]) => xs.reduce((n, x) => n + x.value, 0);
 
@@ -48,6 +55,60 @@ describe('prometheus metrics', () => {
       ]);
       for (const p of peers) assert.ok(!text.includes(p.ip), `no peer address in the metrics: ${p.ip}`);
       assert.ok(!text.includes('evil.example') && !text.includes('<script>'));
+    }
+  });
+
+  it('labels IMAP/POP3 direction="mailbox", so each direction sums to its section of the report, in watch too (review)', async () => {
+    // The bundled sample: Postfix and Dovecot. Under direction="inbound", its 423 IMAP/POP3 logins and 34 failed
+    // ones were added to the report's INBOUND figures (581 handshakes, 6 failed).
+    const log = path.join(ROOT, 'samples', 'maillog');
+    const r = await census(resolveInputs([log]), { year: 2026, timezone: 'UTC' });
+    const report = buildReport(r.view, r.diagnostics, { sinceMs: null, untilMs: null });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-prom-'));
+    const file = path.join(dir, 'mail.log');
+    fs.copyFileSync(log, file);
+    const live = new TlsMetrics();
+    const w = new LogWatcher(
+      {
+        files: [file],
+        dialects: DIALECTS,
+        zone: parseZone('UTC'),
+        year: null,
+        filter: compileFilter({}),
+        fromStart: true,
+        idleTtlMs: 300_000,
+        now: () => Date.UTC(2026, 10, 21),
+      },
+      live,
+    );
+    w.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+    for (const [what, text] of [
+      ['report --format prom', await renderProm(report)],
+      ['watch', await live.text()],
+    ] as const) {
+      const samples = parseExposition(text);
+      const of = (name: string, direction: string) =>
+        sum(samples.filter((s) => s.name === name && s.labels.direction === direction));
+      assert.deepEqual(
+        new Set(samples.filter((s) => s.labels.direction !== undefined).map((s) => s.labels.direction)),
+        new Set(['inbound', 'outbound', 'mailbox']),
+        what,
+      );
+      for (const section of ['inbound', 'outbound', 'mailbox'] as const) {
+        const d = report[section];
+        assert.deepEqual(
+          [
+            of('tlscensus_handshakes_total', section),
+            of('tlscensus_handshake_failures_total', section),
+            of('tlscensus_plaintext_sessions_total', section),
+          ],
+          [d.spread.reduce((n, s) => n + s.count, 0), d.totals.failed, d.totals.plaintext],
+          `${what}: ${section}`,
+        );
+      }
+      assert.equal(of('tlscensus_handshakes_total', 'mailbox'), 423);
+      assert.equal(of('tlscensus_handshake_failures_total', 'mailbox'), 34);
     }
   });
 
