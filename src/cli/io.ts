@@ -16,19 +16,21 @@ export interface Io {
 
 /** The two streams the CLI writes to (the process's own; a test gives its own, with or without `isTTY`). */
 export interface IoStreams {
-  stdout: { write(text: string): unknown };
+  stdout: { write(text: string): unknown; on?(event: 'error', listener: (e: NodeJS.ErrnoException) => void): unknown };
   stderr: { write(text: string): unknown; isTTY?: boolean };
 }
 
-export function processIo(streams: IoStreams = process): Io & { exitCode: ExitCode } {
+export function processIo(streams: IoStreams = process): Io & { exitCode: ExitCode; stdoutClosed: boolean } {
   const { stdout, stderr } = streams;
   const io = {
     exitCode: 0 as ExitCode,
+    /** The reader of stdout has gone (EPIPE: `tlscensus … | head`): the rest of the output goes nowhere. */
+    stdoutClosed: false,
     // Every write clears the progress line first: stdout and stderr share one terminal, and a command that
     // forgot to end its progress put its first line after the progress text (review: report's title).
     out(text: string) {
       io.endProgress();
-      stdout.write(text);
+      if (!io.stdoutClosed) stdout.write(text);
     },
     err(line: string) {
       io.endProgress();
@@ -71,5 +73,12 @@ export function processIo(streams: IoStreams = process): Io & { exitCode: ExitCo
       };
     },
   };
+  // A reader that stops early (`| head`, a pager quit) is no error worth a stack trace, nor a reason to end the run
+  // with another exit code: exiting 0 here hid exit codes 3 and 5 from scripts under `set -o pipefail` (review).
+  // The run goes on without its output and exits as it would have.
+  stdout.on?.('error', (e) => {
+    if (e.code !== 'EPIPE') throw e;
+    io.stdoutClosed = true;
+  });
   return io;
 }

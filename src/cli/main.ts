@@ -50,12 +50,6 @@ export async function main(argv: string[]): Promise<number> {
   return io.exitCode;
 }
 
-// EPIPE (e.g. `tlscensus … | head`) is not an error worth a stack trace.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(EXIT.ok);
-  throw e;
-});
-
 let settled = false;
 main(process.argv).then((code) => {
   settled = true;

@@ -2,7 +2,7 @@
 // the default command, and a truncated .gz that still gives a report.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +20,13 @@ function run(args: string[], input?: string | Buffer) {
     env: { ...process.env, NO_COLOR: '' },
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** Runs the CLI with its stdout read by nobody (`tlscensus … | head`, head gone): the exit code. */
+function runClosedStdout(args: string[]): Promise<number | null> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+  child.stdout.destroy(); // every write of the child then fails with EPIPE
+  return new Promise((resolve) => child.on('exit', (code) => resolve(code)));
 }
 
 function assertOneLineError(err: string, pattern: RegExp) {
@@ -201,6 +208,19 @@ describe('cli', () => {
     assert.equal(r.code, 3);
     assert.match(r.out, /^INBOUND/m);
     assert.match(r.err, /warning: .*maillog\.1\.gz: gzip data ends early \(truncated at compressed byte \d+/);
+  });
+
+  it('keeps its exit code when the reader of stdout has gone (EPIPE forced 0) (review)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-cli-'));
+    const gz = zlib.gzipSync(fs.readFileSync(MAILLOG));
+    const p = path.join(dir, 'maillog.1.gz');
+    fs.writeFileSync(p, gz.subarray(0, gz.length - 200));
+    assert.equal(await runClosedStdout([p, '--year', '2026', '-f', 'json']), 3);
+    assert.equal(await runClosedStdout([p, '--year', '2026']), 3);
+    // audit: an error-severity finding (a log is no main.cf).
+    assert.equal(await runClosedStdout(['audit', '--main-cf', MAILLOG]), 5);
+    assert.equal(await runClosedStdout([MAILLOG]), 0);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('answers --help and --version with exit 0', () => {
