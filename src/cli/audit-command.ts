@@ -10,7 +10,7 @@ import { type Proposal, proposePolicy } from '../policy/audit-proposal.js';
 import type { LibraryModel } from '../policy/whatif-policy.js';
 import { AUDIT_FORMATS, auditData, renderAudit } from '../render/audit-output.js';
 import { forTerminal } from '../render/sanitize.js';
-import { addCommonOptions, type CommonFlags, resolveCommon } from './common-options.js';
+import { addCommonOptions, type CommonFlags, resolveCommon, unmatchedServicesNote } from './common-options.js';
 import type { Io } from './io.js';
 import { opensslOption, readMainCf } from './whatif-command.js';
 
@@ -86,7 +86,11 @@ async function runAudit(logs: string[], flags: AuditFlags, io: Io): Promise<Exit
     window = { first: iso(result.view.firstMs), last: iso(result.view.lastMs) };
     coverage = result.diagnostics.coverage;
     incomplete = result.diagnostics.issues.length > 0;
-    if (!quiet) for (const issue of result.diagnostics.issues) io.err(`warning: ${forTerminal(issue.message)}`);
+    if (!quiet) {
+      for (const issue of result.diagnostics.issues) io.err(`warning: ${forTerminal(issue.message)}`);
+      const services = unmatchedServicesNote(common, result.view);
+      if (services !== null) io.err(services);
+    }
   }
   const data = auditData(cf.source ?? flags.mainCf, findings, proposal, window, coverage);
   io.out(renderAudit(flags.format, data, proposal));

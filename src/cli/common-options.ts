@@ -2,10 +2,13 @@
 // one line saying what is wrong and how to fix it.
 
 import { type Command, Option } from 'commander';
+import type { CensusView } from '../aggregate/census-view.js';
 import type { CensusOptions } from '../census/census.js';
 import type { SessionFilter } from '../census/session-filter.js';
 import { DIALECTS } from '../dialects/registry.js';
 import { CensusError } from '../model/errors.js';
+import { serviceMatches } from '../model/types.js';
+import { forTerminal } from '../render/sanitize.js';
 import { type InputSpec, resolveInputs } from '../sources/resolve-inputs.js';
 
 export interface CommonFlags {
@@ -42,7 +45,7 @@ export function addCommonOptions(cmd: Command): Command {
     )
     .option(
       '--service <list>',
-      'only these services, comma-separated: smtpd, submission/smtpd, smtps/smtpd, smtp, tlsproxy, …',
+      'only these services, comma-separated, as logged (smtpd, submission/smtpd, smtp, tlsproxy, …) or by master.cf name (submission = submission/smtpd)',
     )
     .option(
       '--mta <list>',
@@ -173,4 +176,17 @@ function splitList(s: string): string[] {
     .split(/[,\s]+/)
     .map((x) => x.trim())
     .filter((x) => x !== '');
+}
+
+/**
+ * The `--service` names that matched no counted session, as a note: an all-zero report with no word of why left a
+ * mail admin guessing (review: `--service submission`, before master.cf names were taken). The names seen are
+ * those of the counted sessions (the view keeps no others), so a name is said to match nothing in the window.
+ */
+export function unmatchedServicesNote(common: ResolvedCommon, view: CensusView): string | null {
+  const names = common.census.filter?.services;
+  if (!names || names.length === 0 || view.servicesFolded) return null;
+  const missing = names.filter((name) => ![...view.services].some((s) => serviceMatches(s, new Set([name]))));
+  if (missing.length === 0) return null;
+  return `note: --service ${forTerminal(missing.join(','))} matched no session${common.window.sinceMs !== null || common.window.untilMs !== null ? ' in the window' : ''}; a service is named as logged after the syslog name (smtpd, submission/smtpd, smtp, imap, …) or by its master.cf name (submission); run without --service to see the services of the log (--format json lists them)`;
 }

@@ -6,7 +6,7 @@ import { census } from '../census/census.js';
 import { EXIT, type ExitCode } from '../model/errors.js';
 import { renderPeers } from '../render/peers-output.js';
 import { forTerminal } from '../render/sanitize.js';
-import { addCommonOptions, type CommonFlags, resolveCommon } from './common-options.js';
+import { addCommonOptions, type CommonFlags, resolveCommon, unmatchedServicesNote } from './common-options.js';
 import type { Io } from './io.js';
 
 interface PeersFlags extends CommonFlags {
@@ -56,6 +56,10 @@ async function runPeers(logs: string[], flags: PeersFlags, io: Io): Promise<Exit
   io.endProgress();
   for (const piece of renderPeers(flags.format, groups ? null : rows, groups, result.diagnostics.coverage))
     io.out(piece);
-  if (!common.quiet) for (const issue of result.diagnostics.issues) io.err(`warning: ${forTerminal(issue.message)}`);
+  if (!common.quiet) {
+    for (const issue of result.diagnostics.issues) io.err(`warning: ${forTerminal(issue.message)}`);
+    const services = unmatchedServicesNote(common, result.view);
+    if (services !== null) io.err(services);
+  }
   return result.diagnostics.issues.length > 0 ? EXIT.incomplete : EXIT.ok;
 }

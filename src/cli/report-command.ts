@@ -6,7 +6,7 @@ import { CensusError, EXIT, type ExitCode } from '../model/errors.js';
 import { REPORT_FORMATS } from '../render/render-report.js';
 import { buildReport } from '../render/report-model.js';
 import { forTerminal } from '../render/sanitize.js';
-import { addCommonOptions, type CommonFlags, resolveCommon } from './common-options.js';
+import { addCommonOptions, type CommonFlags, resolveCommon, unmatchedServicesNote } from './common-options.js';
 import { addHistoryOptions, type HistoryFlags, openRecorder, summaryLine } from './history-options.js';
 import type { Io } from './io.js';
 
@@ -63,6 +63,8 @@ export async function runReport(logs: string[], flags: ReportFlags, io: Io): Pro
   }
   if (!common.quiet) {
     for (const issue of result.diagnostics.issues) io.err(`warning: ${forTerminal(issue.message)}`);
+    const services = unmatchedServicesNote(common, result.view);
+    if (services !== null) io.err(services);
     if (common.showUnparsed) {
       for (const s of result.diagnostics.samples)
         io.err(`unparsed ${forTerminal(s.source)}:${s.line}: ${forTerminal(s.text)}`);

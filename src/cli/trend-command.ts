@@ -40,7 +40,10 @@ export function registerTrend(program: Command, io: Io): void {
         .choices(['in', 'out', 'both', 'inbound', 'outbound', 'mailbox'])
         .default('both'),
     )
-    .option('--service <list>', 'only these services, comma-separated: smtpd, submission/smtpd, smtp, …')
+    .option(
+      '--service <list>',
+      'only these services, comma-separated, as logged (smtpd, submission/smtpd, smtp, …) or by master.cf name (submission)',
+    )
     .option('--source <name>', 'only this --history-source (default: all of them, summed)')
     .addOption(new Option('-f, --format <format>', 'output format').choices([...TREND_FORMATS]).default('table'))
     .option('--no-color', 'no colour even on a terminal (NO_COLOR is honoured too)')

@@ -75,7 +75,10 @@ export function registerWatch(program: Command, io: Io): void {
         .default('both'),
     )
     .option('--exclude-unknown', 'leave out clients without a verified name (unknown[ip])')
-    .option('--service <list>', 'only these services, comma-separated: smtpd, submission/smtpd, smtp, …')
+    .option(
+      '--service <list>',
+      'only these services, comma-separated, as logged (smtpd, submission/smtpd, smtp, …) or by master.cf name (submission)',
+    )
     .option('--mta <list>', 'which log dialects to read: auto or a comma-separated list', 'auto')
     .option('--year <year>', 'year for timestamps without one (default: the current year)')
     .option('--timezone <zone>', 'zone of timestamps without one: local (default), UTC, +02:00, Europe/Berlin')

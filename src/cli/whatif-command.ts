@@ -17,7 +17,7 @@ import {
 } from '../policy/whatif-policy.js';
 import { forTerminal } from '../render/sanitize.js';
 import { renderWhatIf, WHATIF_FORMATS } from '../render/whatif-output.js';
-import { addCommonOptions, type CommonFlags, resolveCommon } from './common-options.js';
+import { addCommonOptions, type CommonFlags, resolveCommon, unmatchedServicesNote } from './common-options.js';
 import type { Io } from './io.js';
 
 interface WhatIfFlags extends CommonFlags {
@@ -173,7 +173,11 @@ async function runWhatIf(logs: string[], flags: WhatIfFlags, io: Io): Promise<Ex
     { all: flags.all ?? false, top },
   ))
     io.out(piece);
-  if (!common.quiet) for (const issue of result.diagnostics.issues) io.err(`warning: ${forTerminal(issue.message)}`);
+  if (!common.quiet) {
+    for (const issue of result.diagnostics.issues) io.err(`warning: ${forTerminal(issue.message)}`);
+    const services = unmatchedServicesNote(common, result.view);
+    if (services !== null) io.err(services);
+  }
   if (whatif.peers.some((p) => failOn.has(p.verdict))) return EXIT.findings;
   return result.diagnostics.issues.length > 0 ? EXIT.incomplete : EXIT.ok;
 }

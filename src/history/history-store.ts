@@ -543,8 +543,17 @@ export class HistoryStore {
       const serviceWhere = [...sectionWhere];
       const serviceArgs = [...sectionArgs];
       if (q.services !== null) {
-        serviceWhere.push(`x.service IN (${q.services.map(() => '?').join(', ')})`);
-        serviceArgs.push(...q.services);
+        // As the report's --service (serviceMatches): the name as logged, or a part before the daemon's.
+        const match: string[] = [];
+        for (const name of q.services) {
+          match.push('x.service = ?');
+          serviceArgs.push(name);
+          if (!name.includes('/')) {
+            match.push("instr('/' || x.service, '/' || ? || '/') > 0");
+            serviceArgs.push(name);
+          }
+        }
+        serviceWhere.push(`(${match.join(' OR ')})`);
       }
       const from = (table: string, conditions: string[]) =>
         `FROM ${table} x JOIN contributions c ON c.id = x.contribution_id WHERE ${conditions.join(' AND ')}`;

@@ -199,6 +199,18 @@ export function isMailboxService(service: string): boolean {
   return /^(imap|pop3|imaps|pop3s|managesieve)$/.test(service);
 }
 
+/**
+ * Whether a session's service is one of `names`: named as logged (`submission/smtpd`), or by its master.cf service
+ * name, the part before the daemon (`submission` for `submission/smtpd`, as `whatif --mandatory-services` takes
+ * it). A bare daemon name matches only itself: `smtpd` is port 25's smtpd, not `submission/smtpd`.
+ */
+export function serviceMatches(service: string, names: ReadonlySet<string>): boolean {
+  if (names.has(service)) return true;
+  const parts = service.split('/');
+  for (let i = 0; i < parts.length - 1; i++) if (names.has(parts[i]!)) return true;
+  return false;
+}
+
 export interface Failure {
   reason: FailureReason;
   detail: string;

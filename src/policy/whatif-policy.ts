@@ -21,6 +21,7 @@
 import { normaliseProtocol } from '../ciphers/lookup.js';
 import { CIPHER_SUITES, type CipherSuite } from '../ciphers/suites.generated.js';
 import { CensusError } from '../model/errors.js';
+import { serviceMatches } from '../model/types.js';
 import type { MainCf } from './main-cf.js';
 import { evaluateOpensslCipherString, OPENSSL_3_0_DEBIAN, type OpensslBuild } from './openssl-cipher-string.js';
 import {
@@ -116,11 +117,17 @@ export function suiteName(suite: CipherSuite): string {
 
 /** Whether a session of `service` requires TLS: the service or its Postfix instance name is listed. */
 export function isMandatoryService(service: string, mandatoryServices: readonly string[]): boolean {
-  if (mandatoryServices.includes(service)) return true;
   // Postfix `submission/smtpd`, `postfix-out/submission/smtpd`: the part before the daemon names the service.
-  const parts = service.split('/');
-  return parts.length > 1 && parts.slice(0, -1).some((part) => mandatoryServices.includes(part));
+  let names = mandatorySets.get(mandatoryServices);
+  if (names === undefined) {
+    names = new Set(mandatoryServices);
+    mandatorySets.set(mandatoryServices, names);
+  }
+  return serviceMatches(service, names);
 }
+
+/** The lists as sets, made once per list (this is asked per peer and service). */
+const mandatorySets = new WeakMap<readonly string[], ReadonlySet<string>>();
 
 function range(protocols: ReadonlySet<TlsProtocol>): string {
   const list = POLICY_PROTOCOLS.filter((p) => protocols.has(p));

@@ -245,6 +245,11 @@ describe('Postfix census: sessions', () => {
     assert.deepEqual(await counts({ filter: { excludeUnknown: true } }), [1, 1]);
     assert.deepEqual(await counts({ filter: { direction: 'inbound' } }), [2, 0]);
     assert.deepEqual(await counts({ filter: { services: ['submission/smtpd'] } }), [1, 0]);
+    // By master.cf service name, as whatif --mandatory-services takes it (review: an all-zero report); a daemon's
+    // name alone is that daemon's own service only.
+    assert.deepEqual(await counts({ filter: { services: ['submission'] } }), [1, 0]);
+    assert.deepEqual(await counts({ filter: { services: ['smtpd'] } }), [1, 0]);
+    assert.deepEqual(await counts({ filter: { services: ['smtpd', 'submission'] } }), [2, 0]);
     assert.deepEqual(
       await counts({ filter: { sinceMs: Date.UTC(2026, 10, 20, 10, 30), untilMs: Date.UTC(2026, 10, 20, 11, 30) } }),
       [1, 0],

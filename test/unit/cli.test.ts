@@ -223,6 +223,16 @@ describe('cli', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('says which --service names matched no session instead of an all-zero report alone (review)', () => {
+    const ok = run([MAILLOG, '--service', 'smtpd', '-f', 'json']);
+    assert.equal(ok.code, 0);
+    assert.doesNotMatch(ok.err, /matched no session/);
+    const typo = run([MAILLOG, '--service', 'smtpd,submision', '-f', 'json']);
+    assert.equal(typo.code, 0);
+    assert.match(typo.err, /^note: --service submision matched no session; .*master\.cf name \(submission\)/m);
+    assert.equal(run([MAILLOG, '--service', 'submision', '-q']).err, '');
+  });
+
   it('answers --help and --version with exit 0', () => {
     assert.equal(run(['--help']).code, 0);
     assert.match(run(['--version']).out, /^\d+\.\d+\.\d+/);

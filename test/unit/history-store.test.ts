@@ -311,6 +311,26 @@ describe('history: idempotence', () => {
     assert.deepEqual(totals(file), expected(week));
   });
 
+  it('reads by service as the report filters: as logged, or by master.cf name (review)', () => {
+    const file = tempDb();
+    const at = (service: string, n: number) => session('tls13', T0 + n * MIN, n, { service });
+    record(file, [at('smtpd', 1), at('submission/smtpd', 2), at('submission/smtpd', 3), at('smtps/smtpd', 4)]);
+    const store = HistoryStore.open(file, { readonly: true });
+    try {
+      const sessions = (services: string[]) =>
+        store
+          .loadDays({ sinceMs: 0, untilMs: T0 + DAY, sections: ['inbound'], services, source: null })
+          .reduce((n, d) => n + (d.sections.get('inbound')?.totals.sessions ?? 0), 0);
+      assert.equal(sessions(['submission/smtpd']), 2);
+      assert.equal(sessions(['submission']), 2);
+      assert.equal(sessions(['smtpd']), 1);
+      assert.equal(sessions(['submission', 'smtps']), 3);
+      assert.equal(sessions(['smtpd/submission']), 0);
+    } finally {
+      store.close();
+    }
+  });
+
   it('keeps sources apart: two servers over the same hours add up', () => {
     const file = tempDb();
     const day = traffic(T0, T0 + DAY - 1);
