@@ -63,7 +63,12 @@ export function runTrend(flags: TrendFlags, io: Io, nowMs = Date.now()): ExitCod
   const sinceMs = parseWhen('--since', flags.since, nowMs);
   const requestedUntilMs = flags.until !== undefined ? parseWhen('--until', flags.until, nowMs) : nowMs;
   if (requestedUntilMs <= sinceMs) {
-    throw new CensusError('bad-window', '--until is not after --since', { hint: 'swap the two, or widen the window' });
+    // Without --until the window ends now: name the option the user gave (review: it blamed a --until never given).
+    throw flags.until !== undefined
+      ? new CensusError('bad-window', '--until is not after --since', { hint: 'swap the two, or widen the window' })
+      : new CensusError('bad-window', `--since ${JSON.stringify(flags.since)} is not in the past`, {
+          hint: 'the window ends now without --until: give a --since before now, e.g. --since 30d',
+        });
   }
   const by: TrendBy = flags.by === 'auto' ? chooseBy(sinceMs, requestedUntilMs) : (flags.by as TrendBy);
   const window = alignWindow(sinceMs, requestedUntilMs, by);

@@ -202,6 +202,14 @@ describe('history CLI', () => {
     const badKeep = run([MAILLOG, '--history', path.join(dir, 'k.db'), '--keep-days', 'forever']);
     assert.equal(badKeep.code, 2);
     assertOneLineError(badKeep.err, /^error: --keep-days "forever" is not a number of days/);
+    // A --since in the future without --until: said of --since, the option given (review: it blamed --until).
+    const future = run(['trend', '--history', newer, '--since', '9999-12-01']);
+    assert.equal(future.code, 2);
+    assertOneLineError(future.err, /^error: --since "9999-12-01" is not in the past/);
+    assertOneLineError(
+      run(['trend', '--history', newer, '--since', '2026-12-01', '--until', '2026-11-01']).err,
+      /^error: --until is not after --since/,
+    );
     const noHistory = run(['trend']);
     assert.equal(noHistory.code, 2);
     assert.match(noHistory.err, /required option '--history <file>' not specified/);
