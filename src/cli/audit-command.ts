@@ -26,7 +26,11 @@ export function registerAudit(program: Command, io: Io): void {
   const cmd = program
     .command('audit')
     .description("lint main.cf's TLS settings; with logs, propose the tightest policy the traffic allows");
-  addCommonOptions(cmd)
+  // (audit reads no log unless given one: without, it lints main.cf alone and proposes nothing.)
+  addCommonOptions(
+    cmd,
+    'log files, globs, directories of rotated logs, or - for stdin; none: main.cf is linted alone, with no proposal',
+  )
     .addOption(new Option('-f, --format <format>', 'output format').choices([...AUDIT_FORMATS]).default('table'))
     .option('--main-cf <file>', 'the Postfix main.cf or `postconf -n` output to audit (- for stdin)')
     .option('--max-broken <n>', 'the proposal may break at most this many peers of the logs', '0')

@@ -26,12 +26,13 @@ export interface CommonFlags {
   threads?: string;
 }
 
-export function addCommonOptions(cmd: Command): Command {
+/** The LOG argument of the commands that read the system mail log when given none. */
+export const LOG_ARGUMENT =
+  'log files, globs, directories of rotated logs, or - for stdin (default: the system mail log)';
+
+export function addCommonOptions(cmd: Command, logArgument = LOG_ARGUMENT): Command {
   return cmd
-    .argument(
-      '[log...]',
-      'log files, globs, directories of rotated logs, or - for stdin (default: the system mail log)',
-    )
+    .argument('[log...]', logArgument)
     .option('--since <when>', 'only sessions at or after: 1h, 7d, 2w, 2026-11-01, 2026-11-01T08:00')
     .option('--until <when>', 'only sessions before (same forms as --since)')
     .addOption(

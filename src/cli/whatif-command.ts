@@ -58,7 +58,10 @@ export function registerWhatIf(program: Command, io: Io): void {
       '--mandatory-services <list>',
       'services where TLS is required (default: submission,submissions,smtps; IMAP/POP3 always)',
     )
-    .option('--fail-on <verdicts>', 'exit 5 when a peer gets one of these verdicts: loses-tls,refused,downgraded')
+    .option(
+      '--fail-on <verdicts>',
+      'exit 5 when a peer gets one of these verdicts, comma-separated: loses-tls, refused, downgraded, undetermined',
+    )
     .option('--all', 'list unaffected peers too (table and md)')
     .option('--top <n>', 'peers per section in table and md output', '50')
     .action(async (logs: string[], flags: WhatIfFlags) => {

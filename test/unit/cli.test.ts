@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import zlib from 'node:zlib';
+import { VERDICTS } from '../../src/policy/whatif.js';
 import { fixturePath, ROOT } from '../helpers/paths.js';
 
 const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -231,6 +232,17 @@ describe('cli', () => {
     assert.equal(typo.code, 0);
     assert.match(typo.err, /^note: --service submision matched no session; .*master\.cf name \(submission\)/m);
     assert.equal(run([MAILLOG, '--service', 'submision', '-q']).err, '');
+  });
+
+  it('says in --help what each command does with its arguments (review)', () => {
+    // audit reads no log unless given one.
+    const audit = run(['audit', '--help']).out.replace(/\s+/g, ' ');
+    assert.doesNotMatch(audit, /default: the system mail log/);
+    assert.match(audit, /none: main\.cf is linted alone, with no proposal/);
+    assert.match(run(['report', '--help']).out.replace(/\s+/g, ' '), /default: the system mail log/);
+    // whatif --fail-on: every verdict it accepts.
+    const failOn = /--fail-on <verdicts>(.*?)--all/.exec(run(['whatif', '--help']).out.replace(/\s+/g, ' '))?.[1] ?? '';
+    for (const v of VERDICTS.filter((x) => x !== 'unaffected')) assert.match(failOn, new RegExp(`\\b${v}\\b`), v);
   });
 
   it('answers --help and --version with exit 0', () => {
