@@ -71,8 +71,11 @@ export function addCommonOptions(cmd: Command, logArgument = LOG_ARGUMENT): Comm
 const EARLIEST_MS = -86_400_000;
 const LATEST_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
-/** `1h`, `7d`, `2w`, `30m` (before now) or an ISO date/time (local time when it has no zone). */
-export function parseWhen(flag: string, text: string, nowMs: number): number {
+/**
+ * `--since`/`--until`: `1h`, `7d`, `2w`, `30m` (before now) or an ISO date/time (local time when it has no zone).
+ * A bare date is local midnight; `dateIn: 'utc'` makes it UTC midnight (trend, whose periods are UTC days).
+ */
+export function parseWhen(flag: string, text: string, nowMs: number, dateIn: 'local' | 'utc' = 'local'): number {
   const bad = (why: string) =>
     new CensusError('bad-time', `${flag} ${JSON.stringify(text)} ${why}`, {
       hint: `use a duration before now (30m, 1h, 7d, 2w) or a date (2026-11-01, 2026-11-01T08:00)`,
@@ -97,7 +100,10 @@ export function parseWhen(flag: string, text: string, nowMs: number): number {
     }
   }
   const date = /^(\d{4})-(\d\d)-(\d\d)$/.exec(text.trim());
-  if (date) return inRange(new Date(Number(date[1]), Number(date[2]) - 1, Number(date[3])).getTime());
+  if (date) {
+    const [y, m, d] = [Number(date[1]), Number(date[2]) - 1, Number(date[3])];
+    return inRange(dateIn === 'utc' ? Date.UTC(y, m, d) : new Date(y, m, d).getTime());
+  }
   if (/^\d{4}-\d\d-\d\d[T ]\d\d:\d\d/.test(text.trim())) {
     const t = Date.parse(text.trim().replace(' ', 'T'));
     if (!Number.isNaN(t)) return inRange(t);

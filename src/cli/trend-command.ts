@@ -60,8 +60,10 @@ function sectionsOf(direction: string): Section[] {
 }
 
 export function runTrend(flags: TrendFlags, io: Io, nowMs = Date.now()): ExitCode {
-  const sinceMs = parseWhen('--since', flags.since, nowMs);
-  const requestedUntilMs = flags.until !== undefined ? parseWhen('--until', flags.until, nowMs) : nowMs;
+  // A bare date is a UTC day, as trend's periods are (a review: in Tokyo, --since 2026-11-21 showed Nov 20's row,
+  // widened to the UTC day around local midnight).
+  const sinceMs = parseWhen('--since', flags.since, nowMs, 'utc');
+  const requestedUntilMs = flags.until !== undefined ? parseWhen('--until', flags.until, nowMs, 'utc') : nowMs;
   if (requestedUntilMs <= sinceMs) {
     // Without --until the window ends now: name the option the user gave (review: it blamed a --until never given).
     throw flags.until !== undefined

@@ -89,6 +89,25 @@ describe('history CLI', () => {
     assert.match(md.out, /^\| day \| seen \| sessions \| TLS share \|/m);
   });
 
+  it('trend reads a bare date as the UTC day its periods are, in any zone (review)', () => {
+    const db = path.join(tempDir(), 'history.db');
+    assert.equal(run([MAILLOG, '--year', '2026', '--timezone', 'UTC', '-q', '--history', db]).code, 0);
+    const trend = (tz: string, since: string, until: string) => {
+      const r = spawnSync(
+        process.execPath,
+        [CLI, 'trend', '--history', db, '--since', since, '--until', until, '--by', 'day', '--format', 'json'],
+        { encoding: 'utf8', env: { ...process.env, TZ: tz } },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      return (JSON.parse(r.stdout) as TrendJson).inbound.periods.map((p) => [p.period, p.sessions]);
+    };
+    for (const tz of ['UTC', 'Asia/Tokyo', 'America/Los_Angeles']) {
+      // The fixture's sessions are all on 2026-11-27 at 19:02 (UTC): not in a window that starts the day after.
+      assert.deepEqual(trend(tz, '2026-11-28', '2026-11-30'), [], tz);
+      assert.deepEqual(trend(tz, '2026-11-27', '2026-11-28'), [['2026-11-27', 31]], tz);
+    }
+  });
+
   it('keeps servers apart with --history-source and filters by --source', () => {
     const db = path.join(tempDir(), 'history.db');
     assert.equal(run([MAILLOG, '--year', '2026', '-q', '--history', db, '--history-source', 'mx1']).code, 0);
