@@ -1,7 +1,8 @@
 // The CLI's only contact with the process: stdout, stderr, the exit code, progress on a TTY.
 
 import type { CensusOptions } from '../census/census.js';
-import type { ExitCode } from '../model/errors.js';
+import { EXIT, type ExitCode } from '../model/errors.js';
+import { forTerminal } from '../render/sanitize.js';
 import type { InputSpec } from '../sources/resolve-inputs.js';
 
 export interface Io {
@@ -76,9 +77,15 @@ export function processIo(streams: IoStreams = process): Io & { exitCode: ExitCo
   // A reader that stops early (`| head`, a pager quit) is no error worth a stack trace, nor a reason to end the run
   // with another exit code: exiting 0 here hid exit codes 3 and 5 from scripts under `set -o pipefail` (review).
   // The run goes on without its output and exits as it would have.
+  // Any other failure to write it (a full disk, an I/O error) leaves no complete output: said in one line, exit 3,
+  // at once, since what is left cannot be written either (a review: ENOSPC gave a stack trace and exit 1).
   stdout.on?.('error', (e) => {
-    if (e.code !== 'EPIPE') throw e;
     io.stdoutClosed = true;
+    if (e.code === 'EPIPE') return;
+    io.endProgress();
+    stderr.write(`error: the output could not be written (${forTerminal(e.message)})\n`);
+    stderr.write('hint: check the free space and the file or device the output goes to\n');
+    process.exit(EXIT.incomplete);
   });
   return io;
 }

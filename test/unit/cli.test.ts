@@ -200,6 +200,23 @@ describe('cli', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('says in one line that its output could not be written (a full disk), exit 3 (review)', (t) => {
+    if (!fs.existsSync('/dev/full')) {
+      t.skip('no /dev/full');
+      return;
+    }
+    const full = fs.openSync('/dev/full', 'w');
+    try {
+      for (const args of [[MAILLOG], ['peers', MAILLOG, '--format', 'json']]) {
+        const r = spawnSync(process.execPath, [CLI, ...args], { stdio: ['ignore', full, 'pipe'], encoding: 'utf8' });
+        assert.equal(r.status, 3, r.stderr);
+        assertOneLineError(r.stderr, /^error: the output could not be written \(ENOSPC/);
+      }
+    } finally {
+      fs.closeSync(full);
+    }
+  });
+
   it('prints the report of a truncated .gz with a warning and exit 3', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-cli-'));
     const gz = zlib.gzipSync(fs.readFileSync(MAILLOG));
