@@ -13,7 +13,8 @@ import type { Io } from './io.js';
 
 interface TrendFlags {
   history: string;
-  since: string;
+  /** Not given: DEFAULT_SINCE. */
+  since?: string;
   until?: string;
   by: string;
   direction: string;
@@ -23,12 +24,14 @@ interface TrendFlags {
   color?: boolean;
 }
 
+const DEFAULT_SINCE = '90d';
+
 export function registerTrend(program: Command, io: Io): void {
   program
     .command('trend')
     .description('the recorded history over time: TLS share, legacy share, failures, plaintext per day, week or month')
     .requiredOption('--history <file>', 'the history file that report --history or watch --history record into')
-    .option('--since <when>', 'start of the window: 90d, 12w, 2026-09-01', '90d')
+    .option('--since <when>', `start of the window: 90d, 12w, 2026-09-01 (default: ${DEFAULT_SINCE})`)
     .option('--until <when>', 'end of the window (default: now)')
     .addOption(
       new Option('--by <period>', 'one row per UTC day, ISO week or month (auto: by the window length)')
@@ -62,15 +65,24 @@ function sectionsOf(direction: string): Section[] {
 export function runTrend(flags: TrendFlags, io: Io, nowMs = Date.now()): ExitCode {
   // A bare date is a UTC day, as trend's periods are (a review: in Tokyo, --since 2026-11-21 showed Nov 20's row,
   // widened to the UTC day around local midnight).
-  const sinceMs = parseWhen('--since', flags.since, nowMs, 'utc');
+  const since = flags.since ?? DEFAULT_SINCE;
+  const sinceMs = parseWhen('--since', since, nowMs, 'utc');
   const requestedUntilMs = flags.until !== undefined ? parseWhen('--until', flags.until, nowMs, 'utc') : nowMs;
   if (requestedUntilMs <= sinceMs) {
-    // Without --until the window ends now: name the option the user gave (review: it blamed a --until never given).
-    throw flags.until !== undefined
-      ? new CensusError('bad-window', '--until is not after --since', { hint: 'swap the two, or widen the window' })
-      : new CensusError('bad-window', `--since ${JSON.stringify(flags.since)} is not in the past`, {
+    // Name the options the user gave (reviews: it blamed a --until never given, then a --since never given).
+    throw flags.until === undefined
+      ? new CensusError('bad-window', `--since ${JSON.stringify(since)} is not in the past`, {
           hint: 'the window ends now without --until: give a --since before now, e.g. --since 30d',
-        });
+        })
+      : flags.since === undefined
+        ? new CensusError(
+            'bad-window',
+            `--until ${JSON.stringify(flags.until)} is before the default --since (${DEFAULT_SINCE} ago)`,
+            {
+              hint: `give an earlier --since too, a date before ${JSON.stringify(flags.until)}`,
+            },
+          )
+        : new CensusError('bad-window', '--until is not after --since', { hint: 'swap the two, or widen the window' });
   }
   const by: TrendBy = flags.by === 'auto' ? chooseBy(sinceMs, requestedUntilMs) : (flags.by as TrendBy);
   const window = alignWindow(sinceMs, requestedUntilMs, by);
@@ -107,6 +119,16 @@ export function runTrend(flags: TrendFlags, io: Io, nowMs = Date.now()): ExitCod
     });
     const color = (flags.color ?? true) && !process.env.NO_COLOR && process.stdout.isTTY === true;
     io.out(renderTrend(flags.format, data, { color }));
+    // (As report says of a --service that matched nothing: all zeros with no word of why left admins guessing.)
+    const recorded = sections.reduce(
+      (n, section) => n + (data[section]?.periods ?? []).reduce((m, p) => m + p.sessions, 0),
+      0,
+    );
+    if (services !== null && recorded === 0) {
+      io.err(
+        `note: --service ${forTerminal(services.join(','))} matched no recorded session in the window; a service is named as logged (smtpd, submission/smtpd, smtp, imap, …) or by its master.cf name (submission)`,
+      );
+    }
   } finally {
     store.close();
   }

@@ -108,6 +108,19 @@ describe('history CLI', () => {
     }
   });
 
+  it('trend names the options given: a --service that matched nothing, a --until before the default --since (review)', () => {
+    const db = path.join(tempDir(), 'history.db');
+    assert.equal(run([MAILLOG, '--year', '2026', '--timezone', 'UTC', '-q', '--history', db]).code, 0);
+    const none = run(['trend', '--history', db, ...WINDOW, '--service', 'nosuch']);
+    assert.equal(none.code, 0, none.err);
+    assert.match(none.err, /^note: --service nosuch matched no recorded session in the window/m);
+    const some = run(['trend', '--history', db, ...WINDOW, '--service', 'smtpd']);
+    assert.equal(some.err, '');
+    const early = run(['trend', '--history', db, '--until', '2020-01-01']);
+    assert.equal(early.code, 2);
+    assertOneLineError(early.err, /^error: --until "2020-01-01" is before the default --since \(90d ago\)/);
+  });
+
   it('keeps servers apart with --history-source and filters by --source', () => {
     const db = path.join(tempDir(), 'history.db');
     assert.equal(run([MAILLOG, '--year', '2026', '-q', '--history', db, '--history-source', 'mx1']).code, 0);
