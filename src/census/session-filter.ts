@@ -32,7 +32,9 @@ export function compileFilter(f: SessionFilter): (s: Session) => boolean {
     if (onSession !== null) onSession(s);
     if (direction !== 'both' && s.direction !== direction) return false;
     if (services && !services(s.service)) return false;
-    if (excludeUnknown && isUnknownClient(s.peer)) return false;
+    // (Clients: the one-liner's `unknown[` was of inbound lines. An outbound relay given by address — a relayhost
+    // `[192.0.2.1]` — has no name either, and is no unknown client: a review saw every smarthost session dropped.)
+    if (excludeUnknown && s.direction === 'inbound' && isUnknownClient(s.peer)) return false;
     if (since !== null && (s.startMs === null || s.startMs < since)) return false;
     if (until !== null && (s.startMs === null || s.startMs >= until)) return false;
     return true;
