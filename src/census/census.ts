@@ -441,7 +441,7 @@ async function countInputs(
   try {
     for (const input of inputs) {
       const source = sourceOf(input);
-      engine.beginSource(source, input.mtimeMs, input.startAt?.line);
+      engine.beginSource(source, input.mtimeMs, input.startAt?.line, input.rotationSet ?? null);
       const onProgress = options.onProgress;
       // (The bytes a window-seek skipped were reported as it went, under the input it was handed.)
       const progress = onProgress ? (bytes: number) => onProgress(input, bytes) : undefined;

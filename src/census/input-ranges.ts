@@ -162,7 +162,7 @@ export async function readInputGroups(
   /** Reads `list` here, in order, after what this thread has read (its bytes counted from `base`). */
   const readHere = async (list: readonly InputSpec[]): Promise<void> => {
     for (const input of list) {
-      engine.beginSource(sourceOf(input), input.mtimeMs, input.startAt?.line);
+      engine.beginSource(sourceOf(input), input.mtimeMs, input.startAt?.line, input.rotationSet ?? null);
       const base = bytes[0]!;
       const result = await readLines(input, engine, {
         progress: (b) => {

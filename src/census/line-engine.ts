@@ -92,12 +92,14 @@ export class LineEngine {
   readonly foreignPrograms = new Map<string, number>();
   protected readonly dialects: readonly Dialect[];
   /**
-   * One interpreter per dialect for the whole read, not per input: the state a dialect keeps across lines (Exim's
+   * One interpreter per dialect for each rotation set, not per file: the state a dialect keeps across lines (Exim's
    * and Sendmail's per process, OpenSMTPD's per session) carries over a rotation, or a connection whose lines
    * span `mail.log.1` and `mail.log` was counted twice (a review). A range census therefore counts runs of whole
    * files apart only when they hold no such dialect's lines (input-ranges.ts).
    */
-  protected readonly interpreters: Interpreter[];
+  protected interpreters: Interpreter[];
+  /** The rotation set of the input read last (`beginSource`). */
+  private rotationSet: string | null = null;
   private envCtx: EnvelopeContext;
   private sourceName = '';
   private lineNo = 0;
@@ -141,10 +143,17 @@ export class LineEngine {
   }
 
   /**
-   * Start an input: year inference from its mtime (the dialects' state goes on: `interpreters`); `name` in samples, its lines
-   * numbered after `linesBefore` (lines skipped unread, census/window-seek.ts).
+   * Start an input: year inference from its mtime; the dialects' state goes on from the input before when both are
+   * of one `rotationSet` (`interpreters`); `name` in samples, its lines numbered after `linesBefore` (lines skipped
+   * unread, census/window-seek.ts).
    */
-  beginSource(name: string, mtimeMs: number | null, linesBefore = 0): void {
+  beginSource(name: string, mtimeMs: number | null, linesBefore = 0, rotationSet: string | null = null): void {
+    // The dialects' state goes on from the file before only within one rotation set: the logs of two servers, or
+    // of unrelated files, have nothing to carry (a review: Exim's `[pid]` keys joined two servers' connections).
+    if (rotationSet === null || rotationSet !== this.rotationSet) {
+      this.interpreters = this.dialects.map((d) => d.createInterpreter());
+    }
+    this.rotationSet = rotationSet;
     this.sourceName = name;
     this.lineNo = linesBefore;
     this.envCtx = {

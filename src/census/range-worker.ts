@@ -151,7 +151,7 @@ async function readGzipRange(gzip: NonNullable<RangeJob['gzip']>): Promise<void>
  */
 async function readInputs(spec: NonNullable<RangeJob['inputs']>): Promise<void> {
   const { warm } = spec;
-  engine.beginSource(warm.source, warm.input.mtimeMs);
+  engine.beginSource(warm.source, warm.input.mtimeMs, 0, warm.input.rotationSet ?? null);
   engine.warmingUp = true;
   if (warm.warmStart !== null) {
     await readLines(warm.input, engine, { range: { start: warm.warmStart, end: null } });
@@ -166,7 +166,7 @@ async function readInputs(spec: NonNullable<RangeJob['inputs']>): Promise<void> 
   const files: ReadResult[] = [];
   let before = 0;
   for (const { input, source } of spec.files) {
-    engine.beginSource(source, input.mtimeMs, input.startAt?.line);
+    engine.beginSource(source, input.mtimeMs, input.startAt?.line, input.rotationSet ?? null);
     let posted = 0;
     const result = await readLines(input, engine, {
       progress: (bytes) => {

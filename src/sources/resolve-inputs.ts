@@ -23,6 +23,12 @@ export interface InputSpec {
    */
   startAt?: { byte: number; line: number };
   /**
+   * The rotation set the file belongs to (its directory and base name, resolveInputs), or null (stdin): the state
+   * dialects keep across lines carries over from one file to the next of the same set, never into another set
+   * (line-engine.ts `beginSource`).
+   */
+  rotationSet?: string | null;
+  /**
    * Read up to this byte (a line start): the lines from it on are dated long after the report's window
    * (census/window-seek.ts). Readers stop there unless given a range of their own; never set on a .gz.
    */
@@ -88,9 +94,9 @@ export function resolveInputs(args: readonly string[], defaults: readonly string
     named.push(...orderRotationSet(files));
   }
   const inputs = inReadingOrder(named).map((f): InputSpec => {
-    if (f === '-') return { path: '-', mtimeMs: null, sizeBytes: null };
+    if (f === '-') return { path: '-', mtimeMs: null, sizeBytes: null, rotationSet: null };
     const st = statOrThrow(f);
-    return { path: f, mtimeMs: st.mtimeMs, sizeBytes: st.size };
+    return { path: f, mtimeMs: st.mtimeMs, sizeBytes: st.size, rotationSet: rotationSetOf(f) };
   });
   // Not one of the files can be read: a census of nothing would look like a quiet server (and audit would fit
   // the tightest policy to it). One unreadable among others is read around, with a warning (read-lines.ts).
@@ -164,7 +170,7 @@ function resolveDefault(defaults: readonly string[]): InputSpec {
     try {
       fs.accessSync(p, fs.constants.R_OK);
       const st = fs.statSync(p);
-      if (st.isFile()) return { path: p, mtimeMs: st.mtimeMs, sizeBytes: st.size };
+      if (st.isFile()) return { path: p, mtimeMs: st.mtimeMs, sizeBytes: st.size, rotationSet: rotationSetOf(p) };
     } catch (e) {
       // not there or not readable: try the next one
       if ((e as NodeJS.ErrnoException).code === 'EACCES') denied ??= p;
@@ -266,9 +272,10 @@ const EXCHANGE_NAME = /^(.*\D)(\d{8}|\d{10})-(\d{1,6})\.log$/i;
  * `RECVyyyymmdd-n.LOG`.
  */
 function rotationKey(file: string): RotationKey {
-  const exchange = EXCHANGE_NAME.exec(file);
-  if (exchange) return { base: exchange[1]!, age: 1, date: exchange[2]!, sequence: Number(exchange[3]) };
   let name = file.replace(/\.(gz|bz2|xz|zst)$/, '');
+  // (After the compression suffix: a compressed day's files are of the set too, a review found them read last.)
+  const exchange = EXCHANGE_NAME.exec(name);
+  if (exchange) return { base: exchange[1]!, age: 1, date: exchange[2]!, sequence: Number(exchange[3]) };
   let age = 0;
   let date = '';
   const num = /^(.*)\.(\d{1,4})$/.exec(name);
@@ -285,6 +292,11 @@ function rotationKey(file: string): RotationKey {
     }
   }
   return { base: name, age, date, sequence: 0 };
+}
+
+/** The rotation set of a file: its absolute directory and base name (`/var/log/mail.log` for `mail.log.2.gz`). */
+export function rotationSetOf(file: string): string {
+  return rotationKey(path.resolve(file)).base;
 }
 
 /** Order files so that each rotation set is read oldest first: maillog.3.gz, maillog.2.gz, maillog.1, maillog. */

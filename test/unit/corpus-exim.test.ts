@@ -205,4 +205,29 @@ describe('Exim census: session rules beyond the corpus', () => {
       'ECDHE_SECP256R1__RSA_SHA256__AES_256_GCM',
     ]);
   });
+
+  it("two servers' mainlogs keep their connections apart, though their pids meet (review)", async () => {
+    // Real lines of test/integration/exim (+pid, no +incoming_port), the second server's with the first's pid and
+    // written a minute earlier: the dialect's state of one log must not carry into another (a rotation set's
+    // files share it; two servers' logs do not).
+    const fs = await import('node:fs');
+    const path = await import('node:path');
+    const one = writeLog(
+      [
+        '2026-11-28 11:08:44 [7868] 1xXGIO-00022u-0w <= e01@client.test H=(e01.client.test) [127.0.0.1] P=esmtps X=TLS1.3:ECDHE_X25519__RSA_PSS_RSAE_SHA256__AES_256_GCM:256 CV=no S=322 id=e01@client.test',
+      ],
+      'mainlog',
+    );
+    const otherDir = path.join(path.dirname(one), 'mx2');
+    fs.mkdirSync(otherDir);
+    const two = path.join(otherDir, 'mainlog');
+    fs.writeFileSync(
+      two,
+      '2026-11-28 11:07:46 [7868] 1xXGIQ-00024G-2l <= e02@client.test H=(e02.client.test) [127.0.0.1] P=esmtps X=TLS1.3:ECDHE_X25519__RSA_PSS_RSAE_SHA256__CHACHA20_POLY1305:256 CV=no S=328 id=e02@client.test\n',
+    );
+    const r = await report([one, two]);
+    assert.equal(r.inbound.totals.sessions, 2);
+    assert.equal(r.inbound.totals.tls, 2);
+    assert.equal(r.inbound.spread.length, 2, 'both handshakes');
+  });
 });

@@ -157,6 +157,12 @@ describe('resolveInputs', () => {
         'SEND20240301-1.LOG',
       ],
     );
+    // A compressed day is of the set too, read before the next day (review: it was read last).
+    assert.deepEqual(orderRotationSet(['RECV20261120-1.LOG', 'RECV20261119-2.LOG.gz', 'RECV20261119-1.LOG.gz']), [
+      'RECV20261119-1.LOG.gz',
+      'RECV20261119-2.LOG.gz',
+      'RECV20261120-1.LOG',
+    ]);
   });
 
   it("reads a directory of Exchange protocol logs, and the shell's order of them, by number (review)", () => {
