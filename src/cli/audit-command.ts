@@ -62,6 +62,22 @@ async function runAudit(logs: string[], flags: AuditFlags, io: Io): Promise<Exit
       hint: 'give the main.cf or the log as a file',
     });
   }
+  // The proposal sets main.cf-wide parameters: judged on a subset of the peers they govern, it would break the
+  // others unseen (a review: with --service submission, ">=TLSv1.2 would break 0 peers" broke 27 on port 25).
+  const subset = [
+    flags.service !== undefined ? '--service' : null,
+    flags.direction !== undefined && flags.direction !== 'both' ? '--direction' : null,
+    flags.excludeUnknown ? '--exclude-unknown' : null,
+  ].filter((x) => x !== null);
+  if (subset.length > 0 && logs.length > 0) {
+    throw new CensusError(
+      'audit-subset',
+      `audit judges main.cf on every peer it governs: ${subset.join(', ')} would hide some`,
+      {
+        hint: 'leave them out (the proposal covers inbound and outbound apart); use whatif for a subset of the traffic',
+      },
+    );
+  }
   const quiet = flags.quiet ?? false;
   const cf = readMainCf(flags.mainCf, io, true);
   const findings = auditMainCf(cf);

@@ -16,7 +16,11 @@ import { type MainCf, parseMainCf, resolveParameter } from './main-cf.js';
 import { evaluateWhatIf, type PeerVerdict } from './whatif.js';
 import { type LibraryModel, policyFromMainCf } from './whatif-policy.js';
 
-export const PROTOCOL_STEPS = ['>=TLSv1.2', '>=TLSv1.1', '>=TLSv1', '>=SSLv3'] as const;
+/**
+ * Never SSLv3: RFC 7568 forbids it, audit's own lint flags it (`protocols-sslv3`), and OpenSSL 3.0 has none (a
+ * review saw `>=SSLv3` proposed): peers that only speak it are the baseline, listed as without TLS anyway.
+ */
+export const PROTOCOL_STEPS = ['>=TLSv1.2', '>=TLSv1.1', '>=TLSv1'] as const;
 export const EXCLUDE_STEPS = ['RC4, 3DES, SHA1, SHA256, SHA384', 'RC4, 3DES, SHA1', 'RC4, 3DES', ''] as const;
 
 interface Knob {
@@ -149,9 +153,13 @@ export function proposePolicy(
     downgraded: peers.filter((p) => p.verdict === 'downgraded' && !baselineDowngraded.has(keyOf(p))).map(label),
   });
 
+  // A side with no peers in the logs is not fitted: every value would "break 0 peers" there (a review: smtp_tls_*
+  // was tightened to the end on a log with no outbound session). Its knobs stay out of the proposal.
+  const fitted = (knob: Knob) => (knob.parameter.startsWith('smtpd_') ? view.inbound : view.outbound).peers.size > 0;
   // Greedy: tighten knob by knob while the whole policy stays within the budget.
   const chosen = loosest();
   for (const knob of KNOBS) {
+    if (!fitted(knob)) continue;
     for (const step of knob.steps) {
       const trial = new Map(chosen).set(knob.parameter, step);
       if (impactOf(judge(trial)).broken.length <= options.maxBroken) {
@@ -179,6 +187,7 @@ export function proposePolicy(
     lines.push({ parameter, value, impact: null, note: NOTES[parameter] ?? null });
   }
   for (const knob of KNOBS) {
+    if (!fitted(knob)) continue;
     const value = chosen.get(knob.parameter)!;
     const alone = impactOf(judge(new Map(loosest()).set(knob.parameter, value)));
     const step = stepOf.get(knob.parameter)!;
@@ -242,12 +251,24 @@ export function proposalText(p: Proposal, window: string, esc: (s: string) => st
     }
     out.push(`${line.parameter} = ${line.value}`.trimEnd());
   }
+  for (const [side, count, daemon] of [
+    ['inbound', p.peers.inbound, 'smtpd'],
+    ['outbound', p.peers.outbound, 'smtp'],
+  ] as const) {
+    if (count === 0) {
+      out.push(
+        `# no ${side} peers in the logs: ${daemon}_tls_*protocols and ${daemon}_tls_*exclude_ciphers are not fitted`,
+      );
+    }
+  }
   for (const r of p.remove) out.push(`# remove ${r.parameter}: ${r.why}`);
   out.push(
     `# all together: would break ${plural(p.total.broken.length, 'peer')}${p.total.broken.length > 0 ? ` (${esc(peersText(p.total.broken))})` : ''}; downgrades ${p.total.downgraded.length}`,
   );
   if (p.baseline.length > 0) {
-    out.push(`# already without TLS under any of these values: ${esc(peersText(p.baseline))}`);
+    out.push(
+      `# already without TLS under any of these values (SSLv3 only, or suites none of them allows): ${esc(peersText(p.baseline))}`,
+    );
   }
   return `${out.join('\n')}\n`;
 }

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { CensusView } from '../../src/aggregate/census-view.js';
@@ -194,6 +195,43 @@ describe('whatif golden scenario', () => {
     const reread = parseMainCf(text);
     assert.deepEqual(reread.diagnostics, []);
     for (const line of two.lines) assert.equal(resolveParameter(reread, line.parameter).expanded, line.value);
+  });
+});
+
+describe('audit proposal: what it fits (review)', () => {
+  it('fits only the sides the logs have peers on, never proposes SSLv3, and refuses a subset of the peers', async () => {
+    const cf = parseMainCf(fs.readFileSync(SEED, 'utf8'));
+    const findings = auditMainCf(cf);
+    // Inbound only: every outbound value would "break 0 peers"; the smtp_* lists are left out, and it says so.
+    const inbound = (
+      await census(resolveInputs([LOG]), { year: 2026, timezone: 'UTC', filter: { direction: 'inbound' } })
+    ).view;
+    const p = proposePolicy(inbound, cf, findings, { maxBroken: 0, library: 'current' });
+    const has = (k: string) => p.lines.some((l) => l.parameter === k);
+    assert.ok(has('smtpd_tls_protocols') && has('smtpd_tls_exclude_ciphers'));
+    assert.ok(!has('smtp_tls_protocols') && !has('smtp_tls_mandatory_exclude_ciphers'));
+    assert.match(
+      proposalText(p, 'window', (s) => s),
+      /# no outbound peers in the logs: smtp_tls_\*protocols/,
+    );
+    // An SSLv3 client (a real line's shape): in the baseline, not a reason to propose >=SSLv3.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-audit-sslv3-'));
+    const log = path.join(dir, 'maillog');
+    fs.writeFileSync(
+      log,
+      `${fs.readFileSync(LOG, 'utf8')}Nov 20 23:00:00 mx postfix/smtpd[999]: Anonymous TLS connection established from old3.example.net[192.0.2.99]: SSLv3 with cipher DHE-RSA-AES256-SHA (256/256 bits)\n`,
+    );
+    const withSsl3 = (await census(resolveInputs([log]), { year: 2026, timezone: 'UTC' })).view;
+    const q = proposePolicy(withSsl3, cf, findings, { maxBroken: 0, library: 'current' });
+    for (const line of q.lines) assert.ok(!line.value.includes('SSLv3'), line.parameter);
+    assert.ok(q.baseline.includes('old3.example.net[192.0.2.99]'));
+    // The CLI refuses what would hide peers the proposal governs.
+    for (const flag of [['--service', 'submission'], ['--direction', 'in'], ['--exclude-unknown']]) {
+      const r = run(['audit', '--main-cf', SEED, LOG, ...TIME, ...flag]);
+      assert.equal(r.code, 2, flag.join(' '));
+      assert.match(r.err, /^error: audit judges main.cf on every peer it governs/);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
 
