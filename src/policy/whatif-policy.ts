@@ -92,6 +92,12 @@ export interface SectionPolicy {
   readonly mandatoryServices: readonly string[];
   /** The Postfix security level the policy came from, when it came from main.cf. */
   readonly level: string | null;
+  /**
+   * Why every TLS session of the section would also need the peer's certificate to pass (smtp levels fingerprint,
+   * verify, secure, dane-only; smtpd_tls_req_ccert with encrypt), or null. The census keeps no certificate
+   * verdict per peer, so such peers cannot be called unaffected (a review: real Postfix deferred them).
+   */
+  readonly certificateRequired: string | null;
   readonly notes: readonly string[];
 }
 
@@ -289,6 +295,7 @@ export function policyFromFlags(flags: PolicyFlags): WhatIfPolicy {
       refusesPlaintext: false,
       mandatoryServices: name === 'inbound' ? mandatoryServices : [],
       level: null,
+      certificateRequired: null,
       notes: sectionNotes,
     };
   };
@@ -463,8 +470,31 @@ function sectionFromPostfix(
     refusesPlaintext: allMandatory,
     mandatoryServices: policy.direction === 'inbound' ? mandatoryServices : [],
     level,
+    certificateRequired: certificateRequirement(policy.direction, level, cf),
     notes,
   };
+}
+
+/**
+ * What a main.cf asks of the peer's certificate on top of TLS (postconf(5), TLS_README "Client-side/Server-side"):
+ * outbound, the levels fingerprint, verify, secure and dane-only (dane falls back to may without TLSA records);
+ * inbound, smtpd_tls_req_ccert = yes, which takes effect with mandatory TLS (level encrypt).
+ */
+function certificateRequirement(direction: 'inbound' | 'outbound', level: string, cf: MainCf): string | null {
+  if (direction === 'outbound') {
+    if (level === 'fingerprint')
+      return "smtp_tls_security_level = fingerprint requires the server's certificate to match a listed fingerprint";
+    if (level === 'verify' || level === 'secure') {
+      return `smtp_tls_security_level = ${level} requires the server's certificate to verify, name included`;
+    }
+    if (level === 'dane-only')
+      return "smtp_tls_security_level = dane-only requires the server's certificate to match its DNSSEC-signed TLSA records";
+    return null;
+  }
+  if (level === 'encrypt' && isPostfixYes(cf.parameters.get('smtpd_tls_req_ccert')?.expanded ?? '')) {
+    return 'smtpd_tls_req_ccert = yes requires a trusted client certificate, which most SMTP clients do not present';
+  }
+  return null;
 }
 
 const LEVEL_ORIGIN: Record<SecurityLevelOrigin, string> = {

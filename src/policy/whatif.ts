@@ -508,6 +508,14 @@ function judgePeer(p: PeerStats, ctx: Context): PeerVerdict {
   } else {
     judgement = judgeUnder(p, mandatoryUse ? sp.mandatory : sp.opportunistic, ctx, mandatoryUse, services);
   }
+  if (sp.certificateRequired !== null && judgement.verdict === 'unaffected' && p.tls > 0) {
+    judgement = {
+      ...judgement,
+      verdict: 'undetermined',
+      certainty: 'likely',
+      reason: `its handshakes stay allowed, but ${sp.certificateRequired}, and the log's counts do not say whether its certificate would pass (${judgement.reason})`,
+    };
+  }
   return {
     direction: ctx.section === 'outbound' ? 'outbound' : 'inbound',
     section: ctx.section,

@@ -511,4 +511,33 @@ describe('whatif: summaries for the HTML report', () => {
     assert.equal(noSsl3.affected[0]?.peer.ip, '192.0.2.40');
     assert.equal(s[1]!.totals.inbound?.['loses-tls'].peers, 2);
   });
+
+  it("a policy that also requires the peer's certificate calls no TLS peer unaffected (review)", () => {
+    const v = view(MODERN_IN, MODERN_OUT);
+    const judged = (text: string) =>
+      evaluateWhatIf(v, policyFromMainCf(parseMainCf(text, { source: 'inline' }), { library: 'current' }));
+    const base = 'smtpd_tls_cert_file = /x\nsmtpd_tls_key_file = /x\n';
+    // Real Postfix 3.7 deferred an "Untrusted" server at verify, and refused a client without a certificate with
+    // req_ccert: the census keeps no certificate verdict per peer, so these cannot be judged.
+    for (const level of ['verify', 'secure', 'fingerprint', 'dane-only']) {
+      const r = judged(`${base}smtpd_tls_security_level = may\nsmtp_tls_security_level = ${level}\n`);
+      assert.equal(peer(r, MODERN_OUT.ip).verdict, 'undetermined', level);
+      assert.match(peer(r, MODERN_OUT.ip).reason, new RegExp(`smtp_tls_security_level = ${level} requires`));
+      assert.equal(verdictOf(r, MODERN_IN.ip), 'unaffected/certain', level);
+    }
+    for (const level of ['may', 'encrypt', 'dane']) {
+      const r = judged(`${base}smtpd_tls_security_level = may\nsmtp_tls_security_level = ${level}\n`);
+      assert.equal(peer(r, MODERN_OUT.ip).verdict, 'unaffected', level);
+    }
+    const ccert = judged(
+      `${base}smtpd_tls_security_level = encrypt\nsmtpd_tls_req_ccert = yes\nsmtp_tls_security_level = may\n`,
+    );
+    assert.equal(peer(ccert, MODERN_IN.ip).verdict, 'undetermined');
+    assert.match(peer(ccert, MODERN_IN.ip).reason, /smtpd_tls_req_ccert = yes requires a trusted client certificate/);
+    // Without mandatory TLS, req_ccert does nothing (postconf(5)).
+    const optional = judged(
+      `${base}smtpd_tls_security_level = may\nsmtpd_tls_req_ccert = yes\nsmtp_tls_security_level = may\n`,
+    );
+    assert.equal(verdictOf(optional, MODERN_IN.ip), 'unaffected/certain');
+  });
 });
