@@ -26,6 +26,9 @@ const check = new LineCheck(
   job.timezone,
   new ProgramKinds(dialects),
 );
+const stopFlag = new Int32Array(job.stop);
+/** The main thread does not need the proof any more: stop at the next chunk and end (window-seek.ts). */
+const stopped = () => Atomics.load(stopFlag, 0) !== 0;
 let posted = 0;
 const progress = (bytes: number) => {
   if (bytes - posted < PROGRESS_BYTES) return;
@@ -34,11 +37,11 @@ const progress = (bytes: number) => {
 };
 let result: SeekResult;
 if (job.kind === 'early') {
-  const { run, reachedEnd } = earlyLinesFrom(job.fd, job.from, Number.POSITIVE_INFINITY, check, progress);
+  const { run, reachedEnd } = earlyLinesFrom(job.fd, job.from, Number.POSITIVE_INFINITY, check, progress, stopped);
   result = { kind: 'early', run, reachedEnd };
 } else {
   const run: Run = { bytes: 0, lines: 0, claimed: 0, firstClaimed: 0, latestMs: Number.NEGATIVE_INFINITY };
-  const hi = lateLinesDownFrom(job.fd, job.from, job.floor, check, run, progress);
+  const hi = lateLinesDownFrom(job.fd, job.from, job.floor, check, run, progress, stopped);
   result = { kind: 'late', run, hi };
 }
 parentPort!.postMessage({ kind: 'done', result } satisfies SeekReply);

@@ -394,7 +394,8 @@ async function lateLines(
 
 /**
  * Proves backwards from `hi` (a line start) down to `floor` (a line start): the late lines' run goes into `total`;
- * returns where they start (`floor` when every line is late). `progress` gets the bytes proved below `from`.
+ * returns where they start (`floor` when every line is late). `progress` gets the bytes proved below `from`;
+ * `halted`, asked before each chunk, ends it early.
  */
 export function lateLinesDownFrom(
   fd: number,
@@ -403,10 +404,11 @@ export function lateLinesDownFrom(
   check: LineCheck,
   total: Run,
   progress?: (bytes: number) => void,
+  halted?: () => boolean,
 ): number {
   const buf = Buffer.allocUnsafe(CHUNK_BYTES);
   let hi = from;
-  while (hi > floor) {
+  while (hi > floor && !halted?.()) {
     const lo = Math.max(floor, hi - CHUNK_BYTES);
     const n = fs.readSync(fd, buf, 0, hi - lo, lo);
     if (n !== hi - lo) break; // (shrank meanwhile: the census finds out, tailStillProved)
@@ -488,7 +490,7 @@ async function lateLinesSplit(
     return { hi: below.hi, split: true };
   } finally {
     // (Before the file is closed: the worker may be reading it.)
-    await worker.worker.terminate();
+    await worker.end();
   }
 }
 
@@ -770,7 +772,7 @@ function earlyLines(
 /**
  * The run of early, harmless lines of the open file `fd` from byte `from` (a line's start) into `check.run`, up to
  * the first other line or `limit` (a line's start); whether it reached the file's end. `progress` gets the bytes
- * passed since `from`.
+ * passed since `from`; `halted`, asked before each chunk, ends it early (a worker whose proof is not needed).
  */
 export function earlyLinesFrom(
   fd: number,
@@ -778,9 +780,11 @@ export function earlyLinesFrom(
   limit: number,
   check: LineCheck,
   progress?: (bytes: number) => void,
+  halted?: () => boolean,
 ): { run: Run; reachedEnd: boolean } {
   const buf = Buffer.allocUnsafe(CHUNK_BYTES);
   for (;;) {
+    if (halted?.()) return { run: check.run, reachedEnd: false };
     const at = from + check.run.bytes;
     const n = fs.readSync(fd, buf, 0, Math.min(CHUNK_BYTES, limit - at), at);
     const { bytes, stopped } = check.scan(buf, n);
@@ -862,7 +866,7 @@ async function earlyLinesSplit(
       return { run, reachedEnd: tail.reachedEnd, split: true };
     } finally {
       // (Before the file is closed: the worker may be reading it.)
-      await worker.worker.terminate();
+      await worker.end();
     }
   } finally {
     if (input.fd === undefined) fs.closeSync(fd);
@@ -873,7 +877,7 @@ async function earlyLinesSplit(
  * What a seek worker (seek-worker.ts) is asked: prove the early lines of the open file `fd` from byte `from` on
  * (`early`), or its late lines from `from` down to `floor` (`late`).
  */
-export type SeekJob = {
+export type SeekTask = {
   fd: number;
   from: number;
   beforeMs: number;
@@ -884,26 +888,42 @@ export type SeekJob = {
   mta: string[];
 } & ({ kind: 'early' } | { kind: 'late'; floor: number });
 
+/** A SeekTask with `stop`, an Int32Array's buffer set to 1 when the proof is not needed any more. */
+export type SeekJob = SeekTask & { stop: SharedArrayBuffer };
+
 /** What a seek worker proved: early lines (and whether they reached the file's end), or late ones from `hi` on. */
 export type SeekResult = { kind: 'early'; run: Run; reachedEnd: boolean } | { kind: 'late'; run: Run; hi: number };
 
 export type SeekReply = { kind: 'progress'; bytes: number } | { kind: 'done'; result: SeekResult };
 
-/** A seek worker, and what it proved (null if it failed: the caller proves on itself). */
+/**
+ * A seek worker, and what it proved (null if it failed: the caller proves on itself). `end` asks it to stop at
+ * its next chunk and waits until it has exited. Never `Worker.terminate()` a busy one: Node 20 aborted the whole
+ * process ("NodePlatform::ForIsolate … Assertion failed") when a worker was torn down while V8 still compiled
+ * its code on another thread, as a test that stops the worker early met.
+ */
 function startSeekWorker(
-  job: SeekJob,
+  task: SeekTask,
   onProgress: (bytes: number) => void,
-): { worker: Worker; done: Promise<SeekResult | null> } {
-  const worker = new Worker(new URL('./seek-worker.js', import.meta.url), { workerData: job });
+): { done: Promise<SeekResult | null>; end: () => Promise<void> } {
+  const stop = new SharedArrayBuffer(4);
+  const worker = new Worker(new URL('./seek-worker.js', import.meta.url), {
+    workerData: { ...task, stop } satisfies SeekJob,
+  });
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   const done = new Promise<SeekResult | null>((resolve) => {
     worker.on('message', (m: SeekReply) => {
       if (m.kind === 'progress') onProgress(m.bytes);
       else resolve(m.result);
     });
     worker.on('error', () => resolve(null));
-    worker.on('exit', () => resolve(null));
+    void exited.then(() => resolve(null));
   });
-  return { worker, done };
+  const end = async () => {
+    Atomics.store(new Int32Array(stop), 0, 1);
+    await exited;
+  };
+  return { done, end };
 }
 
 /** Probes of `guessEarlyEnd`: each reads one line; the guess is then within size / 2^PROBES of a boundary. */
