@@ -194,11 +194,11 @@ export async function readInputGroups(
     }
     // A seam did not hold: read on from this thread's run.
     fellBack = true;
-    for (const s of started) void s.worker.terminate();
+    for (const s of started) void s.end();
     bytes.fill(0, 1);
     await readHere(inputs.slice(plan.starts[1]));
     return { results, workers: 0 };
   } finally {
-    await Promise.all(started.map((s) => s.worker.terminate()));
+    await Promise.all(started.map((s) => s.end()));
   }
 }

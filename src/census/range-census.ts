@@ -92,6 +92,8 @@ export interface RangeJob {
   };
   /** The input's last range: it closes its open sessions at the end. */
   last: boolean;
+  /** An Int32Array's buffer, set to 1 when the range is not needed any more: the worker stops and ends by itself. */
+  halt?: SharedArrayBuffer;
 }
 
 export type RangeReply =
@@ -265,7 +267,7 @@ export async function readInRanges(
   let ownBytes = 0;
   let fellBack = false;
   const report = progress ? () => progress(ownBytes + workerBytes.reduce((a, b) => a + b, 0)) : undefined;
-  const workers: Worker[] = [];
+  const workers: RangeWorker[] = [];
   const replies: Promise<RangeReply>[] = [];
   for (let i = 1; i < parts; i++) {
     const job: RangeJob = {
@@ -280,13 +282,13 @@ export async function readInRanges(
       },
       last: i === parts - 1,
     };
-    const { worker, done } = startRangeWorker(job, (bytes) => {
+    const started = startRangeWorker(job, (bytes) => {
       if (fellBack) return;
       workerBytes[i] = bytes;
       report?.();
     });
-    workers.push(worker);
-    replies.push(done);
+    workers.push(started);
+    replies.push(started.done);
   }
   try {
     const first = await readLines(input, engine, {
@@ -304,7 +306,7 @@ export async function readInRanges(
     // A seam did not hold: read on from the first seam here (the ranges after it are dropped), through the
     // chunk pipeline when there is one (dialects that keep state across lines are why, often).
     fellBack = true;
-    for (const w of workers) void w.terminate();
+    for (const w of workers) void w.end();
     workerBytes.fill(0);
     const onward = (b: number) => {
       ownBytes = first.bytes + b;
@@ -318,31 +320,41 @@ export async function readInRanges(
         });
     return { path: input.path, bytes: first.bytes + rest.bytes, issue: rest.issue, workers: 0 };
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    await Promise.all(workers.map((w) => w.end()));
   }
 }
 
 export type RangeDone = Extract<RangeReply, { kind: 'done' }>;
 
-/** A range worker, and its result (never rejected: failures come as `error`). */
-export function startRangeWorker(
-  job: RangeJob,
-  onProgress?: (bytes: number) => void,
-): { worker: Worker; done: Promise<RangeReply> } {
-  const worker = new Worker(new URL('./range-worker.js', import.meta.url), { workerData: job });
+/** A range worker, what it ends with (never rejected: failures come as `error`), and `end`. */
+export interface RangeWorker {
+  done: Promise<RangeReply>;
+  /**
+   * Asks the worker to stop (at its next chunk) and waits until it has exited. A worker is never terminated while
+   * busy: Node 20 aborted the whole process (NodePlatform::ForIsolate assertion) when a worker was torn down while
+   * V8 still compiled its code on another thread (met with the window seek's workers, which stop the same way).
+   */
+  end(): Promise<void>;
+}
+
+export function startRangeWorker(job: RangeJob, onProgress?: (bytes: number) => void): RangeWorker {
+  const halt = new SharedArrayBuffer(4);
+  const worker = new Worker(new URL('./range-worker.js', import.meta.url), { workerData: { ...job, halt } });
+  // (After its reply the worker ends by itself, its heap with it, before the views are merged.)
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   const done = new Promise<RangeReply>((resolve) => {
     worker.on('message', (m: RangeReply) => {
       if (m.kind === 'progress') onProgress?.(m.bytes);
-      else {
-        resolve(m);
-        // Its heap (the strings and maps of its view, copied here) is freed before the views are merged.
-        void worker.terminate();
-      }
+      else resolve(m);
     });
     worker.on('error', (e) => resolve({ kind: 'error', message: e.message }));
     worker.on('exit', (code) => resolve({ kind: 'error', message: `range worker stopped (exit code ${code})` }));
   });
-  return { worker, done };
+  const end = async () => {
+    Atomics.store(new Int32Array(halt), 0, 1);
+    await exited;
+  };
+  return { done, end };
 }
 
 /**

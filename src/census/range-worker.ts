@@ -19,6 +19,9 @@ import { readInflatedRange, WarmupWindow } from './stream-range-census.js';
 const PROGRESS_BYTES = 16 << 20;
 
 const job = workerData as RangeJob;
+const haltFlag = job.halt ? new Int32Array(job.halt) : null;
+/** The main thread does not need this range any more (range-census.ts `RangeWorker.end`). */
+const halted = () => haltFlag !== null && Atomics.load(haltFlag, 0) !== 0;
 const { init } = job;
 const { partialBeforeMs, skippedLatestMs } = init;
 const engine = new CensusEngine({
@@ -44,7 +47,7 @@ engine.beginSource(job.source, job.mtimeMs);
  * mid-file, and a view that folded cipher names or services cannot be merged (census-view.ts).
  */
 function useless(): boolean {
-  return engine.statefulLines > 0 || folded();
+  return halted() || engine.statefulLines > 0 || folded();
 }
 
 /**
@@ -103,7 +106,7 @@ async function readFileRange(file: NonNullable<RangeJob['file']>): Promise<void>
   const { input, warmStart, start, end } = file;
   engine.warmingUp = true;
   if (warmStart < start) {
-    const warm = await readLines(input, engine, { range: { start: warmStart, end: start } });
+    const warm = await readLines(input, engine, { range: { start: warmStart, end: start }, stop: halted });
     if (warm.issue !== null) throw new Error(warm.issue.message);
   }
   const startState = beginRange();
@@ -154,11 +157,12 @@ async function readInputs(spec: NonNullable<RangeJob['inputs']>): Promise<void> 
   engine.beginSource(warm.source, warm.input.mtimeMs, 0, warm.input.rotationSet ?? null);
   engine.warmingUp = true;
   if (warm.warmStart !== null) {
-    await readLines(warm.input, engine, { range: { start: warm.warmStart, end: null } });
+    await readLines(warm.input, engine, { range: { start: warm.warmStart, end: null }, stop: halted });
   } else {
     const window = new WarmupWindow(spec.warmupMs, warm.input.mtimeMs, init.timezone);
     await readInflatedRange(warm.input, engine, init.maxLineBytes, Number.MAX_SAFE_INTEGER, null, {
       skipped: (bytes, offset) => window.add(bytes, offset),
+      stop: halted,
     });
     window.replay(engine, init.maxLineBytes);
   }

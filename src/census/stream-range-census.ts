@@ -180,6 +180,8 @@ export async function readInflatedRange(
         const nl = at + rest.length > from ? rest.indexOf(10, Math.max(0, from - at)) : -1;
         if (nl < 0) {
           hooks.skipped?.(rest, at);
+          // (Inflating up to a far seam takes a while: a range no longer needed stops here too.)
+          if (hooks.stop?.()) return { path: input.path, bytes: 0, issue: null, reachedEnd: false };
           continue;
         }
         hooks.skipped?.(rest.subarray(0, nl + 1), at);
@@ -274,7 +276,7 @@ export async function readStreamInRanges(
     }
     // A seam did not hold: inflate again and count everything after this thread's range here.
     fellBack = true;
-    for (const s of started) void s.worker.terminate();
+    for (const s of started) void s.end();
     workerBytes.fill(0);
     const ownRange = ownBytes;
     const rest = await readInflatedRange(input, engine, init.maxLineBytes, seams[0]!, null, {
@@ -285,6 +287,6 @@ export async function readStreamInRanges(
     });
     return { path: input.path, bytes: own.bytes + rest.bytes, issue: rest.issue, workers: 0 };
   } finally {
-    await Promise.all(started.map((s) => s.worker.terminate()));
+    await Promise.all(started.map((s) => s.end()));
   }
 }
