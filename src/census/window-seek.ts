@@ -454,31 +454,10 @@ async function lateLinesSplit(
   const guess = guessLateStart(fd, floor, from, late.fromMs, check);
   const split = from - guess < splitMin ? -1 : lineStartAfter(fd, guess + Math.floor((from - guess) / 2));
   if (split <= floor || split >= from) return alone();
-  let mine = 0;
-  let theirs = 0;
-  const report = () => progress(mine + theirs);
-  const worker = startSeekWorker(
-    {
-      kind: 'late',
-      fd,
-      from: split,
-      floor,
-      beforeMs: late.beforeMs,
-      fromMs: late.fromMs,
-      mtimeMs: input.mtimeMs,
-      timezone: options.timezone,
-      mta: options.dialects.map((d) => d.id),
-    },
-    (bytes) => {
-      theirs = bytes;
-      report();
-    },
-  );
+  const both = progressOfTwo(progress);
+  const worker = startSeekWorker({ kind: 'late', floor, ...taskOf(fd, split, late, input, options) }, both.theirs);
   try {
-    const hi = lateLinesDownFrom(fd, from, split, check, total, (bytes) => {
-      mine = bytes;
-      report();
-    });
+    const hi = lateLinesDownFrom(fd, from, split, check, total, both.mine);
     if (hi > split) return { hi, split: false };
     const below = await worker.done;
     if (below === null || below.kind !== 'late') {
@@ -499,19 +478,7 @@ async function lateLinesSplit(
  * (a line that cannot be dated counts as not late). Only a guess: a log need not be in time order.
  */
 function guessLateStart(fd: number, floor: number, to: number, fromMs: number, check: LineCheck): number {
-  const buf = Buffer.allocUnsafe(PROBE_BYTES);
-  let lo = floor;
-  let hi = to;
-  for (let k = 0; k < PROBES && hi - lo > PROBE_BYTES; k++) {
-    const mid = lo + Math.floor((hi - lo) / 2);
-    const n = fs.readSync(fd, buf, 0, PROBE_BYTES, mid);
-    const nl = buf.indexOf(10);
-    const next = nl < 0 ? -1 : buf.indexOf(10, nl + 1);
-    const t = next < 0 || next >= n ? null : check.timeOfLine(buf, nl + 1, next);
-    if (t !== null && t >= fromMs) hi = mid;
-    else lo = mid;
-  }
-  return hi;
+  return bisectOnStamps(fd, floor, to, check, (t) => !(t !== null && t >= fromMs)).hi;
 }
 
 function addRun(into: Run, run: Run): void {
@@ -824,30 +791,10 @@ async function earlyLinesSplit(
       const all = earlyLinesFrom(fd, 0, Number.POSITIVE_INFINITY, check, (bytes) => options.progress?.(input, bytes));
       return { ...all, split: false };
     }
-    let mine = 0;
-    let theirs = 0;
-    const report = () => options.progress?.(input, mine + theirs);
-    const worker = startSeekWorker(
-      {
-        kind: 'early',
-        fd,
-        from: split,
-        beforeMs,
-        fromMs: Number.POSITIVE_INFINITY,
-        mtimeMs: input.mtimeMs,
-        timezone: options.timezone,
-        mta: options.dialects.map((d) => d.id),
-      },
-      (bytes) => {
-        theirs = bytes;
-        report();
-      },
-    );
+    const both = progressOfTwo((bytes) => options.progress?.(input, bytes));
+    const worker = startSeekWorker({ kind: 'early', ...taskOf(fd, split, outside, input, options) }, both.theirs);
     try {
-      const head = earlyLinesFrom(fd, 0, split, check, (bytes) => {
-        mine = bytes;
-        report();
-      });
+      const head = earlyLinesFrom(fd, 0, split, check, both.mine);
       if (head.run.bytes < split) return { ...head, split: false };
       const tail = await worker.done;
       if (tail === null || tail.kind !== 'early') {
@@ -896,6 +843,44 @@ export type SeekResult = { kind: 'early'; run: Run; reachedEnd: boolean } | { ki
 
 export type SeekReply = { kind: 'progress'; bytes: number } | { kind: 'done'; result: SeekResult };
 
+/** What every seek worker's task holds: the file, where to start, which lines pass, and how to read them. */
+function taskOf(
+  fd: number,
+  from: number,
+  outside: Outside,
+  input: InputSpec,
+  options: { timezone: string | undefined; dialects: readonly Dialect[] },
+) {
+  return {
+    fd,
+    from,
+    beforeMs: outside.beforeMs,
+    fromMs: outside.fromMs,
+    mtimeMs: input.mtimeMs,
+    timezone: options.timezone,
+    mta: options.dialects.map((d) => d.id),
+  };
+}
+
+/** Progress of a proof on two threads: each side reports its own bytes, `progress` gets their sum. */
+function progressOfTwo(progress: (bytes: number) => void): {
+  mine: (bytes: number) => void;
+  theirs: (bytes: number) => void;
+} {
+  let mine = 0;
+  let theirs = 0;
+  return {
+    mine: (bytes) => {
+      mine = bytes;
+      progress(mine + theirs);
+    },
+    theirs: (bytes) => {
+      theirs = bytes;
+      progress(mine + theirs);
+    },
+  };
+}
+
 /**
  * A seek worker, and what it proved (null if it failed: the caller proves on itself). `end` asks it to stop at
  * its next chunk and waits until it has exited. Never `Worker.terminate()` a busy one: Node 20 aborted the whole
@@ -935,20 +920,33 @@ const PROBE_BYTES = 64 * 1024;
  * be dated counts as not early). Only a guess: a log need not be in time order.
  */
 function guessEarlyEnd(fd: number, beforeMs: number, check: LineCheck): number {
-  const size = fs.fstatSync(fd).size;
+  return bisectOnStamps(fd, 0, fs.fstatSync(fd).size, check, (t) => t !== null && t < beforeMs).lo;
+}
+
+/**
+ * Bisects [lo, hi) of a file on the stamps of single lines (the first whole line at each probe; null when it cannot
+ * be dated): `before(t)` says the boundary sought lies after that line. Up to PROBES probes.
+ */
+function bisectOnStamps(
+  fd: number,
+  from: number,
+  to: number,
+  check: LineCheck,
+  before: (t: number | null) => boolean,
+): { lo: number; hi: number } {
   const buf = Buffer.allocUnsafe(PROBE_BYTES);
-  let lo = 0;
-  let hi = size;
+  let lo = from;
+  let hi = to;
   for (let k = 0; k < PROBES && hi - lo > PROBE_BYTES; k++) {
     const mid = lo + Math.floor((hi - lo) / 2);
     const n = fs.readSync(fd, buf, 0, PROBE_BYTES, mid);
     const nl = buf.indexOf(10);
     const next = nl < 0 ? -1 : buf.indexOf(10, nl + 1);
     const t = next < 0 || next >= n ? null : check.timeOfLine(buf, nl + 1, next);
-    if (t !== null && t < beforeMs) lo = mid;
+    if (before(t)) lo = mid;
     else hi = mid;
   }
-  return lo;
+  return { lo, hi };
 }
 
 /** The start of the first line that begins at or after `at` (the byte after a newline), or -1 if none is near. */

@@ -8,14 +8,11 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { sanitizeLabel } from '../../src/aggregate/session-metrics.js';
 import { census } from '../../src/census/census.js';
-import { compileFilter } from '../../src/census/session-filter.js';
-import { DIALECTS } from '../../src/dialects/registry.js';
-import { parseZone } from '../../src/envelope/clock.js';
 import { renderProm, TlsMetrics } from '../../src/render/prom.js';
 import { buildReport } from '../../src/render/report-model.js';
 import { resolveInputs } from '../../src/sources/resolve-inputs.js';
-import { LogWatcher } from '../../src/watch/log-watcher.js';
 import { parseExposition } from '../helpers/exposition.js';
+import { watcherOf } from '../helpers/log-watcher.js';
 import { fixturePath, ROOT } from '../helpers/paths.js';
 
 const sum = (xs: { value: number }[]) => xs.reduce((n, x) => n + x.value, 0);
@@ -68,19 +65,7 @@ describe('prometheus metrics', () => {
     const file = path.join(dir, 'mail.log');
     fs.copyFileSync(log, file);
     const live = new TlsMetrics();
-    const w = new LogWatcher(
-      {
-        files: [file],
-        dialects: DIALECTS,
-        zone: parseZone('UTC'),
-        year: null,
-        filter: compileFilter({}),
-        fromStart: true,
-        idleTtlMs: 300_000,
-        now: () => Date.UTC(2026, 10, 21),
-      },
-      live,
-    );
+    const w = watcherOf(file, live, { fromStart: true, idleTtlMs: 300_000, now: () => Date.UTC(2026, 10, 21) });
     w.stop();
     fs.rmSync(dir, { recursive: true, force: true });
     for (const [what, text] of [

@@ -8,13 +8,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { compileFilter } from '../../src/census/session-filter.js';
-import { DIALECTS } from '../../src/dialects/registry.js';
-import { parseZone } from '../../src/envelope/clock.js';
 import { TlsMetrics } from '../../src/render/prom.js';
-import { LogWatcher } from '../../src/watch/log-watcher.js';
 import { parseListen } from '../../src/watch/metrics-output.js';
 import { parseExposition } from '../helpers/exposition.js';
+import { watcherOf } from '../helpers/log-watcher.js';
 import { ROOT } from '../helpers/paths.js';
 
 const T0 = Date.UTC(2026, 10, 20, 9, 0, 0);
@@ -39,19 +36,7 @@ describe('watch', () => {
     fs.writeFileSync(file, '');
     let now = T0;
     const metrics = new TlsMetrics();
-    const w = new LogWatcher(
-      {
-        files: [file],
-        dialects: DIALECTS,
-        zone: parseZone('UTC'),
-        year: null,
-        filter: compileFilter({}),
-        fromStart: false,
-        idleTtlMs: 60_000,
-        now: () => now,
-      },
-      metrics,
-    );
+    const w = watcherOf(file, metrics, { now: () => now });
     w.poll();
     fs.appendFileSync(file, `${tlsSession(100, T0)}\n${tlsSession(101, T0).split('\n').slice(0, 2).join('\n')}\n`);
     w.poll();
@@ -75,20 +60,7 @@ describe('watch', () => {
     const starts: (number | null)[] = [];
     let now = Date.UTC(2026, 10, 29, 12, 0, 0); // started in November
     const metrics = new TlsMetrics();
-    const w = new LogWatcher(
-      {
-        files: [file],
-        dialects: DIALECTS,
-        zone: parseZone('UTC'),
-        year: null,
-        filter: compileFilter({}),
-        onSession: (s) => starts.push(s.startMs),
-        fromStart: false,
-        idleTtlMs: 60_000,
-        now: () => now,
-      },
-      metrics,
-    );
+    const w = watcherOf(file, metrics, { onSession: (s) => starts.push(s.startMs), now: () => now });
     w.poll();
     // December's lines, read in December: this year's, and one session though its lines come two polls apart.
     const dec = (pid: number, s: string) => `Dec  1 00:00:0${s} mx postfix/smtpd[${pid}]: `;
