@@ -8,7 +8,7 @@ import { parseZone } from '../envelope/clock.js';
 import { selectDialects } from './census.js';
 import { LineEngine } from './line-engine.js';
 import { ObservationEncoder } from './observation-codec.js';
-import { type ChunkJob, type ChunkReply, countChunk, type WorkerInit } from './parallel-census.js';
+import { type ChunkClose, type ChunkJob, type ChunkReply, countChunk, type WorkerInit } from './parallel-census.js';
 
 const init = workerData as WorkerInit;
 const encoder = new ObservationEncoder();
@@ -26,7 +26,13 @@ const engine = new LineEngine(
 let source: string | null = null;
 let sourceMtime: number | null = null;
 
-parentPort!.on('message', (job: ChunkJob) => {
+parentPort!.on('message', (message: ChunkJob | ChunkClose) => {
+  // The census is done: close the port, and the thread ends by itself (parallel-census.ts `close`).
+  if ('close' in message) {
+    parentPort!.close();
+    return;
+  }
+  const job = message;
   if (job.source !== source || job.mtimeMs !== sourceMtime) {
     source = job.source;
     sourceMtime = job.mtimeMs;

@@ -78,7 +78,17 @@ interface WorkerSlot {
   worker: Worker;
   inflight: number;
   decoder: ObservationDecoder;
+  /** Settles when the worker has exited (after `close`, or on its own failure). */
+  exited: Promise<void>;
 }
+
+/** What `close` posts: the worker closes its port and ends by itself (census-worker.ts). */
+export interface ChunkClose {
+  close: true;
+}
+
+/** How long `close` waits for a worker to end by itself before terminating it (a worker that never answers). */
+const CLOSE_WAIT_MS = 10_000;
 
 /** A line a dialect with state must interpret on the main thread (from a chunk counted ahead here). */
 class DeferredLine {
@@ -266,10 +276,26 @@ export class ParallelCensus {
     if (this.filled - this.carried >= this.limit()) await this.cut(false, fileBytes);
   }
 
+  /**
+   * Ends the workers: each is told to close its port, ends once its last chunk is done, and is waited for. Not
+   * `terminate()`: Node 20 aborted the whole process when a worker was torn down while V8 still compiled its code
+   * on another thread (range-census.ts `RangeWorker.end`); only one that has not ended after CLOSE_WAIT_MS is.
+   */
   async close(): Promise<void> {
     const slots = this.slots;
     this.slots = null;
-    if (slots !== null) await Promise.all(slots.map((s) => s.worker.terminate()));
+    if (slots === null) return;
+    await Promise.all(
+      slots.map(async (s) => {
+        s.worker.postMessage({ close: true } satisfies ChunkClose);
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((resolve) => {
+          timer = setTimeout(() => resolve('late'), CLOSE_WAIT_MS);
+        });
+        if ((await Promise.race([s.exited, late])) === 'late') await s.worker.terminate();
+        clearTimeout(timer);
+      }),
+    );
   }
 
   private async push(chunk: Buffer, fileBytes: number): Promise<void> {
@@ -475,7 +501,8 @@ export class ParallelCensus {
     const slots: WorkerSlot[] = [];
     for (let i = 0; i < this.options.workers; i++) {
       const worker = new Worker(new URL('./census-worker.js', import.meta.url), { workerData: this.options.init });
-      const slot: WorkerSlot = { worker, inflight: 0, decoder: new ObservationDecoder() };
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      const slot: WorkerSlot = { worker, inflight: 0, decoder: new ObservationDecoder(), exited };
       worker.on('message', (reply: ChunkReply) => this.onReply(slot, reply));
       worker.on('error', (e) => this.fail(e));
       worker.on('exit', (code) => {
