@@ -21,6 +21,7 @@ import {
   NO_EVENT,
   UNSURE,
 } from '../dialects/dialect.js';
+import { hasEximMessageId } from '../dialects/exim.js';
 import { WallClock, YearResolver, type Zone } from '../envelope/clock.js';
 import { FastEnvelope } from '../envelope/fast-envelope.js';
 import { locateTag, newTagSpan, TAG_EXIM, TAG_SYSLOG, TAG_UNSURE, type TagSpan } from '../envelope/locate-program.js';
@@ -556,44 +557,6 @@ export class LineEngine {
       throw nothingClaimedError(this.coverage.lines, this.foreignPrograms, this.dialects);
     }
   }
-}
-
-/** An alphanumeric ASCII byte. */
-function isAlnum(b: number | undefined): boolean {
-  return b !== undefined && ((b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122));
-}
-
-/**
- * Whether the Exim mainlog line buf[start, end) carries a message id after its stamp (and `.fff`, ` ±hhmm`,
- * ` [pid]`): `1vAbCd-000ABC-AB` (6-6-2 before 4.97, 6-11-4 since; log-formats.md §3.4).
- */
-export function hasEximMessageId(buf: Buffer, start: number, end: number): boolean {
-  let p = start + 19;
-  if (buf[p] === 46 /* . */) {
-    p++;
-    while (p < end && buf[p]! >= 48 && buf[p]! <= 57) p++;
-  }
-  if (buf[p] === 32 && (buf[p + 1] === 43 || buf[p + 1] === 45) && buf[p + 6] === 32) p += 6; // ` +hhmm`
-  if (buf[p] !== 32) return false;
-  p++;
-  if (buf[p] === 91 /* [ */) {
-    while (p < end && buf[p] !== 93 /* ] */) p++;
-    if (buf[p + 1] !== 32) return false;
-    p += 2;
-  }
-  const run = (min: number, max: number): boolean => {
-    let n = 0;
-    while (p < end && isAlnum(buf[p])) {
-      p++;
-      n++;
-    }
-    return n >= min && n <= max;
-  };
-  if (!run(6, 6) || buf[p] !== 45) return false;
-  p++;
-  if (!run(6, 11) || buf[p] !== 45) return false;
-  p++;
-  return run(2, 4) && (p === end || buf[p] === 32);
 }
 
 function sameBytes(a: Buffer, buf: Buffer, start: number, end: number): boolean {

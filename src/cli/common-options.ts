@@ -185,6 +185,10 @@ function splitList(s: string): string[] {
     .filter((x) => x !== '');
 }
 
+/** How `--service` names a service, for the notes that say a name matched nothing (report and the like, trend). */
+export const SERVICE_NAMES =
+  'a service is named as logged after the syslog name (smtpd, submission/smtpd, smtp, imap, …) or by its master.cf name (submission)';
+
 /**
  * The `--service` names that matched no counted session, as a note: an all-zero report with no word of why left a
  * mail admin guessing (review: `--service submission`, before master.cf names were taken). The names seen are
@@ -195,5 +199,5 @@ export function unmatchedServicesNote(common: ResolvedCommon, view: CensusView):
   if (!names || names.length === 0 || view.servicesFolded) return null;
   const missing = names.filter((name) => ![...view.services].some((s) => serviceMatches(s, new Set([name]))));
   if (missing.length === 0) return null;
-  return `note: --service ${forTerminal(missing.join(','))} matched no session${common.window.sinceMs !== null || common.window.untilMs !== null ? ' in the window' : ''}; a service is named as logged after the syslog name (smtpd, submission/smtpd, smtp, imap, …) or by its master.cf name (submission); run without --service to see the services of the log (--format json lists them)`;
+  return `note: --service ${forTerminal(missing.join(','))} matched no session${common.window.sinceMs !== null || common.window.untilMs !== null ? ' in the window' : ''}; ${SERVICE_NAMES}; run without --service to see the services of the log (--format json lists them)`;
 }

@@ -8,7 +8,7 @@ import { alignWindow, buildTrend, chooseBy, type TrendBy } from '../history/tren
 import { CensusError, EXIT, type ExitCode } from '../model/errors.js';
 import { forTerminal } from '../render/sanitize.js';
 import { renderTrend, TREND_FORMATS } from '../render/trend-output.js';
-import { parseWhen } from './common-options.js';
+import { parseWhen, SERVICE_NAMES } from './common-options.js';
 import type { Io } from './io.js';
 
 interface TrendFlags {
@@ -126,7 +126,7 @@ export function runTrend(flags: TrendFlags, io: Io, nowMs = Date.now()): ExitCod
     );
     if (services !== null && recorded === 0) {
       io.err(
-        `note: --service ${forTerminal(services.join(','))} matched no recorded session in the window; a service is named as logged (smtpd, submission/smtpd, smtp, imap, …) or by its master.cf name (submission)`,
+        `note: --service ${forTerminal(services.join(','))} matched no recorded session in the window; ${SERVICE_NAMES}`,
       );
     }
   } finally {

@@ -81,3 +81,8 @@ export function messageHolds(keyword: string): (buf: Buffer, start: number, end:
     return false;
   };
 }
+
+/** An alphanumeric ASCII byte (the byte readers of the dialects and the line engine). */
+export function isAlnumByte(b: number | undefined): boolean {
+  return b !== undefined && ((b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122));
+}

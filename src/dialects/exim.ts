@@ -25,7 +25,7 @@
 
 import { normaliseProtocol } from '../ciphers/lookup.js';
 import type { Direction, Envelope, FailureReason, Observation, Peer } from '../model/types.js';
-import { type Dialect, type Interpreter, MALFORMED } from './dialect.js';
+import { type Dialect, type Interpreter, isAlnumByte, MALFORMED } from './dialect.js';
 import { connectObs, deliveryObs, disconnectObs, failureObs, handshakeObs, messageObs } from './observations.js';
 import { classifyTlsError } from './tls-error-reason.js';
 
@@ -90,6 +90,39 @@ function notLoggedHandshake(base: Parameters<typeof handshakeObs>[0], peer: Peer
   const h = handshakeObs(base, peer, 'unknown', '(not logged)', null, null);
   h.note = 'Exim logged TLS (P=, or an error of a TLS record) without X=: add +tls_cipher to log_selector';
   return h;
+}
+
+/**
+ * Whether the Exim mainlog line buf[start, end) carries a message id after its stamp (and `.fff`, ` ±hhmm`,
+ * ` [pid]`): `1vAbCd-000ABC-AB` (6-6-2 before 4.97, 6-11-4 since; log-formats.md §3.4).
+ */
+export function hasEximMessageId(buf: Buffer, start: number, end: number): boolean {
+  let p = start + 19;
+  if (buf[p] === 46 /* . */) {
+    p++;
+    while (p < end && buf[p]! >= 48 && buf[p]! <= 57) p++;
+  }
+  if (buf[p] === 32 && (buf[p + 1] === 43 || buf[p + 1] === 45) && buf[p + 6] === 32) p += 6; // ` +hhmm`
+  if (buf[p] !== 32) return false;
+  p++;
+  if (buf[p] === 91 /* [ */) {
+    while (p < end && buf[p] !== 93 /* ] */) p++;
+    if (buf[p + 1] !== 32) return false;
+    p += 2;
+  }
+  const run = (min: number, max: number): boolean => {
+    let n = 0;
+    while (p < end && isAlnumByte(buf[p])) {
+      p++;
+      n++;
+    }
+    return n >= min && n <= max;
+  };
+  if (!run(6, 6) || buf[p] !== 45) return false;
+  p++;
+  if (!run(6, 11) || buf[p] !== 45) return false;
+  p++;
+  return run(2, 4) && (p === end || buf[p] === 32);
 }
 
 interface InboundHost {

@@ -12,7 +12,16 @@
 
 import { normaliseProtocol } from '../ciphers/lookup.js';
 import type { Direction, Envelope, Observation, Peer } from '../model/types.js';
-import { type Dialect, HOLDS, type Interpreter, MALFORMED, messageHolds, NO_EVENT, UNSURE } from './dialect.js';
+import {
+  type Dialect,
+  HOLDS,
+  type Interpreter,
+  isAlnumByte,
+  MALFORMED,
+  messageHolds,
+  NO_EVENT,
+  UNSURE,
+} from './dialect.js';
 import {
   connectObs,
   deliveryObs,
@@ -186,17 +195,13 @@ function startsWithBytes(buf: Buffer, at: number, end: number, prefix: Buffer): 
   return true;
 }
 
-function isAlnum(c: number): boolean {
-  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
-}
-
 /** The smtpd lines that are most of a log (connect, disconnect, handshake, `<QID>: client=`), by their bytes. */
 function smtpdKeywordTest(buf: Buffer, start: number, end: number): number {
   const first = buf[start];
   for (const p of SMTPD_STARTS) if (p[0] === first && startsWithBytes(buf, start, end, p)) return HOLDS;
   let i = start;
   const stop = Math.min(end, start + 20);
-  while (i < stop && isAlnum(buf[i]!)) i++;
+  while (i < stop && isAlnumByte(buf[i]!)) i++;
   return i - start >= 5 && startsWithBytes(buf, i, end, CLIENT_AFTER_QID) ? HOLDS : UNSURE;
 }
 
@@ -261,7 +266,7 @@ for (let c = 0; c < 256; c++) {
 function isLocalDelivery(buf: Buffer, start: number, end: number): boolean {
   let i = start;
   const qidEnd = Math.min(end, start + 21);
-  while (i < qidEnd && isAlnum(buf[i]!)) i++;
+  while (i < qidEnd && isAlnumByte(buf[i]!)) i++;
   if (i - start < 5 || i - start > 20 || !startsWithBytes(buf, i, end, TO_AFTER_QID)) return false;
   i = byteAt(buf, 62 /* > */, i + TO_AFTER_QID.length, end);
   if (i < 0 || i + 1 >= end || buf[i + 1] !== 44 /* , */) return false;

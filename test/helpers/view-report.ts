@@ -3,7 +3,9 @@
 import type { CensusView } from '../../src/aggregate/census-view.js';
 import { buildReport, type ReportData } from '../../src/render/report-model.js';
 
-export function reportOfView(view: CensusView): ReportData {
+type ReportOptions = Parameters<typeof buildReport>[3];
+
+export function reportOfView(view: CensusView, options?: ReportOptions): ReportData {
   const diagnostics = {
     coverage: { lines: 0, events: 0, unrecognized: 0, malformed: 0, foreign: 0 },
     sources: [],
@@ -12,5 +14,5 @@ export function reportOfView(view: CensusView): ReportData {
     claimedLines: 0,
     workers: 0,
   };
-  return buildReport(view, diagnostics, { sinceMs: null, untilMs: null });
+  return buildReport(view, diagnostics, { sinceMs: null, untilMs: null }, options);
 }

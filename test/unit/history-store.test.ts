@@ -73,6 +73,18 @@ function traffic(fromMs: number, toMs: number, stepMs = 10 * MIN): Session[] {
   return out;
 }
 
+/** A watch's recorder of /var/log/mail.log into `file`, by the clock `now` (the real one when not given). */
+function watchRecorder(file: string, now?: () => number) {
+  return HistoryRecorder.open(file, {
+    source: 'default',
+    kind: 'watch',
+    inputs: ['/var/log/mail.log'],
+    keepDays: null,
+    toolVersion: 'test',
+    ...(now ? { now } : {}),
+  });
+}
+
 function record(file: string, sessions: Session[], options: { source?: string; nowMs?: number } = {}) {
   const r = HistoryRecorder.open(file, {
     source: options.source ?? 'default',
@@ -352,13 +364,7 @@ describe('history: idempotence', () => {
   it('a watch flushed many times equals one report, and a report after it does not double-count', () => {
     const file = tempDb();
     const day = traffic(T0, T0 + DAY - 1, 7 * MIN);
-    const watch = HistoryRecorder.open(file, {
-      source: 'default',
-      kind: 'watch',
-      inputs: ['/var/log/mail.log'],
-      keepDays: null,
-      toolVersion: 'test',
-    });
+    const watch = watchRecorder(file);
     watch.start();
     day.forEach((s, i) => {
       watch.add(s);
@@ -382,14 +388,7 @@ describe('history: idempotence', () => {
   it('a watch records no session dated beyond a day ahead of its clock, as its clock moves on (review)', () => {
     const file = tempDb();
     let now = T0;
-    const watch = HistoryRecorder.open(file, {
-      source: 'default',
-      kind: 'watch',
-      inputs: ['/var/log/mail.log'],
-      keepDays: null,
-      toolVersion: 'test',
-      now: () => now,
-    });
+    const watch = watchRecorder(file, () => now);
     watch.start();
     watch.add(session('tls13', T0));
     // A line dated a century ahead (a forged log): undated, not a row for every hour until then.

@@ -15,6 +15,7 @@ import { html } from '../../src/render/html-escape.js';
 import { buildReport, type ReportData } from '../../src/render/report-model.js';
 import { resolveInputs } from '../../src/sources/resolve-inputs.js';
 import { fixturePath } from '../helpers/paths.js';
+import { reportOfView } from '../helpers/view-report.js';
 
 async function hostileReport(): Promise<{ page: string; report: ReportData }> {
   // A source path is log-derived too (a file name chosen by whoever can write the directory).
@@ -132,15 +133,7 @@ describe('html report', () => {
         messages: 1,
       });
     }
-    const diagnostics = {
-      coverage: { lines: 0, events: 0, unrecognized: 0, malformed: 0, foreign: 0 },
-      sources: [],
-      issues: [],
-      samples: [],
-      claimedLines: 0,
-      workers: 0,
-    };
-    const report = buildReport(v, diagnostics, { sinceMs: null, untilMs: null }, { whatIf: true });
+    const report = reportOfView(v, { whatIf: true });
     const page = renderHtml(report, { top: 10 });
     const block = page.slice(page.indexOf('<h3>Minimum TLS 1.2'));
     const table = block.slice(0, block.indexOf('</table>'));

@@ -94,6 +94,26 @@ async function assertExact(files: string[], sinceMs: number, options: CensusOpti
 const day = (d: number, h = 0, m = 0) => Date.UTC(2026, 10, 20 + d, h, m);
 
 /**
+ * A seek on two threads skips what one thread skips; `split`: whether a worker's proof was used (null: nothing is
+ * skipped at all).
+ */
+function assertSameOnTwoThreads<T extends { workers: number }>(
+  name: string,
+  one: T | null,
+  two: T | null,
+  split: boolean | null,
+): void {
+  if (split === null) {
+    assert.equal(two, one, `${name}: nothing skipped`);
+    return;
+  }
+  assert.ok(one !== null && two !== null, name);
+  assert.equal(one.workers, 0, name);
+  assert.equal(two.workers, split ? 1 : 0, `${name}: proved on two threads`);
+  assert.deepEqual({ ...two, workers: 0 }, one, name);
+}
+
+/**
  * Window starts one second after the connect of a session whose TLS and disconnect lines come later: a read that
  * began at the window's start would count that session as one of the window's (so would a warm-up too short).
  */
@@ -409,17 +429,8 @@ describe('window seek (report --since over a long log)', () => {
     for (const [name, content] of cases) {
       const file = write(`split-${name}.log`, content);
       const seek = (threads: number) => seekIn(file, threads);
-      const one = await seek(1);
-      const two = await seek(2);
-      if (name === 'late-first') {
-        assert.equal(two, one, `${name}: nothing skipped`);
-        continue;
-      }
-      assert.ok(one !== null && two !== null, name);
-      assert.equal(one.workers, 0, name);
       const split = name !== 'late-in-main-half' && name !== 'late-first';
-      assert.equal(two.workers, split ? 1 : 0, `${name}: proved on two threads`);
-      assert.deepEqual({ ...two, workers: 0 }, one, name);
+      assertSameOnTwoThreads(name, await seek(1), await seek(2), name === 'late-first' ? null : split);
     }
     // The first mail line is the 20,001st, in the worker's half: one pass gives up after 20,000 lines, not 20,001.
     const foreign = path.join(dir, 'split-foreign-head.log');
@@ -760,16 +771,7 @@ describe('window seek at the end (report --until over a long log)', () => {
         });
         return tail === null ? null : { ...tail, inputs: tail.inputs.map((i) => [i.path, i.endAt]) };
       };
-      const one = await seek(1);
-      const two = await seek(2);
-      if (name === 'in-window-last') {
-        assert.equal(two, one, `${name}: nothing skipped`);
-        continue;
-      }
-      assert.ok(one !== null && two !== null, name);
-      assert.equal(one.workers, 0, name);
-      assert.equal(two.workers, split ? 1 : 0, `${name}: proved on two threads`);
-      assert.deepEqual({ ...two, workers: 0 }, one, name);
+      assertSameOnTwoThreads(name, await seek(1), await seek(2), name === 'in-window-last' ? null : split);
     }
     // And the census on two threads counts what one pass counts.
     await assertExactUntil(
