@@ -6,6 +6,7 @@
 // is bounded by distinct peers and distinct protocol × cipher rows, never by the number of sessions.
 
 import { isLegacyProtocol, rateHandshake } from '../ciphers/lookup.js';
+import { certificateIndexOf } from '../dialects/certificate-trust.js';
 import {
   isMailboxService,
   isUnknownClient,
@@ -461,6 +462,7 @@ function addPeer(peers: PeerTable, i: number, s: Session, suite: SuiteMemo | nul
     s.messages,
     s.outcome,
     tls ? suite.suiteKey : null,
+    tls ? certificateIndexOf(s.handshake!.trust) : -1,
     failed ? (s.failure?.reason ?? 'other') : null,
     failed && s.failure ? s.failure.detail : null,
     s.fallback === true,

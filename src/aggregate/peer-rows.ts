@@ -4,8 +4,16 @@
 
 import type * as Tldts from 'tldts';
 import { isLegacyProtocol, rateHandshake } from '../ciphers/lookup.js';
+import { CERTIFICATE_TRUSTS } from '../dialects/certificate-trust.js';
 import { lazyModule } from '../lazy-module.js';
-import { type FailureReason, type Peer, PROTOCOLS, type Protocol, type Rating } from '../model/types.js';
+import {
+  type CertificateTrust,
+  type FailureReason,
+  type Peer,
+  PROTOCOLS,
+  type Protocol,
+  type Rating,
+} from '../model/types.js';
 import type { CensusView, DirectionView, PeerStats } from './census-view.js';
 
 const tldts = lazyModule<typeof Tldts>('tldts');
@@ -45,6 +53,8 @@ export interface PeerRow {
   rating: Rating;
   legacy: boolean;
   reasons: Partial<Record<FailureReason, number>>;
+  /** Handshakes by what they showed of the peer's certificate (CertificateTrust); their total is `tls`. */
+  certificates: Partial<Record<CertificateTrust, number>>;
   mtas: string[];
   services: string[];
 }
@@ -117,6 +127,11 @@ export function peerRow(section: Section, p: PeerStats): PeerRow {
   }
   const reasons: Partial<Record<FailureReason, number>> = {};
   for (const [r, n] of [...p.reasons.entries()].sort()) reasons[r] = n;
+  const certificates: Partial<Record<CertificateTrust, number>> = {};
+  for (const kind of CERTIFICATE_TRUSTS) {
+    const n = p.certificates.get(kind);
+    if (n !== undefined) certificates[kind] = n;
+  }
   return {
     section,
     peer: { ...p.peer },
@@ -140,6 +155,7 @@ export function peerRow(section: Section, p: PeerStats): PeerRow {
     rating: worst?.rating ?? 'unknown',
     legacy: suites.some((s) => isLegacyProtocol(s.protocol)),
     reasons,
+    certificates,
     mtas: [...p.mtas].sort(),
     services: [...p.services].sort(),
   };

@@ -15,7 +15,8 @@
 // Readers get `PeerStats` objects, made on demand (`get`, `values`); their collections may be shared between
 // peers and must not be written.
 
-import type { FailureReason, Peer } from '../model/types.js';
+import { CERTIFICATE_TRUSTS } from '../dialects/certificate-trust.js';
+import type { CertificateTrust, FailureReason, Peer } from '../model/types.js';
 
 export interface PeerStats {
   peer: Peer;
@@ -34,6 +35,8 @@ export interface PeerStats {
   suites: ReadonlyMap<string, number>;
   reasons: ReadonlyMap<FailureReason, number>;
   lastFailureDetail: string | null;
+  /** Handshakes by what they showed of the peer's certificate: their total is `tls`. */
+  certificates: ReadonlyMap<CertificateTrust, number>;
   mtas: ReadonlySet<string>;
   services: ReadonlySet<string>;
 }
@@ -73,6 +76,13 @@ const EMPTY_ROW = new Int32Array(ROW).fill(NONE).fill(0, 0, F_SUITE);
 
 const FLAG_V4 = 1;
 const FLAG_NAME_NOT_LOGGED = 2;
+/**
+ * Bits 2–4 of the flags: what the peer's handshakes showed of its certificate, one-of like the other columns
+ * (0 none yet, 1 + its index in CERTIFICATE_TRUSTS, CERT_MANY: several, counted in a side map).
+ */
+const CERT_SHIFT = 2;
+const CERT_BITS = 7 << CERT_SHIFT;
+const CERT_MANY = 7;
 
 /** Rows per page: 4096 × 64 bytes = 256 KiB. */
 const PAGE_BITS = 12;
@@ -203,6 +213,47 @@ class CountedField {
   }
 }
 
+/**
+ * The certificate column: one kind per peer in the flags' bits (most peers show one), and per-kind counts in a
+ * side map for peers that showed several. Counts, not a set, so that what-if can say how many sessions a policy
+ * checking certificates would stop.
+ */
+class CertificateField {
+  readonly many = new Map<number, Int32Array>();
+
+  /** Adds `n` handshakes of kind `kind` to peer `i`, whose handshakes numbered `total` before the add. */
+  add(data: Int32Array, base: number, i: number, kind: number, n: number, total: number): void {
+    const at = base + F_FLAGS;
+    const mine = (data[at]! & CERT_BITS) >> CERT_SHIFT;
+    if (mine === kind + 1) return;
+    if (mine === 0) {
+      data[at] = data[at]! | ((kind + 1) << CERT_SHIFT);
+      return;
+    }
+    if (mine === CERT_MANY) {
+      this.many.get(i)![kind]! += n;
+      return;
+    }
+    const counts = new Int32Array(CERTIFICATE_TRUSTS.length);
+    counts[mine - 1] = total;
+    counts[kind] = n;
+    this.many.set(i, counts);
+    data[at] = data[at]! | CERT_BITS;
+  }
+
+  /** Peer `i`'s handshakes by kind, given their total (the count of its one kind, when it has one). */
+  read(data: Int32Array, base: number, i: number, total: number): ReadonlyMap<CertificateTrust, number> {
+    const mine = (data[base + F_FLAGS]! & CERT_BITS) >> CERT_SHIFT;
+    if (mine === 0) return EMPTY_COUNTS as ReadonlyMap<CertificateTrust, number>;
+    if (mine !== CERT_MANY)
+      return oneCount(CERTIFICATE_TRUSTS[mine - 1]!, total) as ReadonlyMap<CertificateTrust, number>;
+    const out = new Map<CertificateTrust, number>();
+    const counts = this.many.get(i)!;
+    for (let k = 0; k < counts.length; k++) if (counts[k]! > 0) out.set(CERTIFICATE_TRUSTS[k]!, counts[k]!);
+    return out;
+  }
+}
+
 /** A field holding one small integer per peer, with a side map of sets for peers that have several. */
 class SetField {
   readonly many = new Map<number, Set<number>>();
@@ -268,6 +319,8 @@ export class PeerTable {
   private readonly suites = new CountedField(F_SUITE);
   /** Failed sessions per reason: their total is the Failed count. */
   private readonly reasons = new CountedField(F_REASON);
+  /** Handshakes by what they showed of the certificate: their total is the Tls count too. */
+  private readonly certificates = new CertificateField();
   private readonly mtas = new SetField(F_MTA);
   private readonly services = new SetField(F_SERVICE);
   /** Spread rows (their ids in the section) the peer had a handshake in: a row's distinct peers. */
@@ -287,6 +340,7 @@ export class PeerTable {
     const t = Object.setPrototypeOf(cloned, PeerTable.prototype) as PeerTable;
     Object.setPrototypeOf(t.strings, Interner.prototype);
     for (const f of [t.suites, t.reasons]) Object.setPrototypeOf(f, CountedField.prototype);
+    Object.setPrototypeOf(t.certificates, CertificateField.prototype);
     for (const f of [t.mtas, t.services, t.rows]) Object.setPrototypeOf(f, SetField.prototype);
     return t;
   }
@@ -388,11 +442,12 @@ export class PeerTable {
     if (!(ms <= times[at + 1]!)) times[at + 1] = ms;
   }
 
-  /** A handshake with this suite; counts Tls. */
-  handshake(i: number, suiteKey: string, n = 1): void {
+  /** A handshake with this suite, and `certificate` (an index in CERTIFICATE_TRUSTS); counts Tls. */
+  handshake(i: number, suiteKey: string, certificate: number, n = 1): void {
     const page = this.pages[i >> PAGE_BITS]!;
     const base = (i & PAGE_MASK) * ROW;
     const at = base + F_COUNTS + Count.Tls;
+    this.certificates.add(page, base, i, certificate, n, page[at]!);
     this.suites.add(page, base, i, suiteKey, n, page[at]!, this.strings);
     page[at]! += n;
   }
@@ -407,6 +462,26 @@ export class PeerTable {
     if (detail !== null) this.details.set(i, ownString(bounded(detail, MAX_DETAIL_CHARS)));
   }
 
+  /** Handshakes with this suite whose certificates are counted already (merge); counts Tls. */
+  private addSuite(i: number, suiteKey: string, n: number): void {
+    const page = this.pages[i >> PAGE_BITS]!;
+    const base = (i & PAGE_MASK) * ROW;
+    const at = base + F_COUNTS + Count.Tls;
+    this.suites.add(page, base, i, suiteKey, n, page[at]!, this.strings);
+    page[at]! += n;
+  }
+
+  /** Another table's certificate counts for peer `i`, before their handshakes are counted (addSuite). */
+  private mergeCertificates(i: number, counts: ReadonlyMap<CertificateTrust, number>): void {
+    const page = this.pages[i >> PAGE_BITS]!;
+    const base = (i & PAGE_MASK) * ROW;
+    let total = page[base + F_COUNTS + Count.Tls]!;
+    for (const [kind, n] of counts) {
+      this.certificates.add(page, base, i, CERTIFICATE_TRUSTS.indexOf(kind), n, total);
+      total += n;
+    }
+  }
+
   mta(i: number, mta: string): void {
     this.mtas.add(this.pages[i >> PAGE_BITS]!, (i & PAGE_MASK) * ROW, i, this.strings.id(mta));
   }
@@ -416,8 +491,9 @@ export class PeerTable {
   }
 
   /**
-   * One session of peer `i` (the hot path: one call instead of one per counter). `suiteKey` for a handshake,
-   * `reason` for a failure; `fallback` for plaintext that followed a failed handshake.
+   * One session of peer `i` (the hot path: one call instead of one per counter). `suiteKey` and `certificate` (an
+   * index in CERTIFICATE_TRUSTS) for a handshake, `reason` for a failure; `fallback` for plaintext that followed a
+   * failed handshake.
    */
   session(
     i: number,
@@ -427,6 +503,7 @@ export class PeerTable {
     messages: number,
     outcome: string,
     suiteKey: string | null,
+    certificate: number,
     reason: FailureReason | null,
     detail: string | null,
     fallback: boolean,
@@ -441,6 +518,7 @@ export class PeerTable {
     page[c + Count.Messages]! += messages;
     if (startMs !== null) this.seen(i, startMs);
     if (suiteKey !== null) {
+      this.certificates.add(page, base, i, certificate, 1, page[c + Count.Tls]!);
       this.suites.add(page, base, i, suiteKey, 1, page[c + Count.Tls]!, strings);
       page[c + Count.Tls]! += 1;
     } else if (reason !== null) {
@@ -512,7 +590,8 @@ export class PeerTable {
       const times = from.timePages[j >> PAGE_BITS]!;
       const t = (j & PAGE_MASK) * 2;
       for (const k of [t, t + 1]) if (!Number.isNaN(times[k]!)) this.seen(i, times[k]!);
-      for (const [k, n] of suites()) this.handshake(i, renamed.suites.get(k) ?? k, n);
+      this.mergeCertificates(i, from.certificates.read(theirs, base, j, theirs[c + Count.Tls]!));
+      for (const [k, n] of suites()) this.addSuite(i, renamed.suites.get(k) ?? k, n);
       for (const [r, n] of from.reasons.read(theirs, base, j, theirs[c + Count.Failed]!, from.strings)) {
         this.failure(i, r as FailureReason, null, n);
       }
@@ -563,6 +642,8 @@ export class PeerTable {
     const suite = theirs[tb + F_SUITE]!;
     if (suite === MANY) this.suites.many.set(i, new Map(from.suites.many.get(j)!));
     else if (suite !== NONE) page[base + F_SUITE] = idOf(suite);
+    if ((theirs[tb + F_FLAGS]! & CERT_BITS) >> CERT_SHIFT === CERT_MANY)
+      this.certificates.many.set(i, from.certificates.many.get(j)!.slice());
     const reason = theirs[tb + F_REASON]!;
     if (reason === MANY) this.reasons.many.set(i, new Map(from.reasons.many.get(j)!));
     else if (reason !== NONE) page[base + F_REASON] = idOf(reason);
@@ -699,6 +780,7 @@ export class PeerTable {
         number
       >,
       lastFailureDetail: this.details.get(i) ?? null,
+      certificates: this.certificates.read(page, base, i, page[c + Count.Tls]!),
       mtas: this.mtas.readValues(page, base, i, this.strings),
       services: this.services.readValues(page, base, i, this.strings),
     };

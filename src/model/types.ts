@@ -33,6 +33,13 @@ export const FAILURE_REASONS: readonly FailureReason[] = [
   'other',
 ];
 
+/**
+ * What a handshake showed of the peer's certificate (dialects/certificate-trust.ts): `verified` (chain and name),
+ * `trusted` (the chain; the name not checked), `untrusted` (it did not verify), `none` (no certificate), `unknown`
+ * (not logged).
+ */
+export type CertificateTrust = 'verified' | 'trusted' | 'untrusted' | 'none' | 'unknown';
+
 /** Every input line gets exactly one outcome (DESIGN.md §5). */
 export type LineOutcome = 'event' | 'unrecognized' | 'malformed' | 'foreign';
 

@@ -93,12 +93,20 @@ export interface SectionPolicy {
   /** The Postfix security level the policy came from, when it came from main.cf. */
   readonly level: string | null;
   /**
-   * Why every TLS session of the section would also need the peer's certificate to pass (smtp levels fingerprint,
-   * verify, secure, dane-only; smtpd_tls_req_ccert with encrypt), or null. The census keeps no certificate
-   * verdict per peer, so such peers cannot be called unaffected (a review: real Postfix deferred them).
+   * What every TLS session of the section would also need of the peer's certificate (smtp levels fingerprint,
+   * verify, secure, dane-only; smtpd_tls_req_ccert with encrypt), or null. What-if judges it from what the peer's
+   * handshakes showed of its certificate (a review: real Postfix deferred an "Untrusted" server at verify).
    */
-  readonly certificateRequired: string | null;
+  readonly certificateCheck: CertificateCheck | null;
   readonly notes: readonly string[];
+}
+
+/** A check of the peer's certificate that a policy adds to TLS (postconf(5), TLS_README). */
+export interface CertificateCheck {
+  /** The smtp level, or `client` for smtpd_tls_req_ccert. */
+  readonly level: 'fingerprint' | 'verify' | 'secure' | 'dane-only' | 'client';
+  /** What it requires, in words naming the setting. */
+  readonly requirement: string;
 }
 
 export interface WhatIfPolicy {
@@ -295,7 +303,7 @@ export function policyFromFlags(flags: PolicyFlags): WhatIfPolicy {
       refusesPlaintext: false,
       mandatoryServices: name === 'inbound' ? mandatoryServices : [],
       level: null,
-      certificateRequired: null,
+      certificateCheck: null,
       notes: sectionNotes,
     };
   };
@@ -470,7 +478,7 @@ function sectionFromPostfix(
     refusesPlaintext: allMandatory,
     mandatoryServices: policy.direction === 'inbound' ? mandatoryServices : [],
     level,
-    certificateRequired: certificateRequirement(policy.direction, level, cf),
+    certificateCheck: certificateCheckOf(policy.direction, level, cf),
     notes,
   };
 }
@@ -480,19 +488,44 @@ function sectionFromPostfix(
  * outbound, the levels fingerprint, verify, secure and dane-only (dane falls back to may without TLSA records);
  * inbound, smtpd_tls_req_ccert = yes, which takes effect with mandatory TLS (level encrypt).
  */
-function certificateRequirement(direction: 'inbound' | 'outbound', level: string, cf: MainCf): string | null {
+function certificateCheckOf(direction: 'inbound' | 'outbound', level: string, cf: MainCf): CertificateCheck | null {
   if (direction === 'outbound') {
-    if (level === 'fingerprint')
-      return "smtp_tls_security_level = fingerprint requires the server's certificate to match a listed fingerprint";
-    if (level === 'verify' || level === 'secure') {
-      return `smtp_tls_security_level = ${level} requires the server's certificate to verify, name included`;
+    if (level === 'fingerprint') {
+      return {
+        level,
+        requirement:
+          "smtp_tls_security_level = fingerprint requires the server's certificate to match a listed fingerprint",
+      };
     }
-    if (level === 'dane-only')
-      return "smtp_tls_security_level = dane-only requires the server's certificate to match its DNSSEC-signed TLSA records";
+    if (level === 'verify') {
+      return {
+        level,
+        requirement:
+          "smtp_tls_security_level = verify requires the server's certificate to verify, and to name the MX host",
+      };
+    }
+    if (level === 'secure') {
+      return {
+        level,
+        requirement:
+          "smtp_tls_security_level = secure requires the server's certificate to verify, and to name the destination domain (smtp_tls_secure_cert_match: nexthop, dot-nexthop)",
+      };
+    }
+    if (level === 'dane-only') {
+      return {
+        level,
+        requirement:
+          "smtp_tls_security_level = dane-only requires the server's certificate to match its DNSSEC-signed TLSA records",
+      };
+    }
     return null;
   }
   if (level === 'encrypt' && isPostfixYes(cf.parameters.get('smtpd_tls_req_ccert')?.expanded ?? '')) {
-    return 'smtpd_tls_req_ccert = yes requires a trusted client certificate, which most SMTP clients do not present';
+    return {
+      level: 'client',
+      requirement:
+        'smtpd_tls_req_ccert = yes requires a trusted client certificate, which most SMTP clients do not present',
+    };
   }
   return null;
 }

@@ -28,7 +28,8 @@ import type { CensusView, DirectionView, PeerStats } from '../aggregate/census-v
 import { domainOf } from '../aggregate/peer-rows.js';
 import { lookupCipherFor } from '../ciphers/lookup.js';
 import { CIPHER_SUITES, type CipherSuite } from '../ciphers/suites.generated.js';
-import { type Direction, FAILURE_REASONS, type Protocol } from '../model/types.js';
+import { CERTIFICATE_TRUSTS } from '../dialects/certificate-trust.js';
+import { type CertificateTrust, type Direction, FAILURE_REASONS, type Protocol } from '../model/types.js';
 import {
   canCompleteHandshake,
   isCipherAllowedAtSecurityLevel,
@@ -36,6 +37,7 @@ import {
 } from './openssl-security-level.js';
 import type { TlsProtocol } from './postfix-protocols.js';
 import {
+  type CertificateCheck,
   isMandatoryService,
   POLICY_PRESETS,
   POLICY_PROTOCOLS,
@@ -480,6 +482,94 @@ function anyAllowedSuiteFor(protocol: TlsProtocol, settings: TlsSettings): boole
   return false;
 }
 
+/**
+ * A peer whose handshakes stay allowed (`judgement`: unaffected or downgraded) under a policy that also checks its
+ * certificate, judged by what its handshakes showed of that certificate (dialects/certificate-trust.ts):
+ * - one that did not verify (Postfix `Untrusted`, Exim `CV=no`, Sendmail `verify=FAIL`) fails the check again with
+ *   the same trust anchors: refused (outbound: deferred, then bounced), likely, for those sessions;
+ * - a client that showed no certificate (`Anonymous`) fails smtpd_tls_req_ccert, likely: unless smtpd_tls_ask_ccert
+ *   was off when the log was written, so that it was never asked;
+ * - one that verified, name included (`Verified`: matched the policy then in force), passes: likely, since that
+ *   policy may have differed; a verified chain whose name was not checked (`Trusted`, all Postfix logs at level
+ *   may or encrypt) passes a client-certificate check and likely `verify`, which checks the MX host name that most
+ *   MX certificates carry, but says nothing for `secure`, which wants the destination domain;
+ * - nothing logged, an anonymous suite outbound (no certificate was sent, none was asked for), a fingerprint
+ *   list or TLSA records: undetermined (the census cannot know them).
+ */
+function judgeCertificate(p: PeerStats, check: CertificateCheck, judgement: Judgement, ctx: Context): Judgement {
+  const n = (kind: CertificateTrust) => p.certificates.get(kind) ?? 0;
+  const seen = CERTIFICATE_TRUSTS.filter((k) => n(k) > 0)
+    .map((k) => `${CERTIFICATE_WORDS[k]} ${n(k)}`)
+    .join(', ');
+  const client = check.level === 'client';
+  const failing = n('untrusted') + (client ? n('none') : 0);
+  const what = client ? 'client certificate' : 'certificate';
+  if (failing > 0 && check.level !== 'fingerprint' && check.level !== 'dane-only') {
+    const anonymous =
+      client && n('none') > 0
+        ? ' (a client that showed none may have one if smtpd_tls_ask_ccert was off when the log was written)'
+        : '';
+    return {
+      ...judgement,
+      verdict: 'refused',
+      certainty: 'likely',
+      reason: `${failing} of its ${p.tls} TLS session${p.tls === 1 ? '' : 's'} showed a ${what} that would not pass (${seen}): ${check.requirement}${anonymous}; ${
+        client
+          ? 'it could no longer send at all'
+          : 'mail to it would be deferred, then bounced, unless the trust anchors change (smtp_tls_CAfile, smtp_tls_CApath)'
+      } (${judgement.reason})`,
+      affectedSessions: Math.max(judgement.affectedSessions, failing),
+    };
+  }
+  const passes =
+    check.level === 'fingerprint' || check.level === 'dane-only'
+      ? false
+      : n('unknown') === 0 &&
+        n('none') === 0 &&
+        (check.level === 'secure' ? n('trusted') === 0 : true) &&
+        n('verified') + n('trusted') === p.tls;
+  if (passes) {
+    const nameNote =
+      n('trusted') > 0 && !client
+        ? `; for ${n('verified') > 0 ? 'some' : 'its'} handshakes the name was not checked, which verify does (the MX host name, which most MX certificates carry)`
+        : '';
+    return {
+      ...judgement,
+      certainty: 'likely',
+      reason: `${judgement.reason}; its ${what} verified (${seen}), as ${check.requirement}${nameNote}`,
+    };
+  }
+  if (judgement.verdict === 'downgraded') {
+    return {
+      ...judgement,
+      reason: `${judgement.reason}; ${check.requirement}, which the log cannot judge for it (${seen})`,
+    };
+  }
+  const why =
+    check.level === 'fingerprint' || check.level === 'dane-only'
+      ? 'which the log cannot judge'
+      : n('trusted') > 0 && check.level === 'secure'
+        ? 'and the log shows only that its chain verified, not which names it carries'
+        : n('none') > 0 && ctx.section === 'outbound'
+          ? 'and an anonymous suite was used with it, so no certificate was sent'
+          : 'and the log does not say whether its certificate would pass';
+  return {
+    ...judgement,
+    verdict: 'undetermined',
+    certainty: 'likely',
+    reason: `its handshakes stay allowed, but ${check.requirement}, ${why} (${seen}; ${judgement.reason})`,
+  };
+}
+
+/** The words a certificate kind is shown with in a reason (Postfix's, which most logs have). */
+const CERTIFICATE_WORDS: Record<CertificateTrust, string> = {
+  verified: 'Verified',
+  trusted: 'Trusted',
+  untrusted: 'Untrusted',
+  none: 'no certificate',
+  unknown: 'not logged',
+};
+
 function worse(a: Judgement, b: Judgement): Judgement {
   return VERDICTS.indexOf(b.verdict) < VERDICTS.indexOf(a.verdict) ? b : a;
 }
@@ -508,13 +598,8 @@ function judgePeer(p: PeerStats, ctx: Context): PeerVerdict {
   } else {
     judgement = judgeUnder(p, mandatoryUse ? sp.mandatory : sp.opportunistic, ctx, mandatoryUse, services);
   }
-  if (sp.certificateRequired !== null && judgement.verdict === 'unaffected' && p.tls > 0) {
-    judgement = {
-      ...judgement,
-      verdict: 'undetermined',
-      certainty: 'likely',
-      reason: `its handshakes stay allowed, but ${sp.certificateRequired}, and the log's counts do not say whether its certificate would pass (${judgement.reason})`,
-    };
+  if (sp.certificateCheck !== null && (judgement.verdict === 'unaffected' || judgement.verdict === 'downgraded')) {
+    judgement = judgeCertificate(p, sp.certificateCheck, judgement, ctx);
   }
   return {
     direction: ctx.section === 'outbound' ? 'outbound' : 'inbound',
@@ -643,13 +728,32 @@ export function evaluateWhatIf(view: CensusView, policy: WhatIfPolicy): WhatIfRe
   const peers: PeerVerdict[] = [];
   const totals = judgeAll(view, policy, (v) => peers.push(v));
   peers.sort(comparePeerVerdicts);
+  const json = policyJson(policy);
+  const anchors = policy.outbound?.certificateCheck ? noTrustAnchorsNote(view.outbound) : null;
+  if (anchors !== null) json.outbound?.notes.push(anchors);
   return {
     schema: WHATIF_SCHEMA,
     window: { first: iso(view.firstMs), last: iso(view.lastMs) },
-    policy: policyJson(policy),
+    policy: json,
     peers,
     totals,
   };
+}
+
+/**
+ * Postfix's smtp client verifies nothing without trust anchors (smtp_tls_CAfile and smtp_tls_CApath are empty by
+ * default, and tls_append_default_CA = no), and then logs every server "Untrusted". A log in which no server's
+ * certificate verified says more about that configuration than about the servers: said, since every verdict of a
+ * certificate check then reads "refused".
+ */
+function noTrustAnchorsNote(dir: DirectionView): string | null {
+  let untrusted = 0;
+  for (const p of dir.peers.values()) {
+    if ((p.certificates.get('verified') ?? 0) > 0 || (p.certificates.get('trusted') ?? 0) > 0) return null;
+    if ((p.certificates.get('untrusted') ?? 0) > 0) untrusted++;
+  }
+  if (untrusted < 2) return null;
+  return `no server's certificate verified in this log (${untrusted} servers showed "Untrusted"): the smtp client probably had no trust anchors when it was written (smtp_tls_CAfile and smtp_tls_CApath empty); with them set, most public MX certificates verify, so the refusals for "Untrusted" are the worst case`;
 }
 
 // ------------------------------------------------------------------------------------------------- summaries

@@ -44,6 +44,7 @@ export function peerJson(r: PeerRow) {
     rating: r.rating,
     legacy: r.legacy,
     reasons: r.reasons,
+    certificates: r.certificates,
     mta: r.mtas,
     service: r.services,
   };
@@ -239,6 +240,7 @@ const CSV_PEER_HEADER = [
   'worst',
   'rating',
   'legacy',
+  'certificates',
 ];
 
 type CsvCell = string | number | boolean | null;
@@ -279,5 +281,8 @@ function peerCsvCells(r: PeerRow): CsvCell[] {
     suiteText(r.worst),
     r.rating,
     r.legacy,
+    Object.entries(r.certificates)
+      .map(([kind, n]) => `${kind}=${n}`)
+      .join(' '),
   ];
 }

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Count, ipv4Key, PeerTable } from '../../src/aggregate/peer-table.js';
+import { CERTIFICATE_TRUSTS } from '../../src/dialects/certificate-trust.js';
 import type { FailureReason, Peer } from '../../src/model/types.js';
 
 describe('ipv4Key', () => {
@@ -45,6 +46,7 @@ interface Ref {
   counts: number[];
   suites: Map<string, number>;
   reasons: Map<string, number>;
+  certificates: Map<string, number>;
   detail: string | null;
   mtas: Set<string>;
   services: Set<string>;
@@ -52,7 +54,7 @@ interface Ref {
 
 type Op =
   | { kind: 'session'; ip: string; host: string | null; ms: number | null; mta: string; service: string }
-  | { kind: 'handshake'; ip: string; suite: string }
+  | { kind: 'handshake'; ip: string; suite: string; certificate: number }
   | { kind: 'failure'; ip: string; reason: FailureReason; detail: string | null }
   | { kind: 'plaintext'; ip: string; messages: number };
 
@@ -70,7 +72,12 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     mta: fc.constantFrom('postfix', 'exim'),
     service: fc.constantFrom('smtpd', 'submission/smtpd'),
   }),
-  fc.record({ kind: fc.constant('handshake' as const), ip: ipArb, suite: fc.constantFrom('TLSv1.2|A', 'TLSv1|B') }),
+  fc.record({
+    kind: fc.constant('handshake' as const),
+    ip: ipArb,
+    suite: fc.constantFrom('TLSv1.2|A', 'TLSv1|B'),
+    certificate: fc.nat(CERTIFICATE_TRUSTS.length - 1),
+  }),
   fc.record({
     kind: fc.constant('failure' as const),
     ip: ipArb,
@@ -92,6 +99,7 @@ function apply(t: PeerTable, refs: Map<string, Ref>, op: Op): void {
       counts: Array(9).fill(0),
       suites: new Map(),
       reasons: new Map(),
+      certificates: new Map(),
       detail: null,
       mtas: new Set(),
       services: new Set(),
@@ -111,8 +119,10 @@ function apply(t: PeerTable, refs: Map<string, Ref>, op: Op): void {
     r.mtas.add(op.mta);
     r.services.add(op.service);
   } else if (op.kind === 'handshake') {
-    t.handshake(i, op.suite);
+    t.handshake(i, op.suite, op.certificate);
     r.counts[Count.Tls]! += 1;
+    const kind = CERTIFICATE_TRUSTS[op.certificate]!;
+    r.certificates.set(kind, (r.certificates.get(kind) ?? 0) + 1);
     r.suites.set(op.suite, (r.suites.get(op.suite) ?? 0) + 1);
   } else if (op.kind === 'failure') {
     t.failure(i, op.reason, op.detail);
@@ -148,6 +158,7 @@ function same(t: PeerTable, refs: Map<string, Ref>): void {
     );
     assert.deepEqual([...p.suites].sort(), [...r.suites].sort());
     assert.deepEqual([...p.reasons].sort(), [...r.reasons].sort());
+    assert.deepEqual([...p.certificates].sort(), [...r.certificates].sort());
     assert.equal(p.lastFailureDetail, r.detail);
     assert.deepEqual([...p.mtas].sort(), [...r.mtas].sort());
     assert.deepEqual([...p.services].sort(), [...r.services].sort());

@@ -62,6 +62,7 @@ const sessionArb: fc.Arbitrary<Session> = fc
       'nonsense',
     ),
     reason: fc.constantFrom('no-shared-cipher' as const, 'unsupported-protocol' as const, 'other' as const),
+    trust: fc.constantFrom(null, 'Verified', 'Trusted', 'Untrusted', 'Anonymous', 'CV=no'),
     messages: fc.nat(5),
   })
   .map((r) => ({
@@ -72,7 +73,7 @@ const sessionArb: fc.Arbitrary<Session> = fc
     startMs: r.startMs,
     endMs: r.startMs,
     outcome: r.outcome,
-    handshake: r.outcome === 'tls' ? { protocol: r.protocol, cipher: r.cipher, bits: null, trust: null } : null,
+    handshake: r.outcome === 'tls' ? { protocol: r.protocol, cipher: r.cipher, bits: null, trust: r.trust } : null,
     failure: r.outcome === 'failed' ? { reason: r.reason, detail: `detail ${r.reason}` } : null,
     messages: r.messages,
   }));

@@ -138,6 +138,36 @@ describe('whatif golden scenario', () => {
     assert.deepEqual(totals(r, 'outbound'), { 'loses-tls': [1, 2, 2], unaffected: [3, 4, 4] });
   });
 
+  it('smtp_tls_security_level = verify and secure: servers whose certificates did not verify are refused', () => {
+    // The log was written at level may: mx.legacy and mx.cbc showed "Untrusted" certificates, mx.modern "Verified".
+    const judged = (level: string) =>
+      table(
+        evaluateWhatIf(
+          view,
+          policyFromMainCf(
+            parseMainCf(`smtpd_tls_security_level = may\nsmtp_tls_security_level = ${level}\n`, { source: level }),
+            { library: 'current' },
+          ),
+        ),
+      );
+    for (const level of ['verify', 'secure']) {
+      const t = judged(level);
+      assert.equal(t['outbound mx.legacy.example'], 'refused/likely', level);
+      assert.equal(t['outbound mx.cbc.example'], 'refused/likely', level);
+      assert.equal(t['outbound mx.modern.example'], 'unaffected/likely', level);
+      // No TLS at all: mandatory TLS defers it, certain.
+      assert.equal(t['outbound mx.notls.example'], 'refused/certain', level);
+      assert.equal(t['inbound modern.example.com'], 'unaffected/certain', level);
+    }
+    const r = evaluateWhatIf(
+      view,
+      policyFromMainCf(parseMainCf('smtp_tls_security_level = verify\n', { source: 'verify' }), { library: 'current' }),
+    );
+    const legacy = r.peers.find((p) => p.peer.host === 'mx.legacy.example')!;
+    assert.match(legacy.reason, /^2 of its 2 TLS sessions showed a certificate that would not pass \(Untrusted 2\)/);
+    assert.deepEqual(totals(r, 'outbound'), { refused: [3, 4, 4], unaffected: [1, 2, 2] });
+  });
+
   it('--openssl 3.0 on Postfix defaults: Postfix runs OpenSSL 3.0 at level 0, TLS 1.0/1.1 peers keep TLS (review)', () => {
     // The review's deb12.cf; real smtpd on Debian 12 (OpenSSL 3.0.19) completed TLSv1 and TLSv1.1 with it.
     const deb12 = parseMainCf(

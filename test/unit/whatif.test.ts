@@ -36,6 +36,8 @@ interface S {
   reason?: FailureReason;
   messages?: number;
   n?: number;
+  /** The trust word as logged (Postfix's, Exim's CV=, Sendmail's verify=). */
+  trust?: string | null;
 }
 
 function view(...specs: S[]): CensusView {
@@ -55,7 +57,7 @@ function view(...specs: S[]): CensusView {
         outcome,
         handshake:
           outcome === 'tls'
-            ? { protocol: s.protocol ?? 'unknown', cipher: s.cipher ?? '', bits: null, trust: null }
+            ? { protocol: s.protocol ?? 'unknown', cipher: s.cipher ?? '', bits: null, trust: s.trust ?? null }
             : null,
         failure: outcome === 'failed' ? { reason: s.reason ?? 'no-shared-cipher', detail: 'x' } : null,
         messages: s.messages ?? (outcome === 'tls' || outcome === 'plaintext' ? 1 : 0),
@@ -539,5 +541,88 @@ describe('whatif: summaries for the HTML report', () => {
       `${base}smtpd_tls_security_level = may\nsmtpd_tls_req_ccert = yes\nsmtp_tls_security_level = may\n`,
     );
     assert.equal(verdictOf(optional, MODERN_IN.ip), 'unaffected/certain');
+  });
+
+  it("judges a certificate check by what each peer's handshakes showed of its certificate", () => {
+    const out = (ip: string, trust: string | null, extra: Partial<S> = {}): S => ({
+      ...MODERN_OUT,
+      ip,
+      trust,
+      ...extra,
+    });
+    const v = view(
+      MODERN_IN,
+      out('192.0.2.1', 'Untrusted', { n: 2 }),
+      out('192.0.2.2', 'Verified'),
+      out('192.0.2.3', 'Trusted'),
+      out('192.0.2.4', 'Anonymous'),
+      out('192.0.2.5', null),
+      out('192.0.2.6', 'Verified', { n: 3 }),
+      out('192.0.2.6', 'Untrusted'),
+      out('192.0.2.7', 'CV=no'),
+      out('192.0.2.8', 'verify=OK'),
+      // TLSv1 only, at a mandatory floor of TLS 1.2 it already loses TLS: the certificate does not change that.
+      out('192.0.2.9', 'Verified', { protocol: 'TLSv1', cipher: 'ECDHE-RSA-AES256-SHA' }),
+    );
+    const judged = (text: string) =>
+      evaluateWhatIf(v, policyFromMainCf(parseMainCf(text, { source: 'inline' }), { library: 'current' }));
+    const verify = judged('smtp_tls_security_level = verify\nsmtp_tls_mandatory_protocols = >=TLSv1.2\n');
+    assert.equal(verdictOf(verify, '192.0.2.1'), 'refused/likely');
+    assert.match(peer(verify, '192.0.2.1').reason, /deferred, then bounced, unless the trust anchors change/);
+    assert.equal(verdictOf(verify, '192.0.2.2'), 'unaffected/likely');
+    assert.equal(verdictOf(verify, '192.0.2.3'), 'unaffected/likely');
+    assert.match(peer(verify, '192.0.2.3').reason, /the name was not checked, which verify does/);
+    assert.equal(verdictOf(verify, '192.0.2.4'), 'undetermined/likely');
+    assert.match(peer(verify, '192.0.2.4').reason, /anonymous suite/);
+    assert.equal(verdictOf(verify, '192.0.2.5'), 'undetermined/likely');
+    // Three sessions verified, one did not: refused, for that one session.
+    assert.equal(verdictOf(verify, '192.0.2.6'), 'refused/likely');
+    assert.equal(peer(verify, '192.0.2.6').affectedSessions, 1);
+    assert.match(peer(verify, '192.0.2.6').reason, /^1 of its 4 TLS sessions .* \(Verified 3, Untrusted 1\)/);
+    assert.equal(verdictOf(verify, '192.0.2.7'), 'refused/likely');
+    assert.equal(verdictOf(verify, '192.0.2.8'), 'unaffected/likely');
+    assert.equal(verdictOf(verify, '192.0.2.9'), 'refused/certain');
+    assert.ok(!verify.policy.outbound!.notes.some((n) => /trust anchors/.test(n)));
+    // No server's certificate verified at all: the client had no trust anchors, most likely; said in a note.
+    const anchorless = evaluateWhatIf(
+      view(out('192.0.2.1', 'Untrusted'), out('192.0.2.2', 'Untrusted'), out('192.0.2.3', null)),
+      policyFromMainCf(parseMainCf('smtp_tls_security_level = verify\n', { source: 'inline' }), { library: 'current' }),
+    );
+    assert.ok(anchorless.policy.outbound!.notes.some((n) => /2 servers showed "Untrusted".*no trust anchors/.test(n)));
+
+    // secure wants the destination's name: a chain that verified says nothing of it.
+    const secure = judged('smtp_tls_security_level = secure\n');
+    assert.equal(verdictOf(secure, '192.0.2.2'), 'unaffected/likely');
+    assert.equal(verdictOf(secure, '192.0.2.3'), 'undetermined/likely');
+    assert.equal(verdictOf(secure, '192.0.2.1'), 'refused/likely');
+    // A fingerprint list or TLSA records are not in the log: nothing can be said, even of an untrusted chain.
+    for (const level of ['fingerprint', 'dane-only']) {
+      const r = judged(`smtp_tls_security_level = ${level}\n`);
+      for (const ip of ['192.0.2.1', '192.0.2.2', '192.0.2.3'])
+        assert.equal(verdictOf(r, ip), 'undetermined/likely', `${level} ${ip}`);
+    }
+
+    // Inbound, smtpd_tls_req_ccert with mandatory TLS: a client certificate that verified, none, or a bad one.
+    const cin = (ip: string, trust: string | null): S => ({ ...MODERN_IN, ip, trust });
+    const vin = view(
+      MODERN_IN,
+      cin('198.51.100.11', 'Trusted'),
+      cin('198.51.100.12', 'Anonymous'),
+      cin('198.51.100.13', 'Untrusted'),
+      cin('198.51.100.14', 'verify=NO'),
+    );
+    const ccert = evaluateWhatIf(
+      vin,
+      policyFromMainCf(
+        parseMainCf('smtpd_tls_security_level = encrypt\nsmtpd_tls_req_ccert = yes\n', { source: 'inline' }),
+        { library: 'current' },
+      ),
+    );
+    assert.equal(verdictOf(ccert, '198.51.100.11'), 'unaffected/likely');
+    assert.equal(verdictOf(ccert, '198.51.100.12'), 'refused/likely');
+    assert.match(peer(ccert, '198.51.100.12').reason, /smtpd_tls_ask_ccert was off/);
+    assert.equal(verdictOf(ccert, '198.51.100.13'), 'refused/likely');
+    assert.equal(verdictOf(ccert, '198.51.100.14'), 'refused/likely');
+    assert.equal(verdictOf(ccert, MODERN_IN.ip), 'undetermined/likely');
   });
 });
