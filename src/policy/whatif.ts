@@ -335,8 +335,16 @@ function judgeUnder(
   const unknown = handshakes.filter((h) => h.outcome === 'unknown');
   const extras: string[] = [];
   if (p.failed > 0) extras.push(`it also failed ${p.failed} handshake${p.failed === 1 ? '' : 's'}`);
-  if (p.plaintext > 0)
-    extras.push(`its ${p.plaintext} plaintext session${p.plaintext === 1 ? '' : 's'} stay as they are`);
+  if (p.plaintext > 0) {
+    const sessions = `its ${p.plaintext} plaintext session${p.plaintext === 1 ? '' : 's'}`;
+    // Under a level that requires TLS everywhere they cannot stay plaintext; a peer seen using TLS would most
+    // likely use it then (the integration run's outbound peer, at level verify: "stay as they are" was wrong).
+    extras.push(
+      ctx.policy.refusesPlaintext
+        ? `${sessions} would need TLS too (level ${ctx.policy.level} requires it), which it was seen using`
+        : `${sessions} stay as they are`,
+    );
+  }
   const tail = extras.length > 0 ? `; ${extras.join('; ')}` : '';
   const lost = lostVerdict(mandatory);
   const then = consequence(ctx, mandatory, services);

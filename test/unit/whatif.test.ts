@@ -563,6 +563,9 @@ describe('whatif: summaries for the HTML report', () => {
       out('192.0.2.8', 'verify=OK'),
       // TLSv1 only, at a mandatory floor of TLS 1.2 it already loses TLS: the certificate does not change that.
       out('192.0.2.9', 'Verified', { protocol: 'TLSv1', cipher: 'ECDHE-RSA-AES256-SHA' }),
+      // Seen with TLS and once without: verify requires TLS for that delivery too.
+      out('192.0.2.10', 'Verified'),
+      { ip: '192.0.2.10', direction: 'outbound', outcome: 'plaintext' },
     );
     const judged = (text: string) =>
       evaluateWhatIf(v, policyFromMainCf(parseMainCf(text, { source: 'inline' }), { library: 'current' }));
@@ -582,6 +585,11 @@ describe('whatif: summaries for the HTML report', () => {
     assert.equal(verdictOf(verify, '192.0.2.7'), 'refused/likely');
     assert.equal(verdictOf(verify, '192.0.2.8'), 'unaffected/likely');
     assert.equal(verdictOf(verify, '192.0.2.9'), 'refused/certain');
+    assert.equal(verdictOf(verify, '192.0.2.10'), 'unaffected/likely');
+    assert.match(
+      peer(verify, '192.0.2.10').reason,
+      /its 1 plaintext session would need TLS too \(level verify requires it\)/,
+    );
     assert.ok(!verify.policy.outbound!.notes.some((n) => /trust anchors/.test(n)));
     // No server's certificate verified at all: the client had no trust anchors, most likely; said in a note.
     const anchorless = evaluateWhatIf(

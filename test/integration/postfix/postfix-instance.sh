@@ -5,6 +5,7 @@
 # trimmed to building, starting and stopping the instance. Sessions are driven by drive.mjs.
 #
 #   postfix-instance.sh start WORKDIR BASE_PORT   wipe WORKDIR, build the instance, start it, wait for the ports
+#   postfix-instance.sh restart WORKDIR BASE_PORT start the instance built before again, as configured now
 #   postfix-instance.sh stop  WORKDIR             stop it (no-op when not running); waits for master to exit
 #   postfix-instance.sh flush WORKDIR             postqueue -f
 #   postfix-instance.sh busy  WORKDIR             exit 0 while mail is still queued
@@ -221,6 +222,12 @@ case "$cmd" in
     base=${3:-}
     [[ "$base" =~ ^[0-9]+$ ]] || die "start needs BASE_PORT"
     build_instance "$base"
+    start_instance "$base"
+    ;;
+  restart)
+    # Starts the instance built by an earlier `start` again, as it is configured now (run.sh's verify step).
+    base=${3:-}
+    [[ "$base" =~ ^[0-9]+$ ]] || die "restart needs BASE_PORT"
     start_instance "$base"
     ;;
   stop) stop_instance ;;

@@ -7,7 +7,9 @@
 #   3. drives sessions with known outcomes from 127.0.0.1-127.0.0.9 (drive.mjs) and writes truth.json,
 #   4. stops Postfix and keeps the log: OUT/maillog + OUT/truth.json,
 #   5. runs `node dist/src/cli/main.js report --format json --year YYYY OUT/maillog` and compares every count
-#      with the truth (check.mjs; writes OUT/report.json).
+#      with the truth (check.mjs; writes OUT/report.json),
+#   6. checks what-if at smtp_tls_security_level = verify against the same Postfix switched to that level
+#      (verify-level.sh: the server the log calls Untrusted must be refused by both).
 #
 # Usage: run.sh [--drive-only] [--out DIR]
 #   --drive-only   stop after step 4 (no tlscensus needed), e.g. to regenerate sample-run/
@@ -40,7 +42,7 @@ say() { printf '[postfix-it] %s\n' "$*" >&2; }
 die() { say "ERROR: $*"; exit 2; }
 
 [[ $(id -u) == 0 ]] || die "must run as root (starts Postfix, edits /etc/hosts)"
-for c in postfix postqueue postconf openssl node runuser flock; do
+for c in postfix postqueue postconf postsuper openssl node runuser flock swaks; do
   command -v "$c" >/dev/null || die "'$c' not found; install the packages in $HERE/apt-packages (test/integration/lib/apt-install.sh)"
 done
 
@@ -147,3 +149,8 @@ else
   say "FAIL: tlscensus report differs from the truth (see above; report: $OUT/report.json)"
   exit 1
 fi
+
+# ------------------------------------------------------------------ what-if at level verify ----
+YEAR=$(node -e 'console.log(JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8")).year)' "$OUT/truth.json")
+bash "$HERE/verify-level.sh" "$WORKDIR" "$BASE_PORT" "$OUT" "$CLI" "$YEAR" || exit 1
+say "PASS: all checks ($((SECONDS - T0)) s)"
