@@ -179,6 +179,38 @@ describe('audit: rules by fixture', () => {
     has(findings, 'protocols-tls10-11', 'smtp_tls_mandatory_protocols', 'info');
   });
 
+  it('levels: a certificate check without trust anchors verifies nothing (real Postfix defers everything)', () => {
+    const cert = 'smtpd_tls_chain_files = /etc/postfix/chain.pem\n';
+    for (const level of ['verify', 'secure']) {
+      const findings = auditMainCf(
+        parseMainCf(`${cert}smtpd_tls_security_level = may\nsmtp_tls_security_level = ${level}\n`),
+      );
+      has(findings, 'no-trust-anchors', 'smtp_tls_CApath', 'warning', /Server certificate not verified/);
+    }
+    const ids = (text: string) => auditMainCf(parseMainCf(text)).map((x) => `${x.id} ${x.parameter}`);
+    // Anchors from a file, a directory or the system's defaults; levels that check no CA signature.
+    for (const ok of [
+      'smtp_tls_security_level = verify\nsmtp_tls_CApath = /etc/ssl/certs\n',
+      'smtp_tls_security_level = secure\nsmtp_tls_CAfile = /etc/ssl/certs/ca-certificates.crt\n',
+      'smtp_tls_security_level = verify\ntls_append_default_CA = yes\n',
+      'smtp_tls_security_level = dane\n',
+      'smtp_tls_security_level = may\n',
+    ]) {
+      assert.ok(!ids(`${cert}smtpd_tls_security_level = may\n${ok}`).some((x) => x.startsWith('no-trust-anchors')), ok);
+    }
+    const ccert = auditMainCf(
+      parseMainCf(
+        `${cert}smtpd_tls_security_level = encrypt\nsmtpd_tls_req_ccert = yes\nsmtp_tls_security_level = may\n`,
+      ),
+    );
+    has(ccert, 'no-trust-anchors', 'smtpd_tls_CAfile', 'warning', /every client is refused/);
+    assert.ok(
+      !ids(
+        `${cert}smtpd_tls_security_level = encrypt\nsmtpd_tls_req_ccert = yes\nsmtpd_tls_CAfile = /etc/postfix/clients-ca.pem\n`,
+      ).some((x) => x.startsWith('no-trust-anchors')),
+    );
+  });
+
   it('levels: dane without DNSSEC, a client-only level on smtpd, a bad boolean', () => {
     const findings = audit('audit-levels-dane.cf');
     has(findings, 'dane-without-dnssec', 'smtp_dns_support_level', 'warning');
