@@ -483,6 +483,15 @@ function sectionFromPostfix(
   };
 }
 
+/** The smtp levels that check the server's certificate, and what each requires of it. */
+const SMTP_CERTIFICATE_CHECKS: Readonly<Record<string, string>> = {
+  fingerprint: "the server's certificate to match a listed fingerprint",
+  verify: "the server's certificate to verify, and to name the MX host",
+  secure:
+    "the server's certificate to verify, and to name the destination domain (smtp_tls_secure_cert_match: nexthop, dot-nexthop)",
+  'dane-only': "the server's certificate to match its DNSSEC-signed TLSA records",
+};
+
 /**
  * What a main.cf asks of the peer's certificate on top of TLS (postconf(5), TLS_README "Client-side/Server-side"):
  * outbound, the levels fingerprint, verify, secure and dane-only (dane falls back to may without TLSA records);
@@ -490,35 +499,13 @@ function sectionFromPostfix(
  */
 function certificateCheckOf(direction: 'inbound' | 'outbound', level: string, cf: MainCf): CertificateCheck | null {
   if (direction === 'outbound') {
-    if (level === 'fingerprint') {
-      return {
-        level,
-        requirement:
-          "smtp_tls_security_level = fingerprint requires the server's certificate to match a listed fingerprint",
-      };
-    }
-    if (level === 'verify') {
-      return {
-        level,
-        requirement:
-          "smtp_tls_security_level = verify requires the server's certificate to verify, and to name the MX host",
-      };
-    }
-    if (level === 'secure') {
-      return {
-        level,
-        requirement:
-          "smtp_tls_security_level = secure requires the server's certificate to verify, and to name the destination domain (smtp_tls_secure_cert_match: nexthop, dot-nexthop)",
-      };
-    }
-    if (level === 'dane-only') {
-      return {
-        level,
-        requirement:
-          "smtp_tls_security_level = dane-only requires the server's certificate to match its DNSSEC-signed TLSA records",
-      };
-    }
-    return null;
+    const requires = Object.hasOwn(SMTP_CERTIFICATE_CHECKS, level) ? SMTP_CERTIFICATE_CHECKS[level] : undefined;
+    return requires === undefined
+      ? null
+      : {
+          level: level as CertificateCheck['level'],
+          requirement: `smtp_tls_security_level = ${level} requires ${requires}`,
+        };
   }
   if (level === 'encrypt' && isPostfixYes(cf.parameters.get('smtpd_tls_req_ccert')?.expanded ?? '')) {
     return {
