@@ -4,9 +4,11 @@
 //
 // The words as logged (docs/log-formats.md):
 // - Postfix tls_log_summary() (§2): `Verified` (trusted and matched the policy: client side, levels verify and up),
-//   `Trusted` (the chain verified; the name was not checked or did not match), `Untrusted` (a certificate that did
-//   not verify), `Anonymous` (no certificate: the client sent none, or the server used an aNULL suite). No word
-//   before Postfix 2.5.
+//   `Trusted` (the chain verified, the name not checked: what levels may and encrypt log at best, and a server
+//   that verified a client certificate), `Untrusted` (a certificate that did not verify; at verify and secure also
+//   one whose name did not match), `Anonymous` (no certificate: the client sent none, or was not asked for one,
+//   smtpd_tls_ask_ccert = no; or the server used an aNULL suite). No word before Postfix 2.5. (All seen with real
+//   Postfix 3.7 here.)
 // - Exim `CV=` (§3.1): `yes` (verified; outbound, the host name too by default), `dane`, `no`. Written only when
 //   the peer presented a certificate, and only with the tls_certificate_verified selector, so a missing CV= says
 //   nothing.

@@ -18,6 +18,7 @@ import {
   type PostfixCipherPolicy,
   type PostfixTlsPolicy,
   type PostfixTlsSettings,
+  trustAnchors,
 } from './postfix-tls-policy.js';
 import { POLICY_PROTOCOLS, protocolRank } from './whatif-policy.js';
 
@@ -1009,26 +1010,21 @@ function auditLegacySuites(f: Findings, policies: PostfixTlsPolicy[]): void {
   }
 }
 
-/** Lints the TLS settings of a parsed main.cf. Never throws. Findings are sorted error → info, then by line. */
 /**
- * A certificate check needs trust anchors. smtp_tls_CAfile and smtp_tls_CApath (smtpd_ for client certificates)
- * are empty by default and tls_append_default_CA = no (postconf(5); `postconf -d` of Postfix 3.7), so then nothing
+ * A certificate check needs trust anchors (postfix-tls-policy.ts trustAnchors: none by default), or nothing
  * verifies: at level verify or secure every delivery is deferred ("Server certificate not verified", as the
  * integration suite's real Postfix logs it), and with smtpd_tls_req_ccert every client is refused. A warning,
  * like no-server-certificate: a main.cf excerpt may leave the anchors out.
  */
 function auditTrustAnchors(f: Findings, cf: MainCf, inbound: PostfixTlsPolicy, outbound: PostfixTlsPolicy): void {
-  if (value(cf, 'tls_append_default_CA').toLowerCase() === 'yes') return;
-  const noAnchors = (daemon: 'smtp' | 'smtpd') =>
-    value(cf, `${daemon}_tls_CAfile`).trim() === '' && value(cf, `${daemon}_tls_CApath`).trim() === '';
   const fromMainCf = (p: PostfixTlsPolicy) => p.levelSources.some((s) => s.origin === 'main.cf');
   const level = outbound.securityLevel;
-  if ((level === 'verify' || level === 'secure') && fromMainCf(outbound) && noAnchors('smtp')) {
+  if ((level === 'verify' || level === 'secure') && fromMainCf(outbound) && trustAnchors(cf, 'smtp').length === 0) {
     f.add(
       'no-trust-anchors',
       'warning',
       'smtp_tls_CApath',
-      `smtp_tls_security_level = ${level} verifies every server's certificate, but no trust anchors are configured (smtp_tls_CAfile and smtp_tls_CApath are empty, tls_append_default_CA = no): no certificate verifies, and all mail is deferred with "Server certificate not verified"`,
+      `smtp_tls_security_level = ${level} verifies every server's certificate, but no trust anchors are configured (smtp_tls_CAfile, smtp_tls_CApath and smtp_tls_trust_anchor_file are empty; tls_append_default_CA adds the system's CAs only to a CAfile or CApath): no certificate verifies, and all mail is deferred with "Server certificate not verified"`,
       'smtp_tls_CApath = /etc/ssl/certs (the ca-certificates package), or smtp_tls_CAfile = /etc/ssl/certs/ca-certificates.crt',
     );
   }
@@ -1036,18 +1032,19 @@ function auditTrustAnchors(f: Findings, cf: MainCf, inbound: PostfixTlsPolicy, o
     inbound.securityLevel === 'encrypt' &&
     value(cf, 'smtpd_tls_req_ccert').toLowerCase() === 'yes' &&
     fromMainCf(inbound) &&
-    noAnchors('smtpd')
+    trustAnchors(cf, 'smtpd').length === 0
   ) {
     f.add(
       'no-trust-anchors',
       'warning',
       'smtpd_tls_CAfile',
-      'smtpd_tls_req_ccert = yes requires a trusted client certificate, but no trust anchors are configured (smtpd_tls_CAfile and smtpd_tls_CApath are empty, tls_append_default_CA = no): no client certificate verifies, and every client is refused',
+      'smtpd_tls_req_ccert = yes requires a trusted client certificate, but no trust anchors are configured (smtpd_tls_CAfile and smtpd_tls_CApath are empty): no client certificate verifies, and every client is refused',
       "smtpd_tls_CAfile = the certificate of the CA that issues your clients' certificates",
     );
   }
 }
 
+/** Lints the TLS settings of a parsed main.cf. Never throws. Findings are sorted error → info, then by line. */
 export function auditMainCf(cf: MainCf): Finding[] {
   const f = new Findings(cf);
   for (const d of cf.diagnostics) {

@@ -205,6 +205,24 @@ export function isPostfixYes(value: string): boolean {
   return value.toLowerCase() === 'yes';
 }
 
+/**
+ * The trust anchors main.cf gives the smtp client or smtpd, as `parameter = value` texts; none (empty) means that
+ * no certificate can verify. The defaults are all empty (`postconf -d`, Postfix 3.7). tls_append_default_CA = yes
+ * is no anchor of its own: Postfix appends the system's CAs only to a CAfile or CApath that is set
+ * (tls_certkey.c tls_set_ca_certificate_info(); checked with real Postfix 3.7 at level verify: deferred without
+ * them, "Verified" with an empty CApath). smtp_tls_trust_anchor_file is one (postconf(5)); smtpd has none such.
+ */
+export function trustAnchors(cf: MainCf, daemon: 'smtp' | 'smtpd'): string[] {
+  const names = [`${daemon}_tls_CAfile`, `${daemon}_tls_CApath`];
+  if (daemon === 'smtp') names.push('smtp_tls_trust_anchor_file');
+  const out: string[] = [];
+  for (const name of names) {
+    const value = resolveParameter(cf, name).expanded.trim();
+    if (value !== '') out.push(`${name} = ${value}`);
+  }
+  return out;
+}
+
 function lintBoolean(setting: SettingSource, problems: PolicyProblem[]): void {
   const value = setting.value.toLowerCase();
   if (value !== 'yes' && value !== 'no') {

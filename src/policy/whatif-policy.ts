@@ -22,7 +22,7 @@ import { normaliseProtocol } from '../ciphers/lookup.js';
 import { CIPHER_SUITES, type CipherSuite } from '../ciphers/suites.generated.js';
 import { CensusError } from '../model/errors.js';
 import { serviceMatches } from '../model/types.js';
-import type { MainCf } from './main-cf.js';
+import { type MainCf, resolveParameter } from './main-cf.js';
 import { evaluateOpensslCipherString, OPENSSL_3_0_DEBIAN, type OpensslBuild } from './openssl-cipher-string.js';
 import {
   DEBIAN_SECURITY_LEVEL,
@@ -39,6 +39,7 @@ import {
   type PostfixTlsSettings,
   type SecurityLevelOrigin,
   type TlsPolicyOptions,
+  trustAnchors,
 } from './postfix-tls-policy.js';
 
 export type LibraryModel = 'current' | '3.0';
@@ -107,6 +108,8 @@ export interface CertificateCheck {
   readonly level: 'fingerprint' | 'verify' | 'secure' | 'dane-only' | 'client';
   /** What it requires, in words naming the setting. */
   readonly requirement: string;
+  /** The trust anchors main.cf gives (`parameter = value`); none: no certificate can verify (trustAnchors). */
+  readonly anchors: readonly string[];
 }
 
 export interface WhatIfPolicy {
@@ -483,35 +486,37 @@ function sectionFromPostfix(
   };
 }
 
-/** The smtp levels that check the server's certificate, and what each requires of it. */
-const SMTP_CERTIFICATE_CHECKS: Readonly<Record<string, string>> = {
-  fingerprint: "the server's certificate to match a listed fingerprint",
-  verify: "the server's certificate to verify, and to name the MX host",
-  secure:
-    "the server's certificate to verify, and to name the destination domain (smtp_tls_secure_cert_match: nexthop, dot-nexthop)",
-  'dane-only': "the server's certificate to match its DNSSEC-signed TLSA records",
-};
-
 /**
  * What a main.cf asks of the peer's certificate on top of TLS (postconf(5), TLS_README "Client-side/Server-side"):
- * outbound, the levels fingerprint, verify, secure and dane-only (dane falls back to may without TLSA records);
- * inbound, smtpd_tls_req_ccert = yes, which takes effect with mandatory TLS (level encrypt).
+ * outbound, the levels fingerprint, verify, secure and dane-only (dane falls back to may without TLSA records),
+ * each name check as main.cf sets it; inbound, smtpd_tls_req_ccert = yes, which takes effect with mandatory TLS
+ * (level encrypt).
  */
 function certificateCheckOf(direction: 'inbound' | 'outbound', level: string, cf: MainCf): CertificateCheck | null {
+  const setting = (name: string, fallback: string) => resolveParameter(cf, name).expanded.trim() || fallback;
   if (direction === 'outbound') {
-    const requires = Object.hasOwn(SMTP_CERTIFICATE_CHECKS, level) ? SMTP_CERTIFICATE_CHECKS[level] : undefined;
-    return requires === undefined
-      ? null
-      : {
-          level: level as CertificateCheck['level'],
-          requirement: `smtp_tls_security_level = ${level} requires ${requires}`,
-        };
+    const requirement =
+      level === 'fingerprint'
+        ? "the server's certificate to match a listed fingerprint"
+        : level === 'verify'
+          ? `the server's certificate to verify and to name the host (smtp_tls_verify_cert_match = ${setting('smtp_tls_verify_cert_match', 'hostname')})`
+          : level === 'secure'
+            ? `the server's certificate to verify and to name the destination (smtp_tls_secure_cert_match = ${setting('smtp_tls_secure_cert_match', 'nexthop, dot-nexthop')})`
+            : level === 'dane-only'
+              ? "the server's certificate to match its DNSSEC-signed TLSA records"
+              : null;
+    if (requirement === null) return null;
+    return {
+      level: level as CertificateCheck['level'],
+      requirement: `smtp_tls_security_level = ${level} requires ${requirement}`,
+      anchors: trustAnchors(cf, 'smtp'),
+    };
   }
-  if (level === 'encrypt' && isPostfixYes(cf.parameters.get('smtpd_tls_req_ccert')?.expanded ?? '')) {
+  if (level === 'encrypt' && isPostfixYes(resolveParameter(cf, 'smtpd_tls_req_ccert').expanded)) {
     return {
       level: 'client',
-      requirement:
-        'smtpd_tls_req_ccert = yes requires a trusted client certificate, which most SMTP clients do not present',
+      requirement: 'smtpd_tls_req_ccert = yes requires a client certificate that verifies',
+      anchors: trustAnchors(cf, 'smtpd'),
     };
   }
   return null;

@@ -263,6 +263,8 @@ interface Context {
   readonly policy: SectionPolicy;
   /** Newest version this side negotiated with anyone in the window, or null. */
   readonly sectionMax: TlsProtocol | null;
+  /** What the section's log says of certificates, when the policy checks them. */
+  readonly certificates: SectionCertificates | null;
 }
 
 interface Judgement {
@@ -491,81 +493,121 @@ function anyAllowedSuiteFor(protocol: TlsProtocol, settings: TlsSettings): boole
 }
 
 /**
- * A peer whose handshakes stay allowed (`judgement`: unaffected or downgraded) under a policy that also checks its
- * certificate, judged by what its handshakes showed of that certificate (dialects/certificate-trust.ts):
- * - one that did not verify (Postfix `Untrusted`, Exim `CV=no`, Sendmail `verify=FAIL`) fails the check again with
- *   the same trust anchors: refused (outbound: deferred, then bounced), likely, for those sessions;
- * - a client that showed no certificate (`Anonymous`) fails smtpd_tls_req_ccert, likely: unless smtpd_tls_ask_ccert
- *   was off when the log was written, so that it was never asked;
- * - one that verified, name included (`Verified`: matched the policy then in force), passes: likely, since that
- *   policy may have differed; a verified chain whose name was not checked (`Trusted`, all Postfix logs at level
- *   may or encrypt) passes a client-certificate check and likely `verify`, which checks the MX host name that most
- *   MX certificates carry, but says nothing for `secure`, which wants the destination domain;
- * - nothing logged, an anonymous suite outbound (no certificate was sent, none was asked for), a fingerprint
- *   list or TLSA records: undetermined (the census cannot know them).
+ * What the log says of certificates in a whole section, which decides how much one peer's word is worth: a
+ * Postfix that had no trust anchors when it wrote the log calls every certificate "Untrusted", and one that did not
+ * ask clients for certificates (smtpd_tls_ask_ccert = no, the default) calls every client "Anonymous" (both seen
+ * with real Postfix 3.7).
  */
-function judgeCertificate(p: PeerStats, check: CertificateCheck, judgement: Judgement, ctx: Context): Judgement {
+interface SectionCertificates {
+  /** Some peer's certificate verified (Verified or Trusted): the log was written with trust anchors. */
+  readonly someVerified: boolean;
+  /** Some peer showed a certificate at all: clients were asked for one. */
+  readonly someShown: boolean;
+  /** Peers whose certificate did not verify (Untrusted, CV=no, verify=FAIL). */
+  readonly untrustedPeers: number;
+}
+
+function sectionCertificates(dir: DirectionView): SectionCertificates {
+  let someVerified = false;
+  let someShown = false;
+  let untrustedPeers = 0;
+  for (const p of dir.peers.values()) {
+    const c = p.certificates;
+    if ((c.get('verified') ?? 0) > 0 || (c.get('trusted') ?? 0) > 0) someVerified = true;
+    if ((c.get('untrusted') ?? 0) > 0) untrustedPeers++;
+  }
+  someShown = someVerified || untrustedPeers > 0;
+  return { someVerified, someShown, untrustedPeers };
+}
+
+/**
+ * A peer with TLS sessions whose handshakes stay allowed (`judgement`: unaffected or downgraded) under a policy
+ * that also checks its certificate, judged by what its handshakes showed of it (dialects/certificate-trust.ts) and
+ * by what the section's log says of certificates at all (`seen`). Checked with real Postfix 3.7: at verify and
+ * secure an "Untrusted" server is deferred ("Server certificate not verified"), and with smtpd_tls_req_ccert an
+ * "Anonymous" or "Untrusted" client is refused; without trust anchors nothing verifies.
+ * - main.cf gives no trust anchors: nothing verifies — refused, likely (the file may be an excerpt);
+ * - a certificate that did not verify, in a log where others did: it would fail again — refused, likely, for
+ *   those sessions; where none did, the log was written without trust anchors — undetermined;
+ * - a client that showed none, in a log where others showed one (clients were asked): refused, likely;
+ * - a certificate that verified (Verified: under the policy then in force, which may have been DANE or a
+ *   fingerprint; Trusted: the chain, the name not checked, as at level may) passes verify and a client check,
+ *   likely; `secure` wants the destination's name, which neither shows: undetermined;
+ * - both kinds, nothing logged, an anonymous suite outbound, a fingerprint list or TLSA records: undetermined.
+ */
+function judgeCertificate(
+  p: PeerStats,
+  check: CertificateCheck,
+  judgement: Judgement,
+  seen: SectionCertificates,
+): Judgement {
   const n = (kind: CertificateTrust) => p.certificates.get(kind) ?? 0;
-  const seen = CERTIFICATE_TRUSTS.filter((k) => n(k) > 0)
+  const shown = CERTIFICATE_TRUSTS.filter((k) => n(k) > 0)
     .map((k) => `${CERTIFICATE_WORDS[k]} ${n(k)}`)
     .join(', ');
   const client = check.level === 'client';
-  const failing = n('untrusted') + (client ? n('none') : 0);
-  const what = client ? 'client certificate' : 'certificate';
-  if (failing > 0 && check.level !== 'fingerprint' && check.level !== 'dane-only') {
-    const anonymous =
-      client && n('none') > 0
-        ? ' (a client that showed none may have one if smtpd_tls_ask_ccert was off when the log was written)'
-        : '';
-    return {
-      ...judgement,
-      verdict: 'refused',
-      certainty: 'likely',
-      reason: `${failing} of its ${p.tls} TLS session${p.tls === 1 ? '' : 's'} showed a ${what} that would not pass (${seen}): ${check.requirement}${anonymous}; ${
-        client
-          ? 'it could no longer send at all'
-          : 'mail to it would be deferred, then bounced, unless the trust anchors change (smtp_tls_CAfile, smtp_tls_CApath)'
-      } (${judgement.reason})`,
-      affectedSessions: Math.max(judgement.affectedSessions, failing),
-    };
+  const stopped = client ? 'it could no longer send at all' : 'mail to it would be deferred, then bounced';
+  const refused = (why: string, sessions: number): Judgement => ({
+    ...judgement,
+    verdict: 'refused',
+    certainty: 'likely',
+    reason: `${why}: ${stopped}; ${judgement.reason}`,
+    affectedSessions: Math.max(judgement.affectedSessions, sessions),
+  });
+  const undetermined = (why: string): Judgement =>
+    judgement.verdict === 'downgraded'
+      ? { ...judgement, reason: `${judgement.reason}; ${check.requirement}, and ${why}` }
+      : {
+          ...judgement,
+          verdict: 'undetermined',
+          certainty: 'likely',
+          reason: `its handshakes stay allowed, but ${check.requirement}, and ${why}; ${judgement.reason}`,
+        };
+  if (check.level === 'fingerprint' || check.level === 'dane-only') {
+    return undetermined(`the log cannot say whether it would (${shown})`);
   }
-  const passes =
-    check.level === 'fingerprint' || check.level === 'dane-only'
-      ? false
-      : n('unknown') === 0 &&
-        n('none') === 0 &&
-        (check.level === 'secure' ? n('trusted') === 0 : true) &&
-        n('verified') + n('trusted') === p.tls;
-  if (passes) {
-    const nameNote =
-      n('trusted') > 0 && !client
-        ? `; for ${n('verified') > 0 ? 'some' : 'its'} handshakes the name was not checked, which verify does (the MX host name, which most MX certificates carry)`
-        : '';
-    return {
-      ...judgement,
-      certainty: 'likely',
-      reason: `${judgement.reason}; its ${what} verified (${seen}), as ${check.requirement}${nameNote}`,
-    };
+  if (check.anchors.length === 0) {
+    return refused(
+      `${check.requirement}, and main.cf gives no trust anchors (${client ? 'smtpd_tls_CAfile, smtpd_tls_CApath' : 'smtp_tls_CAfile, smtp_tls_CApath, smtp_tls_trust_anchor_file'}), so no certificate verifies (unless they are set in a part of main.cf not given)`,
+      p.tls,
+    );
   }
-  if (judgement.verdict === 'downgraded') {
-    return {
-      ...judgement,
-      reason: `${judgement.reason}; ${check.requirement}, which the log cannot judge for it (${seen})`,
-    };
+  const good = n('verified') + n('trusted');
+  const bad = n('untrusted');
+  if (bad > 0 && good > 0) {
+    return undetermined(
+      `its certificate verified in some sessions and not in others (${shown}): another certificate behind the address, or a change of trust anchors`,
+    );
   }
-  const why =
-    check.level === 'fingerprint' || check.level === 'dane-only'
-      ? 'which the log cannot judge'
-      : n('trusted') > 0 && check.level === 'secure'
-        ? 'and the log shows only that its chain verified, not which names it carries'
-        : n('none') > 0 && ctx.section === 'outbound'
-          ? 'and an anonymous suite was used with it, so no certificate was sent'
-          : 'and the log does not say whether its certificate would pass';
+  if (bad > 0) {
+    return seen.someVerified
+      ? refused(`${check.requirement}, and its ${client ? 'client ' : ''}certificate did not verify (${shown})`, bad)
+      : undetermined(
+          `no certificate verified in this section of the log (${shown} here): it was probably written without trust anchors`,
+        );
+  }
+  if (n('none') > 0) {
+    if (!client) return undetermined(`an anonymous suite was used with it, so no certificate was sent (${shown})`);
+    return seen.someShown
+      ? refused(`${check.requirement}, and it presented none when asked (${shown})`, n('none'))
+      : undetermined(
+          'no client showed a certificate in this log: it was probably written with smtpd_tls_ask_ccert = no, so it cannot say which clients have one (most SMTP clients have none)',
+        );
+  }
+  if (n('unknown') > 0) return undetermined(`the log does not say what its certificate showed (${shown})`);
+  if (check.level === 'secure') {
+    return undetermined(
+      `its certificate verified (${shown}), but the log does not say whether it names the destination, as secure wants`,
+    );
+  }
+  const nameNote =
+    n('trusted') > 0 && !client
+      ? '; the name was not checked where it was Trusted (as at level may), and verify checks it: most MX certificates carry their host name'
+      : '';
   return {
     ...judgement,
-    verdict: 'undetermined',
     certainty: 'likely',
-    reason: `its handshakes stay allowed, but ${check.requirement}, ${why} (${seen}; ${judgement.reason})`,
+    reason: `${judgement.reason}; its ${client ? 'client ' : ''}certificate verified (${shown}), as ${check.requirement}${nameNote}`,
   };
 }
 
@@ -577,6 +619,27 @@ const CERTIFICATE_WORDS: Record<CertificateTrust, string> = {
   none: 'no certificate',
   unknown: 'not logged',
 };
+
+/**
+ * A peer's plaintext sessions under a level that requires TLS for every session (refusesPlaintext): those right
+ * after a failed handshake (TLS fallback) would be deferred or refused instead — mandatory TLS does not fall back;
+ * the others need TLS too, which a peer seen using it most likely manages: no longer certain.
+ */
+function judgePlaintextUnderMandatory(p: PeerStats, judgement: Judgement, ctx: Context): Judgement {
+  if (p.fallbackSessions > 0 && (judgement.verdict === 'unaffected' || judgement.verdict === 'downgraded')) {
+    const what = ctx.section === 'outbound' ? 'deferred, then bounced' : 'refused';
+    return {
+      ...judgement,
+      verdict: 'refused',
+      certainty: 'likely',
+      reason: `${p.fallbackSessions} of its plaintext sessions came right after a failed handshake (TLS fallback); level ${ctx.policy.level} requires TLS, so that mail would be ${what} instead; ${judgement.reason}`,
+      affectedSessions: Math.max(judgement.affectedSessions, p.fallbackSessions),
+    };
+  }
+  return judgement.certainty === 'certain' && judgement.verdict === 'unaffected'
+    ? { ...judgement, certainty: 'likely' }
+    : judgement;
+}
 
 function worse(a: Judgement, b: Judgement): Judgement {
   return VERDICTS.indexOf(b.verdict) < VERDICTS.indexOf(a.verdict) ? b : a;
@@ -606,8 +669,14 @@ function judgePeer(p: PeerStats, ctx: Context): PeerVerdict {
   } else {
     judgement = judgeUnder(p, mandatoryUse ? sp.mandatory : sp.opportunistic, ctx, mandatoryUse, services);
   }
-  if (sp.certificateCheck !== null && (judgement.verdict === 'unaffected' || judgement.verdict === 'downgraded')) {
-    judgement = judgeCertificate(p, sp.certificateCheck, judgement, ctx);
+  if (sp.refusesPlaintext && p.plaintext > 0 && p.tls > 0) judgement = judgePlaintextUnderMandatory(p, judgement, ctx);
+  if (
+    sp.certificateCheck !== null &&
+    ctx.certificates !== null &&
+    p.tls > 0 &&
+    (judgement.verdict === 'unaffected' || judgement.verdict === 'downgraded')
+  ) {
+    judgement = judgeCertificate(p, sp.certificateCheck, judgement, ctx.certificates);
   }
   return {
     direction: ctx.section === 'outbound' ? 'outbound' : 'inbound',
@@ -715,7 +784,12 @@ function judgeAll(
     const sp = policy[section];
     if (sp === null) continue;
     const dir = view[section];
-    const ctx: Context = { section, policy: sp, sectionMax: sectionMaxProtocol(dir) };
+    const ctx: Context = {
+      section,
+      policy: sp,
+      sectionMax: sectionMaxProtocol(dir),
+      certificates: sp.certificateCheck === null ? null : sectionCertificates(dir),
+    };
     const t = emptySectionTotals();
     for (const stats of dir.peers.values()) {
       const v = judgePeer(stats, ctx);
@@ -737,8 +811,11 @@ export function evaluateWhatIf(view: CensusView, policy: WhatIfPolicy): WhatIfRe
   const totals = judgeAll(view, policy, (v) => peers.push(v));
   peers.sort(comparePeerVerdicts);
   const json = policyJson(policy);
-  const anchors = policy.outbound?.certificateCheck ? noTrustAnchorsNote(view.outbound) : null;
-  if (anchors !== null) json.outbound?.notes.push(anchors);
+  for (const section of ['inbound', 'outbound'] as const) {
+    const check = policy[section]?.certificateCheck;
+    const note = check ? certificateNote(check, sectionCertificates(view[section])) : null;
+    if (note !== null) json[section]?.notes.push(note);
+  }
   return {
     schema: WHATIF_SCHEMA,
     window: { first: iso(view.firstMs), last: iso(view.lastMs) },
@@ -748,20 +825,19 @@ export function evaluateWhatIf(view: CensusView, policy: WhatIfPolicy): WhatIfRe
   };
 }
 
-/**
- * Postfix's smtp client verifies nothing without trust anchors (smtp_tls_CAfile and smtp_tls_CApath are empty by
- * default, and tls_append_default_CA = no), and then logs every server "Untrusted". A log in which no server's
- * certificate verified says more about that configuration than about the servers: said, since every verdict of a
- * certificate check then reads "refused".
- */
-function noTrustAnchorsNote(dir: DirectionView): string | null {
-  let untrusted = 0;
-  for (const p of dir.peers.values()) {
-    if ((p.certificates.get('verified') ?? 0) > 0 || (p.certificates.get('trusted') ?? 0) > 0) return null;
-    if ((p.certificates.get('untrusted') ?? 0) > 0) untrusted++;
+/** Why a section's certificate verdicts read as they do, when the log or main.cf says it for all of them. */
+function certificateNote(check: CertificateCheck, seen: SectionCertificates): string | null {
+  if (check.level === 'fingerprint' || check.level === 'dane-only') return null;
+  if (check.anchors.length === 0) {
+    return `main.cf gives no trust anchors for this check, so no certificate would verify and every TLS peer is refused; set ${check.level === 'client' ? 'smtpd_tls_CAfile' : 'smtp_tls_CApath (e.g. /etc/ssl/certs) or smtp_tls_CAfile'}, or give the whole main.cf if they are set`;
   }
-  if (untrusted < 2) return null;
-  return `no server's certificate verified in this log (${untrusted} servers showed "Untrusted"): the smtp client probably had no trust anchors when it was written (smtp_tls_CAfile and smtp_tls_CApath empty); with them set, most public MX certificates verify, so the refusals for "Untrusted" are the worst case`;
+  if (check.level === 'client') {
+    return seen.someShown
+      ? null
+      : 'no client showed a certificate in this log: it was probably written with smtpd_tls_ask_ccert = no, so it cannot say which clients have one (most SMTP clients have none)';
+  }
+  if (seen.someVerified || seen.untrustedPeers === 0) return null;
+  return `no server's certificate verified in this log (${seen.untrustedPeers} showed "Untrusted"): it was probably written without trust anchors (for Postfix: smtp_tls_CAfile and smtp_tls_CApath empty), so "Untrusted" says little and those servers are undetermined`;
 }
 
 // ------------------------------------------------------------------------------------------------- summaries

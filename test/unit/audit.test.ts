@@ -188,11 +188,18 @@ describe('audit: rules by fixture', () => {
       has(findings, 'no-trust-anchors', 'smtp_tls_CApath', 'warning', /Server certificate not verified/);
     }
     const ids = (text: string) => auditMainCf(parseMainCf(text)).map((x) => `${x.id} ${x.parameter}`);
+    // tls_append_default_CA appends the system's CAs only to a CAfile or CApath that is set (real Postfix 3.7:
+    // deferred with it alone, "Verified" with an empty CApath beside it).
+    assert.ok(
+      ids(
+        `${cert}smtpd_tls_security_level = may\nsmtp_tls_security_level = verify\ntls_append_default_CA = yes\n`,
+      ).some((x) => x === 'no-trust-anchors smtp_tls_CApath'),
+    );
     // Anchors from a file, a directory or the system's defaults; levels that check no CA signature.
     for (const ok of [
       'smtp_tls_security_level = verify\nsmtp_tls_CApath = /etc/ssl/certs\n',
       'smtp_tls_security_level = secure\nsmtp_tls_CAfile = /etc/ssl/certs/ca-certificates.crt\n',
-      'smtp_tls_security_level = verify\ntls_append_default_CA = yes\n',
+      'smtp_tls_security_level = verify\nsmtp_tls_trust_anchor_file = /etc/postfix/anchors.pem\n',
       'smtp_tls_security_level = dane\n',
       'smtp_tls_security_level = may\n',
     ]) {

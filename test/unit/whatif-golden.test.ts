@@ -140,32 +140,34 @@ describe('whatif golden scenario', () => {
 
   it('smtp_tls_security_level = verify and secure: servers whose certificates did not verify are refused', () => {
     // The log was written at level may: mx.legacy and mx.cbc showed "Untrusted" certificates, mx.modern "Verified".
+    const judge = (text: string) =>
+      evaluateWhatIf(view, policyFromMainCf(parseMainCf(text, { source: 'inline' }), { library: 'current' }));
     const judged = (level: string) =>
       table(
-        evaluateWhatIf(
-          view,
-          policyFromMainCf(
-            parseMainCf(`smtpd_tls_security_level = may\nsmtp_tls_security_level = ${level}\n`, { source: level }),
-            { library: 'current' },
-          ),
-        ),
+        judge(`smtpd_tls_security_level = may\nsmtp_tls_security_level = ${level}\nsmtp_tls_CApath = /etc/ssl/certs\n`),
       );
     for (const level of ['verify', 'secure']) {
       const t = judged(level);
       assert.equal(t['outbound mx.legacy.example'], 'refused/likely', level);
       assert.equal(t['outbound mx.cbc.example'], 'refused/likely', level);
-      assert.equal(t['outbound mx.modern.example'], 'unaffected/likely', level);
       // No TLS at all: mandatory TLS defers it, certain.
       assert.equal(t['outbound mx.notls.example'], 'refused/certain', level);
       assert.equal(t['inbound modern.example.com'], 'unaffected/certain', level);
     }
-    const r = evaluateWhatIf(
-      view,
-      policyFromMainCf(parseMainCf('smtp_tls_security_level = verify\n', { source: 'verify' }), { library: 'current' }),
-    );
+    // Verified under the policy then in force: verify likely passes; secure wants the destination's name.
+    assert.equal(judged('verify')['outbound mx.modern.example'], 'unaffected/likely');
+    assert.equal(judged('secure')['outbound mx.modern.example'], 'undetermined/likely');
+    const r = judge('smtp_tls_security_level = verify\nsmtp_tls_CApath = /etc/ssl/certs\n');
     const legacy = r.peers.find((p) => p.peer.host === 'mx.legacy.example')!;
-    assert.match(legacy.reason, /^2 of its 2 TLS sessions showed a certificate that would not pass \(Untrusted 2\)/);
+    assert.match(
+      legacy.reason,
+      /requires the server's certificate to verify .*, and its certificate did not verify \(Untrusted 2\)/,
+    );
     assert.deepEqual(totals(r, 'outbound'), { refused: [3, 4, 4], unaffected: [1, 2, 2] });
+    // Without trust anchors nothing verifies: every TLS server is refused, and a note says why.
+    const bare = judge('smtp_tls_security_level = verify\n');
+    assert.deepEqual(totals(bare, 'outbound'), { refused: [4, 6, 6] });
+    assert.ok(bare.policy.outbound!.notes.some((n) => /no trust anchors/.test(n)));
   });
 
   it('--openssl 3.0 on Postfix defaults: Postfix runs OpenSSL 3.0 at level 0, TLS 1.0/1.1 peers keep TLS (review)', () => {

@@ -38,6 +38,8 @@ interface S {
   n?: number;
   /** The trust word as logged (Postfix's, Exim's CV=, Sendmail's verify=). */
   trust?: string | null;
+  /** Plaintext right after a failed handshake of the peer (the fallback detector's mark). */
+  fallback?: boolean;
 }
 
 function view(...specs: S[]): CensusView {
@@ -61,6 +63,7 @@ function view(...specs: S[]): CensusView {
             : null,
         failure: outcome === 'failed' ? { reason: s.reason ?? 'no-shared-cipher', detail: 'x' } : null,
         messages: s.messages ?? (outcome === 'tls' || outcome === 'plaintext' ? 1 : 0),
+        ...(s.fallback ? { fallback: true } : {}),
       });
     }
   }
@@ -518,9 +521,9 @@ describe('whatif: summaries for the HTML report', () => {
     const v = view(MODERN_IN, MODERN_OUT);
     const judged = (text: string) =>
       evaluateWhatIf(v, policyFromMainCf(parseMainCf(text, { source: 'inline' }), { library: 'current' }));
-    const base = 'smtpd_tls_cert_file = /x\nsmtpd_tls_key_file = /x\n';
+    const base = 'smtpd_tls_cert_file = /x\nsmtpd_tls_key_file = /x\nsmtp_tls_CApath = /etc/ssl/certs\n';
     // Real Postfix 3.7 deferred an "Untrusted" server at verify, and refused a client without a certificate with
-    // req_ccert: the census keeps no certificate verdict per peer, so these cannot be judged.
+    // req_ccert: a peer whose log line says nothing of its certificate cannot be judged.
     for (const level of ['verify', 'secure', 'fingerprint', 'dane-only']) {
       const r = judged(`${base}smtpd_tls_security_level = may\nsmtp_tls_security_level = ${level}\n`);
       assert.equal(peer(r, MODERN_OUT.ip).verdict, 'undetermined', level);
@@ -531,11 +534,16 @@ describe('whatif: summaries for the HTML report', () => {
       const r = judged(`${base}smtpd_tls_security_level = may\nsmtp_tls_security_level = ${level}\n`);
       assert.equal(peer(r, MODERN_OUT.ip).verdict, 'unaffected', level);
     }
+    // Without trust anchors nothing verifies (real Postfix: "Server certificate not verified" for every server).
+    const anchorless = judged('smtpd_tls_security_level = may\nsmtp_tls_security_level = verify\n');
+    assert.equal(verdictOf(anchorless, MODERN_OUT.ip), 'refused/likely');
+    assert.match(peer(anchorless, MODERN_OUT.ip).reason, /main.cf gives no trust anchors/);
+    assert.ok(anchorless.policy.outbound!.notes.some((n) => /no trust anchors for this check/.test(n)));
     const ccert = judged(
-      `${base}smtpd_tls_security_level = encrypt\nsmtpd_tls_req_ccert = yes\nsmtp_tls_security_level = may\n`,
+      `${base}smtpd_tls_security_level = encrypt\nsmtpd_tls_req_ccert = yes\nsmtpd_tls_CAfile = /x\nsmtp_tls_security_level = may\n`,
     );
     assert.equal(peer(ccert, MODERN_IN.ip).verdict, 'undetermined');
-    assert.match(peer(ccert, MODERN_IN.ip).reason, /smtpd_tls_req_ccert = yes requires a trusted client certificate/);
+    assert.match(peer(ccert, MODERN_IN.ip).reason, /smtpd_tls_req_ccert = yes requires a client certificate/);
     // Without mandatory TLS, req_ccert does nothing (postconf(5)).
     const optional = judged(
       `${base}smtpd_tls_security_level = may\nsmtpd_tls_req_ccert = yes\nsmtp_tls_security_level = may\n`,
@@ -566,22 +574,38 @@ describe('whatif: summaries for the HTML report', () => {
       // Seen with TLS and once without: verify requires TLS for that delivery too.
       out('192.0.2.10', 'Verified'),
       { ip: '192.0.2.10', direction: 'outbound', outcome: 'plaintext' },
+      // Once plaintext right after a failed handshake (fallback): mandatory TLS defers that mail instead.
+      out('192.0.2.11', 'Verified'),
+      { ip: '192.0.2.11', direction: 'outbound', outcome: 'failed', reason: 'unsupported-protocol' },
+      { ip: '192.0.2.11', direction: 'outbound', outcome: 'plaintext', fallback: true },
     );
     const judged = (text: string) =>
-      evaluateWhatIf(v, policyFromMainCf(parseMainCf(text, { source: 'inline' }), { library: 'current' }));
+      evaluateWhatIf(
+        v,
+        policyFromMainCf(parseMainCf(`smtp_tls_CApath = /etc/ssl/certs\n${text}`, { source: 'inline' }), {
+          library: 'current',
+        }),
+      );
     const verify = judged('smtp_tls_security_level = verify\nsmtp_tls_mandatory_protocols = >=TLSv1.2\n');
     assert.equal(verdictOf(verify, '192.0.2.1'), 'refused/likely');
-    assert.match(peer(verify, '192.0.2.1').reason, /deferred, then bounced, unless the trust anchors change/);
+    assert.match(
+      peer(verify, '192.0.2.1').reason,
+      /certificate did not verify \(Untrusted 2\): mail to it would be deferred/,
+    );
+    assert.equal(peer(verify, '192.0.2.1').affectedSessions, 2);
     assert.equal(verdictOf(verify, '192.0.2.2'), 'unaffected/likely');
+    assert.match(peer(verify, '192.0.2.2').reason, /smtp_tls_verify_cert_match = hostname/);
     assert.equal(verdictOf(verify, '192.0.2.3'), 'unaffected/likely');
-    assert.match(peer(verify, '192.0.2.3').reason, /the name was not checked, which verify does/);
+    assert.match(peer(verify, '192.0.2.3').reason, /the name was not checked where it was Trusted/);
     assert.equal(verdictOf(verify, '192.0.2.4'), 'undetermined/likely');
     assert.match(peer(verify, '192.0.2.4').reason, /anonymous suite/);
     assert.equal(verdictOf(verify, '192.0.2.5'), 'undetermined/likely');
-    // Three sessions verified, one did not: refused, for that one session.
-    assert.equal(verdictOf(verify, '192.0.2.6'), 'refused/likely');
-    assert.equal(peer(verify, '192.0.2.6').affectedSessions, 1);
-    assert.match(peer(verify, '192.0.2.6').reason, /^1 of its 4 TLS sessions .* \(Verified 3, Untrusted 1\)/);
+    // Verified three times, Untrusted once: another certificate, or other trust anchors then; not judged.
+    assert.equal(verdictOf(verify, '192.0.2.6'), 'undetermined/likely');
+    assert.match(
+      peer(verify, '192.0.2.6').reason,
+      /verified in some sessions and not in others \(Verified 3, Untrusted 1\)/,
+    );
     assert.equal(verdictOf(verify, '192.0.2.7'), 'refused/likely');
     assert.equal(verdictOf(verify, '192.0.2.8'), 'unaffected/likely');
     assert.equal(verdictOf(verify, '192.0.2.9'), 'refused/certain');
@@ -590,18 +614,29 @@ describe('whatif: summaries for the HTML report', () => {
       peer(verify, '192.0.2.10').reason,
       /its 1 plaintext session would need TLS too \(level verify requires it\)/,
     );
+    assert.equal(verdictOf(verify, '192.0.2.11'), 'refused/likely');
+    assert.match(peer(verify, '192.0.2.11').reason, /^1 of its plaintext sessions came right after a failed handshake/);
     assert.ok(!verify.policy.outbound!.notes.some((n) => /trust anchors/.test(n)));
-    // No server's certificate verified at all: the client had no trust anchors, most likely; said in a note.
-    const anchorless = evaluateWhatIf(
-      view(out('192.0.2.1', 'Untrusted'), out('192.0.2.2', 'Untrusted'), out('192.0.2.3', null)),
-      policyFromMainCf(parseMainCf('smtp_tls_security_level = verify\n', { source: 'inline' }), { library: 'current' }),
-    );
-    assert.ok(anchorless.policy.outbound!.notes.some((n) => /2 servers showed "Untrusted".*no trust anchors/.test(n)));
+    // Name matching as main.cf sets it.
+    const matched = judged('smtp_tls_security_level = verify\nsmtp_tls_verify_cert_match = hostname, nexthop\n');
+    assert.match(peer(matched, '192.0.2.2').reason, /smtp_tls_verify_cert_match = hostname, nexthop/);
 
-    // secure wants the destination's name: a chain that verified says nothing of it.
+    // No server's certificate verified at all: the log was written without trust anchors, most likely. Its
+    // "Untrusted" then says little: undetermined, and a note says why.
+    const anchorless = evaluateWhatIf(
+      view(out('192.0.2.1', 'Untrusted'), out('192.0.2.3', null)),
+      policyFromMainCf(parseMainCf('smtp_tls_security_level = verify\nsmtp_tls_CAfile = /x\n', { source: 'inline' }), {
+        library: 'current',
+      }),
+    );
+    assert.equal(verdictOf(anchorless, '192.0.2.1'), 'undetermined/likely');
+    assert.ok(anchorless.policy.outbound!.notes.some((n) => /1 showed "Untrusted".*without trust anchors/.test(n)));
+
+    // secure wants the destination's name: a certificate that verified under another check says nothing of it.
     const secure = judged('smtp_tls_security_level = secure\n');
-    assert.equal(verdictOf(secure, '192.0.2.2'), 'unaffected/likely');
+    assert.equal(verdictOf(secure, '192.0.2.2'), 'undetermined/likely');
     assert.equal(verdictOf(secure, '192.0.2.3'), 'undetermined/likely');
+    assert.match(peer(secure, '192.0.2.3').reason, /smtp_tls_secure_cert_match = nexthop, dot-nexthop/);
     assert.equal(verdictOf(secure, '192.0.2.1'), 'refused/likely');
     // A fingerprint list or TLSA records are not in the log: nothing can be said, even of an untrusted chain.
     for (const level of ['fingerprint', 'dane-only']) {
@@ -609,6 +644,14 @@ describe('whatif: summaries for the HTML report', () => {
       for (const ip of ['192.0.2.1', '192.0.2.2', '192.0.2.3'])
         assert.equal(verdictOf(r, ip), 'undetermined/likely', `${level} ${ip}`);
     }
+    // A peer without TLS gets no certificate verdict (a review: "its certificate verified ()").
+    const failing = evaluateWhatIf(
+      view({ ip: '192.0.2.20', direction: 'outbound', outcome: 'failed', reason: 'no-shared-cipher' }),
+      policyFromMainCf(parseMainCf('smtp_tls_security_level = verify\nsmtp_tls_CAfile = /x\n', { source: 'inline' }), {
+        library: 'current',
+      }),
+    );
+    assert.doesNotMatch(peer(failing, '192.0.2.20').reason, /certificate/);
 
     // Inbound, smtpd_tls_req_ccert with mandatory TLS: a client certificate that verified, none, or a bad one.
     const cin = (ip: string, trust: string | null): S => ({ ...MODERN_IN, ip, trust });
@@ -619,18 +662,24 @@ describe('whatif: summaries for the HTML report', () => {
       cin('198.51.100.13', 'Untrusted'),
       cin('198.51.100.14', 'verify=NO'),
     );
+    const ccertCf = 'smtpd_tls_security_level = encrypt\nsmtpd_tls_req_ccert = yes\nsmtpd_tls_CAfile = /ca.pem\n';
     const ccert = evaluateWhatIf(
       vin,
-      policyFromMainCf(
-        parseMainCf('smtpd_tls_security_level = encrypt\nsmtpd_tls_req_ccert = yes\n', { source: 'inline' }),
-        { library: 'current' },
-      ),
+      policyFromMainCf(parseMainCf(ccertCf, { source: 'inline' }), { library: 'current' }),
     );
     assert.equal(verdictOf(ccert, '198.51.100.11'), 'unaffected/likely');
+    // Some clients showed a certificate, so clients were asked: one that showed none has none.
     assert.equal(verdictOf(ccert, '198.51.100.12'), 'refused/likely');
-    assert.match(peer(ccert, '198.51.100.12').reason, /smtpd_tls_ask_ccert was off/);
+    assert.match(peer(ccert, '198.51.100.12').reason, /presented none when asked \(no certificate 1\)/);
     assert.equal(verdictOf(ccert, '198.51.100.13'), 'refused/likely');
     assert.equal(verdictOf(ccert, '198.51.100.14'), 'refused/likely');
     assert.equal(verdictOf(ccert, MODERN_IN.ip), 'undetermined/likely');
+    // No client showed any: smtpd did not ask (smtpd_tls_ask_ccert = no), so "Anonymous" says nothing.
+    const unasked = evaluateWhatIf(
+      view(cin('198.51.100.12', 'Anonymous')),
+      policyFromMainCf(parseMainCf(ccertCf, { source: 'inline' }), { library: 'current' }),
+    );
+    assert.equal(verdictOf(unasked, '198.51.100.12'), 'undetermined/likely');
+    assert.ok(unasked.policy.inbound!.notes.some((n) => /smtpd_tls_ask_ccert = no/.test(n)));
   });
 });

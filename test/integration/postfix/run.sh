@@ -9,7 +9,7 @@
 #   5. runs `node dist/src/cli/main.js report --format json --year YYYY OUT/maillog` and compares every count
 #      with the truth (check.mjs; writes OUT/report.json),
 #   6. checks what-if at smtp_tls_security_level = verify against the same Postfix switched to that level
-#      (verify-level.sh: the server the log calls Untrusted must be refused by both).
+#      (verify-level.sh: a CA-signed server passes and a self-signed one is refused, by both).
 #
 # Usage: run.sh [--drive-only] [--out DIR]
 #   --drive-only   stop after step 4 (no tlscensus needed), e.g. to regenerate sample-run/
@@ -42,7 +42,7 @@ say() { printf '[postfix-it] %s\n' "$*" >&2; }
 die() { say "ERROR: $*"; exit 2; }
 
 [[ $(id -u) == 0 ]] || die "must run as root (starts Postfix, edits /etc/hosts)"
-for c in postfix postqueue postconf postsuper openssl node runuser flock swaks; do
+for c in postfix postqueue postconf openssl node runuser flock; do
   command -v "$c" >/dev/null || die "'$c' not found; install the packages in $HERE/apt-packages (test/integration/lib/apt-install.sh)"
 done
 
