@@ -509,15 +509,13 @@ interface SectionCertificates {
 
 function sectionCertificates(dir: DirectionView): SectionCertificates {
   let someVerified = false;
-  let someShown = false;
   let untrustedPeers = 0;
   for (const p of dir.peers.values()) {
     const c = p.certificates;
     if ((c.get('verified') ?? 0) > 0 || (c.get('trusted') ?? 0) > 0) someVerified = true;
     if ((c.get('untrusted') ?? 0) > 0) untrustedPeers++;
   }
-  someShown = someVerified || untrustedPeers > 0;
-  return { someVerified, someShown, untrustedPeers };
+  return { someVerified, someShown: someVerified || untrustedPeers > 0, untrustedPeers };
 }
 
 /**
