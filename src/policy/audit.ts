@@ -1018,14 +1018,20 @@ function auditLegacySuites(f: Findings, policies: PostfixTlsPolicy[]): void {
  */
 function auditTrustAnchors(f: Findings, cf: MainCf, inbound: PostfixTlsPolicy, outbound: PostfixTlsPolicy): void {
   const fromMainCf = (p: PostfixTlsPolicy) => p.levelSources.some((s) => s.origin === 'main.cf');
+  // The settings that make the level (smtp_tls_security_level, or the obsolete smtp_enforce_tls and kin).
+  const levelFrom = (p: PostfixTlsPolicy) =>
+    p.levelSources
+      .filter((s) => s.origin === 'main.cf')
+      .map((s) => `${s.parameter} = ${s.value}`)
+      .join(', ');
   const level = outbound.securityLevel;
   if ((level === 'verify' || level === 'secure') && fromMainCf(outbound) && trustAnchors(cf, 'smtp').length === 0) {
     f.add(
       'no-trust-anchors',
       'warning',
-      'smtp_tls_CApath',
-      `smtp_tls_security_level = ${level} verifies every server's certificate, but no trust anchors are configured (smtp_tls_CAfile, smtp_tls_CApath and smtp_tls_trust_anchor_file are empty; tls_append_default_CA adds the system's CAs only to a CAfile or CApath): no certificate verifies, and all mail is deferred with "Server certificate not verified"`,
-      'smtp_tls_CApath = /etc/ssl/certs (the ca-certificates package), or smtp_tls_CAfile = /etc/ssl/certs/ca-certificates.crt',
+      'smtp_tls_CAfile',
+      `${levelFrom(outbound)} makes the smtp client verify every server's certificate (level ${level}), but no trust anchors are configured (smtp_tls_CAfile, smtp_tls_CApath and smtp_tls_trust_anchor_file are empty; tls_append_default_CA adds the system's CAs only to a CAfile or CApath): no certificate verifies, and all mail is deferred with "Server certificate not verified"`,
+      'smtp_tls_CAfile = /etc/ssl/certs/ca-certificates.crt (the ca-certificates package; a CApath must also be inside the chroot, postconf(5))',
     );
   }
   if (

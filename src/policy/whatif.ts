@@ -29,7 +29,13 @@ import { domainOf } from '../aggregate/peer-rows.js';
 import { lookupCipherFor } from '../ciphers/lookup.js';
 import { CIPHER_SUITES, type CipherSuite } from '../ciphers/suites.generated.js';
 import { CERTIFICATE_TRUSTS } from '../dialects/certificate-trust.js';
-import { type CertificateTrust, type Direction, FAILURE_REASONS, type Protocol } from '../model/types.js';
+import {
+  type CertificateTrust,
+  type Direction,
+  FAILURE_REASONS,
+  type FailureReason,
+  type Protocol,
+} from '../model/types.js';
 import {
   canCompleteHandshake,
   isCipherAllowedAtSecurityLevel,
@@ -499,23 +505,44 @@ function anyAllowedSuiteFor(protocol: TlsProtocol, settings: TlsSettings): boole
  * with real Postfix 3.7).
  */
 interface SectionCertificates {
-  /** Some peer's certificate verified (Verified or Trusted): the log was written with trust anchors. */
-  readonly someVerified: boolean;
-  /** Some peer showed a certificate at all: clients were asked for one. */
-  readonly someShown: boolean;
+  /**
+   * From when on the log shows trust anchors: the earliest time a peer's certificate surely verified (its last
+   * session, or its first when every session of it verified; anchors, once added, stay; -Infinity when its times
+   * are unknown), or null when none did. "Trusted"
+   * counts; "Verified" only while no server that showed "Untrusted" got mail: a DANE or fingerprint match logs
+   * Verified without any CA (level dane), while a level that verifies against CAs never delivers to an Untrusted
+   * server (a review).
+   */
+  readonly anchoredSinceMs: number | null;
+  /** Services on which some client showed a certificate: clients there were asked for one (smtpd_tls_ask_ccert). */
+  readonly askedServices: ReadonlySet<string>;
   /** Peers whose certificate did not verify (Untrusted, CV=no, verify=FAIL). */
   readonly untrustedPeers: number;
 }
 
 function sectionCertificates(dir: DirectionView): SectionCertificates {
-  let someVerified = false;
+  let trustedSince = Number.POSITIVE_INFINITY;
+  let verifiedSince = Number.POSITIVE_INFINITY;
+  let untrustedDelivered = false;
   let untrustedPeers = 0;
+  const askedServices = new Set<string>();
   for (const p of dir.peers.values()) {
     const c = p.certificates;
-    if ((c.get('verified') ?? 0) > 0 || (c.get('trusted') ?? 0) > 0) someVerified = true;
-    if ((c.get('untrusted') ?? 0) > 0) untrustedPeers++;
+    const trusted = c.get('trusted') ?? 0;
+    const verified = c.get('verified') ?? 0;
+    const untrusted = c.get('untrusted') ?? 0;
+    // When its certificate surely verified: at its first session if every session was a handshake that did.
+    const at = (trusted + verified === p.sessions ? p.firstMs : p.lastMs) ?? Number.NEGATIVE_INFINITY;
+    if (trusted > 0) trustedSince = Math.min(trustedSince, at);
+    if (verified > 0) verifiedSince = Math.min(verifiedSince, at);
+    if (untrusted > 0) {
+      untrustedPeers++;
+      if (p.messages > 0) untrustedDelivered = true;
+    }
+    if (trusted + verified + untrusted > 0) for (const service of p.services) askedServices.add(service);
   }
-  return { someVerified, someShown: someVerified || untrustedPeers > 0, untrustedPeers };
+  const since = Math.min(trustedSince, untrustedDelivered ? Number.POSITIVE_INFINITY : verifiedSince);
+  return { anchoredSinceMs: since === Number.POSITIVE_INFINITY ? null : since, askedServices, untrustedPeers };
 }
 
 /**
@@ -525,9 +552,10 @@ function sectionCertificates(dir: DirectionView): SectionCertificates {
  * secure an "Untrusted" server is deferred ("Server certificate not verified"), and with smtpd_tls_req_ccert an
  * "Anonymous" or "Untrusted" client is refused; without trust anchors nothing verifies.
  * - main.cf gives no trust anchors: nothing verifies — refused, likely (the file may be an excerpt);
- * - a certificate that did not verify, in a log where others did: it would fail again — refused, likely, for
- *   those sessions; where none did, the log was written without trust anchors — undetermined;
- * - a client that showed none, in a log where others showed one (clients were asked): refused, likely;
+ * - a certificate that did not verify while the log shows trust anchors: it would fail again — refused, likely,
+ *   for those sessions; before the log shows any (none verified yet, or only later): undetermined;
+ * - a client that showed none on a service where other clients showed one (so they were asked): refused, likely;
+ *   where nobody on its service showed one, smtpd did not ask there: undetermined;
  * - a certificate that verified (Verified: under the policy then in force, which may have been DANE or a
  *   fingerprint; Trusted: the chain, the name not checked, as at level may) passes verify and a client check,
  *   likely; `secure` wants the destination's name, which neither shows: undetermined;
@@ -578,19 +606,34 @@ function judgeCertificate(
     );
   }
   if (bad > 0) {
-    return seen.someVerified
-      ? refused(`${check.requirement}, and its ${client ? 'client ' : ''}certificate did not verify (${shown})`, bad)
-      : undetermined(
-          `no certificate verified in this section of the log (${shown} here): it was probably written without trust anchors`,
-        );
+    if (seen.anchoredSinceMs === null) {
+      return undetermined(
+        `no certificate verified against trust anchors in this part of the log (${shown} here): it was probably written without them`,
+      );
+    }
+    if (p.lastMs !== null && p.lastMs < seen.anchoredSinceMs) {
+      return undetermined(
+        `its sessions (${shown}) all came before the first certificate that verified in this log: the trust anchors may have been added since`,
+      );
+    }
+    return refused(
+      `${check.requirement}, and its ${client ? 'client ' : ''}certificate did not verify (${shown})`,
+      bad,
+    );
   }
   if (n('none') > 0) {
     if (!client) return undetermined(`an anonymous suite was used with it, so no certificate was sent (${shown})`);
-    return seen.someShown
-      ? refused(`${check.requirement}, and it presented none when asked (${shown})`, n('none'))
-      : undetermined(
-          'no client showed a certificate in this log: it was probably written with smtpd_tls_ask_ccert = no, so it cannot say which clients have one (most SMTP clients have none)',
-        );
+    const services = [...p.services];
+    const asked = services.filter((s) => seen.askedServices.has(s));
+    if (asked.length > 0) {
+      return refused(
+        `${check.requirement}, and it presented none when asked (${shown}; clients of ${asked.join(', ')} showed certificates)`,
+        n('none'),
+      );
+    }
+    return undetermined(
+      `no client of ${services.join(', ') || 'its service'} showed a certificate in this log: smtpd_tls_ask_ccert was probably off there, so the log cannot say whether it has one (most SMTP clients have none)`,
+    );
   }
   if (n('unknown') > 0) return undetermined(`the log does not say what its certificate showed (${shown})`);
   if (check.level === 'secure') {
@@ -619,25 +662,34 @@ const CERTIFICATE_WORDS: Record<CertificateTrust, string> = {
 };
 
 /**
- * A peer's plaintext sessions under a level that requires TLS for every session (refusesPlaintext): those right
- * after a failed handshake (TLS fallback) would be deferred or refused instead — mandatory TLS does not fall back;
- * the others need TLS too, which a peer seen using it most likely manages: no longer certain.
+ * A peer's plaintext sessions under a level that requires TLS for every session (refusesPlaintext). Those within an
+ * hour after a failed handshake (the fallback detector's mark) are mail that mandatory TLS, which never falls back,
+ * would have deferred or refused instead — when the failure would recur: no shared protocol, suite or certificate
+ * (a lost connection or a timeout is only retried over TLS). No more of them than there were failures (a review:
+ * the hour also takes in plaintext the peer sent for other reasons). The other plaintext sessions need TLS too,
+ * which a peer seen using it most likely manages: no longer certain.
  */
 function judgePlaintextUnderMandatory(p: PeerStats, judgement: Judgement, ctx: Context): Judgement {
-  if (p.fallbackSessions > 0 && (judgement.verdict === 'unaffected' || judgement.verdict === 'downgraded')) {
+  const recurring = RECURRING_FAILURES.filter((r) => (p.reasons.get(r) ?? 0) > 0);
+  const failures = recurring.reduce((sum, r) => sum + (p.reasons.get(r) ?? 0), 0);
+  const fellBack = Math.min(p.fallbackSessions, failures);
+  if (fellBack > 0 && (judgement.verdict === 'unaffected' || judgement.verdict === 'downgraded')) {
     const what = ctx.section === 'outbound' ? 'deferred, then bounced' : 'refused';
     return {
       ...judgement,
       verdict: 'refused',
       certainty: 'likely',
-      reason: `${p.fallbackSessions} of its plaintext sessions came right after a failed handshake (TLS fallback); level ${ctx.policy.level} requires TLS, so that mail would be ${what} instead; ${judgement.reason}`,
-      affectedSessions: Math.max(judgement.affectedSessions, p.fallbackSessions),
+      reason: `${fellBack} of its plaintext sessions came within an hour after a failed handshake (${recurring.join(', ')}); level ${ctx.policy.level} requires TLS and never falls back to plaintext, so that mail would be ${what} unless the handshake now succeeds; ${judgement.reason}`,
+      affectedSessions: Math.max(judgement.affectedSessions, fellBack),
     };
   }
   return judgement.certainty === 'certain' && judgement.verdict === 'unaffected'
     ? { ...judgement, certainty: 'likely' }
     : judgement;
 }
+
+/** Handshake failures that happen again on the next try with the same settings on both sides. */
+const RECURRING_FAILURES: readonly FailureReason[] = ['unsupported-protocol', 'no-shared-cipher', 'certificate'];
 
 function worse(a: Judgement, b: Judgement): Judgement {
   return VERDICTS.indexOf(b.verdict) < VERDICTS.indexOf(a.verdict) ? b : a;
@@ -826,16 +878,17 @@ export function evaluateWhatIf(view: CensusView, policy: WhatIfPolicy): WhatIfRe
 /** Why a section's certificate verdicts read as they do, when the log or main.cf says it for all of them. */
 function certificateNote(check: CertificateCheck, seen: SectionCertificates): string | null {
   if (check.level === 'fingerprint' || check.level === 'dane-only') return null;
+  const client = check.level === 'client';
   if (check.anchors.length === 0) {
-    return `main.cf gives no trust anchors for this check, so no certificate would verify and every TLS peer is refused; set ${check.level === 'client' ? 'smtpd_tls_CAfile' : 'smtp_tls_CApath (e.g. /etc/ssl/certs) or smtp_tls_CAfile'}, or give the whole main.cf if they are set`;
+    return `main.cf gives no trust anchors for this check, so no certificate would verify and every TLS peer is refused; set ${client ? 'smtpd_tls_CAfile' : 'smtp_tls_CAfile (e.g. /etc/ssl/certs/ca-certificates.crt) or smtp_tls_CApath'}, or give the whole main.cf if they are set`;
   }
-  if (check.level === 'client') {
-    return seen.someShown
-      ? null
-      : 'no client showed a certificate in this log: it was probably written with smtpd_tls_ask_ccert = no, so it cannot say which clients have one (most SMTP clients have none)';
+  if (client && seen.askedServices.size === 0) {
+    return 'no client showed a certificate in this log: it was probably written with smtpd_tls_ask_ccert = no, so it cannot say which clients have one (most SMTP clients have none)';
   }
-  if (seen.someVerified || seen.untrustedPeers === 0) return null;
-  return `no server's certificate verified in this log (${seen.untrustedPeers} showed "Untrusted"): it was probably written without trust anchors (for Postfix: smtp_tls_CAfile and smtp_tls_CApath empty), so "Untrusted" says little and those servers are undetermined`;
+  if (seen.anchoredSinceMs !== null || seen.untrustedPeers === 0) return null;
+  return client
+    ? `no client certificate verified in this log (${seen.untrustedPeers} clients showed "Untrusted"): it was probably written without trust anchors (for Postfix: smtpd_tls_CAfile and smtpd_tls_CApath empty), so "Untrusted" says little and those clients are undetermined`
+    : `no server's certificate verified against trust anchors in this log (${seen.untrustedPeers} showed "Untrusted"): it was probably written without them (for Postfix: smtp_tls_CAfile and smtp_tls_CApath empty), so "Untrusted" says little and those servers are undetermined`;
 }
 
 // ------------------------------------------------------------------------------------------------- summaries

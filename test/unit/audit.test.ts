@@ -185,7 +185,7 @@ describe('audit: rules by fixture', () => {
       const findings = auditMainCf(
         parseMainCf(`${cert}smtpd_tls_security_level = may\nsmtp_tls_security_level = ${level}\n`),
       );
-      has(findings, 'no-trust-anchors', 'smtp_tls_CApath', 'warning', /Server certificate not verified/);
+      has(findings, 'no-trust-anchors', 'smtp_tls_CAfile', 'warning', /Server certificate not verified/);
     }
     const ids = (text: string) => auditMainCf(parseMainCf(text)).map((x) => `${x.id} ${x.parameter}`);
     // tls_append_default_CA appends the system's CAs only to a CAfile or CApath that is set (real Postfix 3.7:
@@ -193,7 +193,7 @@ describe('audit: rules by fixture', () => {
     assert.ok(
       ids(
         `${cert}smtpd_tls_security_level = may\nsmtp_tls_security_level = verify\ntls_append_default_CA = yes\n`,
-      ).some((x) => x === 'no-trust-anchors smtp_tls_CApath'),
+      ).some((x) => x === 'no-trust-anchors smtp_tls_CAfile'),
     );
     // Anchors from a file, a directory or the system's defaults; levels that check no CA signature.
     for (const ok of [
@@ -205,6 +205,16 @@ describe('audit: rules by fixture', () => {
     ]) {
       assert.ok(!ids(`${cert}smtpd_tls_security_level = may\n${ok}`).some((x) => x.startsWith('no-trust-anchors')), ok);
     }
+    // The obsolete smtp_enforce_tls (with smtp_tls_enforce_peername = yes, its default) is level verify: named as set.
+    has(
+      auditMainCf(
+        parseMainCf(`${cert}smtpd_tls_security_level = may\nsmtp_tls_security_level =\nsmtp_enforce_tls = yes\n`),
+      ),
+      'no-trust-anchors',
+      'smtp_tls_CAfile',
+      'warning',
+      /^smtp_enforce_tls = yes makes the smtp client verify/,
+    );
     const ccert = auditMainCf(
       parseMainCf(
         `${cert}smtpd_tls_security_level = encrypt\nsmtpd_tls_req_ccert = yes\nsmtp_tls_security_level = may\n`,

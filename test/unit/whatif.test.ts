@@ -560,9 +560,10 @@ describe('whatif: summaries for the HTML report', () => {
     });
     const v = view(
       MODERN_IN,
+      // A CA-signed certificate first: from here on the log shows trust anchors.
+      out('192.0.2.3', 'Trusted'),
       out('192.0.2.1', 'Untrusted', { n: 2 }),
       out('192.0.2.2', 'Verified'),
-      out('192.0.2.3', 'Trusted'),
       out('192.0.2.4', 'Anonymous'),
       out('192.0.2.5', null),
       out('192.0.2.6', 'Verified', { n: 3 }),
@@ -615,7 +616,10 @@ describe('whatif: summaries for the HTML report', () => {
       /its 1 plaintext session would need TLS too \(level verify requires it\)/,
     );
     assert.equal(verdictOf(verify, '192.0.2.11'), 'refused/likely');
-    assert.match(peer(verify, '192.0.2.11').reason, /^1 of its plaintext sessions came right after a failed handshake/);
+    assert.match(
+      peer(verify, '192.0.2.11').reason,
+      /^1 of its plaintext sessions came within an hour after a failed handshake \(unsupported-protocol\)/,
+    );
     assert.ok(!verify.policy.outbound!.notes.some((n) => /trust anchors/.test(n)));
     // Name matching as main.cf sets it.
     const matched = judged('smtp_tls_security_level = verify\nsmtp_tls_verify_cert_match = hostname, nexthop\n');
@@ -630,7 +634,11 @@ describe('whatif: summaries for the HTML report', () => {
       }),
     );
     assert.equal(verdictOf(anchorless, '192.0.2.1'), 'undetermined/likely');
-    assert.ok(anchorless.policy.outbound!.notes.some((n) => /1 showed "Untrusted".*without trust anchors/.test(n)));
+    assert.ok(
+      anchorless.policy.outbound!.notes.some((n) =>
+        /verified against trust anchors in this log \(1 showed "Untrusted"\)/.test(n),
+      ),
+    );
 
     // secure wants the destination's name: a certificate that verified under another check says nothing of it.
     const secure = judged('smtp_tls_security_level = secure\n');
@@ -670,7 +678,10 @@ describe('whatif: summaries for the HTML report', () => {
     assert.equal(verdictOf(ccert, '198.51.100.11'), 'unaffected/likely');
     // Some clients showed a certificate, so clients were asked: one that showed none has none.
     assert.equal(verdictOf(ccert, '198.51.100.12'), 'refused/likely');
-    assert.match(peer(ccert, '198.51.100.12').reason, /presented none when asked \(no certificate 1\)/);
+    assert.match(
+      peer(ccert, '198.51.100.12').reason,
+      /presented none when asked \(no certificate 1; clients of smtpd showed certificates\)/,
+    );
     assert.equal(verdictOf(ccert, '198.51.100.13'), 'refused/likely');
     assert.equal(verdictOf(ccert, '198.51.100.14'), 'refused/likely');
     assert.equal(verdictOf(ccert, MODERN_IN.ip), 'undetermined/likely');
@@ -681,5 +692,64 @@ describe('whatif: summaries for the HTML report', () => {
     );
     assert.equal(verdictOf(unasked, '198.51.100.12'), 'undetermined/likely');
     assert.ok(unasked.policy.inbound!.notes.some((n) => /smtpd_tls_ask_ccert = no/.test(n)));
+    // Asked on submission only (smtpd_tls_ask_ccert in master.cf): a port-25 client was never asked.
+    const perService = evaluateWhatIf(
+      view({ ...cin('198.51.100.21', 'Trusted'), service: 'submission/smtpd' }, cin('198.51.100.22', 'Anonymous')),
+      policyFromMainCf(parseMainCf(ccertCf, { source: 'inline' }), { library: 'current' }),
+    );
+    assert.equal(verdictOf(perService, '198.51.100.22'), 'undetermined/likely');
+    assert.match(peer(perService, '198.51.100.22').reason, /no client of smtpd showed a certificate/);
+    // Client certificates that never verified: smtpd had no CAs then; a note says so.
+    const untrustedOnly = evaluateWhatIf(
+      view(cin('198.51.100.31', 'Untrusted'), cin('198.51.100.32', 'Untrusted')),
+      policyFromMainCf(parseMainCf(ccertCf, { source: 'inline' }), { library: 'current' }),
+    );
+    assert.equal(verdictOf(untrustedOnly, '198.51.100.31'), 'undetermined/likely');
+    assert.ok(untrustedOnly.policy.inbound!.notes.some((n) => /2 clients showed "Untrusted"/.test(n)));
+  });
+
+  it('takes "Untrusted" for a certificate that would fail only where the log shows trust anchors (review)', () => {
+    const out = (ip: string, trust: string | null, extra: Partial<S> = {}): S => ({
+      ...MODERN_OUT,
+      ip,
+      trust,
+      ...extra,
+    });
+    const judged = (v: CensusView) =>
+      evaluateWhatIf(
+        v,
+        policyFromMainCf(
+          parseMainCf('smtp_tls_security_level = verify\nsmtp_tls_CAfile = /ca.pem\n', { source: 'x' }),
+          {
+            library: 'current',
+          },
+        ),
+      );
+    // CAs added on the way: servers seen only before the first certificate that verified are not judged.
+    const periods = judged(
+      view(out('192.0.2.1', 'Untrusted'), out('192.0.2.2', 'Trusted'), out('192.0.2.3', 'Untrusted')),
+    );
+    assert.equal(verdictOf(periods, '192.0.2.1'), 'undetermined/likely');
+    assert.match(peer(periods, '192.0.2.1').reason, /all came before the first certificate that verified/);
+    assert.equal(verdictOf(periods, '192.0.2.3'), 'refused/likely');
+    // Level dane without CAs: DANE servers log "Verified", ordinary ones "Untrusted" and still get mail. That
+    // Verified shows no CA: the Untrusted ones are not judged.
+    const dane = judged(view(out('192.0.2.1', 'Verified'), out('192.0.2.2', 'Untrusted'), out('192.0.2.3', 'CV=dane')));
+    assert.equal(verdictOf(dane, '192.0.2.2'), 'undetermined/likely');
+    assert.ok(
+      dane.policy.outbound!.notes.some((n) => /no server's certificate verified against trust anchors/.test(n)),
+    );
+    // A log written at level verify: the Untrusted server got no mail (deferred), so Verified shows the CAs.
+    const atVerify = judged(view(out('192.0.2.1', 'Verified'), out('192.0.2.2', 'Untrusted', { messages: 0 })));
+    assert.equal(verdictOf(atVerify, '192.0.2.2'), 'refused/likely');
+    // A plaintext session after a lost connection is only retried over TLS under mandatory TLS: not refused.
+    const lost = judged(
+      view(
+        out('192.0.2.5', 'Trusted'),
+        { ip: '192.0.2.5', direction: 'outbound', outcome: 'failed', reason: 'lost-connection' },
+        { ip: '192.0.2.5', direction: 'outbound', outcome: 'plaintext', fallback: true },
+      ),
+    );
+    assert.equal(verdictOf(lost, '192.0.2.5'), 'unaffected/likely');
   });
 });
