@@ -537,7 +537,8 @@ function sectionCertificates(dir: DirectionView): SectionCertificates {
     if (verified > 0) verifiedSince = Math.min(verifiedSince, at);
     if (untrusted > 0) {
       untrustedPeers++;
-      if (p.messages > 0) untrustedDelivered = true;
+      // (A peer that also verified may have got its mail in those sessions.)
+      if (trusted + verified === 0 && p.messages > 0) untrustedDelivered = true;
     }
     if (trusted + verified + untrusted > 0) for (const service of p.services) askedServices.add(service);
   }

@@ -70,6 +70,11 @@ function view(...specs: S[]): CensusView {
   return v;
 }
 
+/** An outbound TLS 1.3 session to `ip` whose handshake logged `trust`. */
+function out(ip: string, trust: string | null, extra: Partial<S> = {}): S {
+  return { ...MODERN_OUT, ip, trust, ...extra };
+}
+
 /** A TLS 1.3 client elsewhere: evidence that this side negotiated TLS 1.3. */
 const MODERN_IN: S = { ip: '198.51.100.1', protocol: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384' };
 const MODERN_OUT: S = { ...MODERN_IN, ip: '198.51.100.2', direction: 'outbound' };
@@ -552,12 +557,6 @@ describe('whatif: summaries for the HTML report', () => {
   });
 
   it("judges a certificate check by what each peer's handshakes showed of its certificate", () => {
-    const out = (ip: string, trust: string | null, extra: Partial<S> = {}): S => ({
-      ...MODERN_OUT,
-      ip,
-      trust,
-      ...extra,
-    });
     const v = view(
       MODERN_IN,
       // A CA-signed certificate first: from here on the log shows trust anchors.
@@ -709,12 +708,6 @@ describe('whatif: summaries for the HTML report', () => {
   });
 
   it('takes "Untrusted" for a certificate that would fail only where the log shows trust anchors (review)', () => {
-    const out = (ip: string, trust: string | null, extra: Partial<S> = {}): S => ({
-      ...MODERN_OUT,
-      ip,
-      trust,
-      ...extra,
-    });
     const judged = (v: CensusView) =>
       evaluateWhatIf(
         v,
@@ -742,6 +735,15 @@ describe('whatif: summaries for the HTML report', () => {
     // A log written at level verify: the Untrusted server got no mail (deferred), so Verified shows the CAs.
     const atVerify = judged(view(out('192.0.2.1', 'Verified'), out('192.0.2.2', 'Untrusted', { messages: 0 })));
     assert.equal(verdictOf(atVerify, '192.0.2.2'), 'refused/likely');
+    // A server that verified in some sessions and got its mail in them is no Untrusted server that got mail.
+    const mixed = judged(
+      view(
+        out('192.0.2.1', 'Verified'),
+        out('192.0.2.1', 'Untrusted', { messages: 0 }),
+        out('192.0.2.2', 'Untrusted', { messages: 0 }),
+      ),
+    );
+    assert.equal(verdictOf(mixed, '192.0.2.2'), 'refused/likely');
     // A plaintext session after a lost connection is only retried over TLS under mandatory TLS: not refused.
     const lost = judged(
       view(
