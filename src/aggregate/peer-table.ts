@@ -446,10 +446,8 @@ export class PeerTable {
   handshake(i: number, suiteKey: string, certificate: number, n = 1): void {
     const page = this.pages[i >> PAGE_BITS]!;
     const base = (i & PAGE_MASK) * ROW;
-    const at = base + F_COUNTS + Count.Tls;
-    this.certificates.add(page, base, i, certificate, n, page[at]!);
-    this.suites.add(page, base, i, suiteKey, n, page[at]!, this.strings);
-    page[at]! += n;
+    this.certificates.add(page, base, i, certificate, n, page[base + F_COUNTS + Count.Tls]!);
+    this.addSuite(i, suiteKey, n);
   }
 
   /** A failed session for this reason; counts Failed. */
@@ -462,7 +460,7 @@ export class PeerTable {
     if (detail !== null) this.details.set(i, ownString(bounded(detail, MAX_DETAIL_CHARS)));
   }
 
-  /** Handshakes with this suite whose certificates are counted already (merge); counts Tls. */
+  /** Handshakes with this suite whose certificates are counted already (`handshake`, merge); counts Tls. */
   private addSuite(i: number, suiteKey: string, n: number): void {
     const page = this.pages[i >> PAGE_BITS]!;
     const base = (i & PAGE_MASK) * ROW;

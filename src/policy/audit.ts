@@ -867,6 +867,11 @@ const TLS_SSL_OPTIONS = new Set([
   'NO_QUERY_MTU',
 ]);
 
+/** The policy's security level comes from main.cf (not Postfix's default): an excerpt may leave it out. */
+function levelFromMainCf(p: PostfixTlsPolicy): boolean {
+  return p.levelSources.some((s) => s.origin === 'main.cf');
+}
+
 function auditMisc(f: Findings, cf: MainCf, inbound: PostfixTlsPolicy): void {
   for (const daemon of ['smtpd', 'smtp'] as const) {
     const parameter = `${daemon}_tls_loglevel`;
@@ -923,7 +928,7 @@ function auditMisc(f: Findings, cf: MainCf, inbound: PostfixTlsPolicy): void {
   const certs = ['smtpd_tls_cert_file', 'smtpd_tls_eccert_file', 'smtpd_tls_dcert_file', 'smtpd_tls_chain_files'];
   if (
     (inbound.securityLevel === 'may' || inbound.securityLevel === 'encrypt') &&
-    inbound.levelSources.some((s) => s.origin === 'main.cf') &&
+    levelFromMainCf(inbound) &&
     certs.every((c) => value(cf, c).trim() === '')
   ) {
     f.add(
@@ -1017,7 +1022,6 @@ function auditLegacySuites(f: Findings, policies: PostfixTlsPolicy[]): void {
  * like no-server-certificate: a main.cf excerpt may leave the anchors out.
  */
 function auditTrustAnchors(f: Findings, cf: MainCf, inbound: PostfixTlsPolicy, outbound: PostfixTlsPolicy): void {
-  const fromMainCf = (p: PostfixTlsPolicy) => p.levelSources.some((s) => s.origin === 'main.cf');
   // The settings that make the level (smtp_tls_security_level, or the obsolete smtp_enforce_tls and kin).
   const levelFrom = (p: PostfixTlsPolicy) =>
     p.levelSources
@@ -1025,7 +1029,11 @@ function auditTrustAnchors(f: Findings, cf: MainCf, inbound: PostfixTlsPolicy, o
       .map((s) => `${s.parameter} = ${s.value}`)
       .join(', ');
   const level = outbound.securityLevel;
-  if ((level === 'verify' || level === 'secure') && fromMainCf(outbound) && trustAnchors(cf, 'smtp').length === 0) {
+  if (
+    (level === 'verify' || level === 'secure') &&
+    levelFromMainCf(outbound) &&
+    trustAnchors(cf, 'smtp').length === 0
+  ) {
     f.add(
       'no-trust-anchors',
       'warning',
@@ -1037,7 +1045,7 @@ function auditTrustAnchors(f: Findings, cf: MainCf, inbound: PostfixTlsPolicy, o
   if (
     inbound.securityLevel === 'encrypt' &&
     value(cf, 'smtpd_tls_req_ccert').toLowerCase() === 'yes' &&
-    fromMainCf(inbound) &&
+    levelFromMainCf(inbound) &&
     trustAnchors(cf, 'smtpd').length === 0
   ) {
     f.add(

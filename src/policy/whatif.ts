@@ -508,10 +508,9 @@ interface SectionCertificates {
   /**
    * From when on the log shows trust anchors: the earliest time a peer's certificate surely verified (its last
    * session, or its first when every session of it verified; anchors, once added, stay; -Infinity when its times
-   * are unknown), or null when none did. "Trusted"
-   * counts; "Verified" only while no server that showed "Untrusted" got mail: a DANE or fingerprint match logs
-   * Verified without any CA (level dane), while a level that verifies against CAs never delivers to an Untrusted
-   * server (a review).
+   * are unknown), or null when none did. "Trusted" counts; "Verified" only while no server that showed
+   * "Untrusted" got mail: a DANE or fingerprint match logs Verified without any CA (level dane), while a level
+   * that verifies against CAs never delivers to an Untrusted server (a review).
    */
   readonly anchoredSinceMs: number | null;
   /** Services on which some client showed a certificate: clients there were asked for one (smtpd_tls_ask_ccert). */
@@ -824,13 +823,20 @@ function comparePeerVerdicts(a: PeerVerdict, b: PeerVerdict): number {
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-/** Judges every peer of every section the policy covers, handing each verdict to `visit`; returns the totals. */
+/**
+ * Judges every peer of the sections the policy covers, each handed to `visit`: the totals per section, and the
+ * note on certificates per section that has one (certificateNote).
+ */
 function judgeAll(
   view: CensusView,
   policy: WhatIfPolicy,
   visit: (v: PeerVerdict) => void,
-): Partial<Record<WhatIfSection, SectionTotals>> {
+): {
+  totals: Partial<Record<WhatIfSection, SectionTotals>>;
+  certificateNotes: Partial<Record<WhatIfSection, string>>;
+} {
   const totals: Partial<Record<WhatIfSection, SectionTotals>> = {};
+  const certificateNotes: Partial<Record<WhatIfSection, string>> = {};
   for (const section of WHATIF_SECTIONS) {
     const sp = policy[section];
     if (sp === null) continue;
@@ -841,6 +847,9 @@ function judgeAll(
       sectionMax: sectionMaxProtocol(dir),
       certificates: sp.certificateCheck === null ? null : sectionCertificates(dir),
     };
+    const note =
+      sp.certificateCheck && ctx.certificates ? certificateNote(sp.certificateCheck, ctx.certificates) : null;
+    if (note !== null) certificateNotes[section] = note;
     const t = emptySectionTotals();
     for (const stats of dir.peers.values()) {
       const v = judgePeer(stats, ctx);
@@ -853,19 +862,18 @@ function judgeAll(
     }
     totals[section] = t;
   }
-  return totals;
+  return { totals, certificateNotes };
 }
 
 /** Judges every peer of every section the policy covers. Pure and deterministic. */
 export function evaluateWhatIf(view: CensusView, policy: WhatIfPolicy): WhatIfResult {
   const peers: PeerVerdict[] = [];
-  const totals = judgeAll(view, policy, (v) => peers.push(v));
+  const { totals, certificateNotes } = judgeAll(view, policy, (v) => peers.push(v));
   peers.sort(comparePeerVerdicts);
   const json = policyJson(policy);
-  for (const section of ['inbound', 'outbound'] as const) {
-    const check = policy[section]?.certificateCheck;
-    const note = check ? certificateNote(check, sectionCertificates(view[section])) : null;
-    if (note !== null) json[section]?.notes.push(note);
+  for (const section of WHATIF_SECTIONS) {
+    const note = certificateNotes[section];
+    if (note !== undefined) json[section]?.notes.push(note);
   }
   return {
     schema: WHATIF_SCHEMA,
@@ -927,7 +935,7 @@ export function summarizeCommonPolicies(
     // The `top` first affected verdicts in evaluateWhatIf's order, kept as they come instead of sorting every
     // peer's verdict (half a million peers, several presets: the HTML report took 29 s and 1.4 GiB).
     const first: PeerVerdict[] = [];
-    const totals = judgeAll(view, policy, (v) => {
+    const { totals } = judgeAll(view, policy, (v) => {
       if (v.verdict === 'unaffected') return;
       if (first.length === top && comparePeerVerdicts(v, first[top - 1]!) >= 0) return;
       let at = first.length;
