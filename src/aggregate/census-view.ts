@@ -72,6 +72,12 @@ export interface DirectionView {
   spread: Map<string, SpreadRow>;
   /** Keyed by peer address. */
   peers: PeerTable;
+  /**
+   * The same peers apart per service (as the view names it), when the census was asked for them
+   * (`CensusViewOptions.peersByService`): what-if judges each service's sessions under its own master.cf settings.
+   * Null otherwise. At most MAX_SERVICES + 1 tables.
+   */
+  byService: Map<string, PeerTable> | null;
   /** Spread rows of names not in the suite table (at most MAX_UNKNOWN_SUITES, then they are folded). */
   unknownRows: number;
   /** Handshakes whose cipher name was folded into FOLDED_CIPHER (see there). */
@@ -146,8 +152,15 @@ export function emptyTotals(): Totals {
   };
 }
 
-function emptyDirection(): DirectionView {
-  return { totals: emptyTotals(), spread: new Map(), peers: new PeerTable(), unknownRows: 0, folded: 0 };
+function emptyDirection(byService: boolean): DirectionView {
+  return {
+    totals: emptyTotals(),
+    spread: new Map(),
+    peers: new PeerTable(),
+    byService: byService ? new Map() : null,
+    unknownRows: 0,
+    folded: 0,
+  };
 }
 
 /**
@@ -184,11 +197,17 @@ export function mergesUnfolded(into: CensusView, views: readonly CensusView[]): 
   return true;
 }
 
-export function emptyView(): CensusView {
+export interface CensusViewOptions {
+  /** Keep each section's peers per service too (DirectionView.byService). */
+  peersByService?: boolean;
+}
+
+export function emptyView(options: CensusViewOptions = {}): CensusView {
+  const byService = options.peersByService === true;
   return {
-    inbound: emptyDirection(),
-    outbound: emptyDirection(),
-    mailbox: emptyDirection(),
+    inbound: emptyDirection(byService),
+    outbound: emptyDirection(byService),
+    mailbox: emptyDirection(byService),
     firstMs: null,
     lastMs: null,
     mtas: new Set(),
@@ -393,6 +412,14 @@ export function addSession(view: CensusView, session: Session): void {
   const i = s.peer ? dir.peers.slot(s.peer) : -1;
   if (suite !== null) addHandshake(dir, s, suite, i, row);
   if (i >= 0) addPeer(dir.peers, i, s, suite);
+  if (i >= 0 && dir.byService !== null) {
+    let table = dir.byService.get(s.service);
+    if (table === undefined) {
+      table = new PeerTable();
+      dir.byService.set(s.service, table);
+    }
+    addPeer(table, table.slot(s.peer!), s, suite);
+  }
   // (The section, decided by the service as logged: a folded service name is no longer an IMAP/POP3 one.)
   const k = counterKey(s, suite, dir === view.mailbox ? 'mailbox' : s.direction);
   if (k !== null) view.counters.set(k, (view.counters.get(k) ?? 0) + 1);
@@ -557,14 +584,35 @@ function mergeDirection(
     }
     rowIds[r.id] = mine.id;
   }
+  const renamedNames = {
+    suites: respelled.size === 0 ? foldedSuites : new Map([...foldedSuites, ...respelled]),
+    services,
+  };
   into.peers.merge(
     from.peers,
     (theirs) => rowIds[theirs]!,
     (row) => {
       rows[row]!.peers++;
     },
-    { suites: respelled.size === 0 ? foldedSuites : new Map([...foldedSuites, ...respelled]), services },
+    renamedNames,
   );
+  if (into.byService !== null && from.byService !== null) {
+    // (No spread rows here: a service's table only counts.)
+    for (const [service, table] of from.byService) {
+      const name = services.get(service) ?? service;
+      let mine = into.byService.get(name);
+      if (mine === undefined) {
+        mine = new PeerTable();
+        into.byService.set(name, mine);
+      }
+      mine.merge(
+        table,
+        (theirs) => theirs,
+        () => {},
+        renamedNames,
+      );
+    }
+  }
   return foldedSuites;
 }
 
@@ -642,11 +690,17 @@ function foldCounters(
 
 /** A view that came through structured clone (from a range census's worker thread): peer tables revived. */
 export function reviveView(cloned: CensusView): CensusView {
-  for (const d of [cloned.inbound, cloned.outbound, cloned.mailbox]) d.peers = PeerTable.revive(d.peers);
+  for (const d of [cloned.inbound, cloned.outbound, cloned.mailbox]) {
+    d.peers = PeerTable.revive(d.peers);
+    if (d.byService !== null) for (const [service, t] of d.byService) d.byService.set(service, PeerTable.revive(t));
+  }
   return cloned;
 }
 
 /** The buffers to move with a view posted to another thread (the peer tables' rows). */
 export function viewTransferables(view: CensusView): ArrayBuffer[] {
-  return [view.inbound, view.outbound, view.mailbox].flatMap((d) => d.peers.transferables());
+  return [view.inbound, view.outbound, view.mailbox].flatMap((d) => [
+    ...d.peers.transferables(),
+    ...[...(d.byService?.values() ?? [])].flatMap((t) => t.transferables()),
+  ]);
 }

@@ -40,6 +40,8 @@ export interface CensusOptions {
   year?: number | null;
   timezone?: string;
   maxSamples?: number;
+  /** Keep each section's peers per service too (census-view.ts DirectionView.byService): what-if with master.cf. */
+  peersByService?: boolean;
   /** Reports bytes consumed per input (for progress display); inputs counted side by side report one total. */
   onProgress?: (input: InputSpec, fileBytes: number) => void;
   /**
@@ -374,6 +376,7 @@ async function countInputs(
     partialBeforeMs,
     skippedLatestMs,
     window: options.filter ?? {},
+    peersByService: options.peersByService === true,
     ...(options.maxSamples !== undefined ? { maxSamples: options.maxSamples } : {}),
   });
   engine.claimSkipped(seek?.claimedLines ?? 0);
@@ -396,6 +399,7 @@ async function countInputs(
     history: options.history?.window ?? null,
     partialBeforeMs,
     skippedLatestMs,
+    peersByService: options.peersByService === true,
   };
   // A rotation set in runs of whole files (input-ranges.ts), one thread each.
   const groups = rangesAllowed(inputs, threads, options)

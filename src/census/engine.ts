@@ -26,10 +26,12 @@ export interface EngineOptions extends LineEngineOptions {
   skippedLatestMs?: number | null;
   /** The report's window, for `windowOpenAtEnd` (the filter's times). */
   window?: { sinceMs?: number | null; untilMs?: number | null };
+  /** Keep each section's peers per service too (census-view.ts DirectionView.byService), for what-if. */
+  peersByService?: boolean;
 }
 
 export class CensusEngine extends LineEngine {
-  readonly view: CensusView = emptyView();
+  readonly view: CensusView;
   readonly history: HourBuckets | null;
   private readonly correlator: Correlator;
   private readonly fallback: FallbackDetector;
@@ -74,6 +76,7 @@ export class CensusEngine extends LineEngine {
       },
     );
     super(options, correlator);
+    this.view = emptyView({ peersByService: options.peersByService === true });
     this.correlator = correlator;
     this.fallback = fallback;
     this.history = history;

@@ -70,6 +70,8 @@ export interface RangeWorkerInit {
    */
   partialBeforeMs: number | null;
   skippedLatestMs: number | null;
+  /** CensusOptions.peersByService. */
+  peersByService: boolean;
 }
 
 export interface RangeJob {

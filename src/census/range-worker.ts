@@ -39,6 +39,7 @@ const engine = new CensusEngine({
   window: init.filter,
   maxSamples: init.maxSamples,
   maxLineBytes: init.maxLineBytes,
+  peersByService: init.peersByService,
 });
 engine.beginSource(job.source, job.mtimeMs);
 

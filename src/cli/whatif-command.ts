@@ -3,10 +3,12 @@
 // configuration errors (checked before any log is read); 3/4 as for `report`.
 
 import fs from 'node:fs';
+import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { census } from '../census/census.js';
 import { CensusError, EXIT, type ExitCode } from '../model/errors.js';
-import { type MainCf, parseMainCf } from '../policy/main-cf.js';
+import { type MainCf, type MainCfDiagnostic, parseMainCf } from '../policy/main-cf.js';
+import { type MasterCf, parseMasterCf, serviceMainCf } from '../policy/master-cf.js';
 import { evaluateWhatIf, VERDICTS, type Verdict } from '../policy/whatif.js';
 import {
   type LibraryModel,
@@ -26,6 +28,8 @@ interface WhatIfFlags extends CommonFlags {
   excludeProtocols?: string;
   ciphers?: string;
   mainCf?: string;
+  /** A path; false for --no-master-cf; undefined: master.cf beside --main-cf, when there is one. */
+  masterCf?: string | false;
   openssl: string;
   mandatoryServices?: string;
   failOn?: string;
@@ -53,6 +57,11 @@ export function registerWhatIf(program: Command, io: Io): void {
     .option('--exclude-protocols <list>', 'protocol versions to disallow, comma-separated: SSLv3,TLSv1')
     .option('--ciphers <string>', "OpenSSL cipher string for TLS ≤ 1.2, e.g. 'HIGH:!aNULL:!SHA1'")
     .option('--main-cf <file>', 'take the policy from a Postfix main.cf or `postconf -n` output (- for stdin)')
+    .option(
+      '--master-cf <file>',
+      'with --main-cf: each smtpd service and smtp transport under its own -o overrides, from master.cf or `postconf -M` output (default: the master.cf beside main.cf, if any)',
+    )
+    .option('--no-master-cf', 'with --main-cf: do not read the master.cf beside it')
     .addOption(opensslOption())
     .option(
       '--mandatory-services <list>',
@@ -82,26 +91,74 @@ export function sectionsFor(direction: string): WhatIfSection[] {
   return ['inbound', 'outbound', 'mailbox'];
 }
 
-/** Reads and parses `--main-cf` (a path, or - for stdin); a missing or unreadable file is a usage error. */
-export function readMainCf(file: string, io: Io, quiet: boolean): MainCf {
-  let text: string;
+/** A configuration file's text (a path, or - for stdin); a missing or unreadable file is a usage error. */
+function readConfig(flag: string, file: string, hint: string): string {
   try {
-    text = fs.readFileSync(file === '-' ? 0 : file, 'utf8');
+    return fs.readFileSync(file === '-' ? 0 : file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new CensusError(
-      'bad-main-cf',
-      `--main-cf ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : 'cannot be read'}`,
-      { hint: 'give the path of main.cf (e.g. /etc/postfix/main.cf), or pipe `postconf -n` into --main-cf -' },
+      `bad-${flag.slice(2)}`,
+      `${flag} ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : 'cannot be read'}`,
+      { hint },
     );
   }
-  const cf = parseMainCf(text, { source: file === '-' ? 'stdin' : file });
-  if (!quiet) {
-    for (const d of cf.diagnostics) {
-      io.err(`warning: ${forTerminal(file)}${d.line !== null ? `:${d.line}` : ''}: ${forTerminal(d.message)}`);
-    }
+}
+
+function warnAbout(file: string, diagnostics: readonly MainCfDiagnostic[], io: Io, quiet: boolean): void {
+  if (quiet) return;
+  for (const d of diagnostics) {
+    io.err(`warning: ${forTerminal(file)}${d.line !== null ? `:${d.line}` : ''}: ${forTerminal(d.message)}`);
   }
+}
+
+/** Reads and parses `--main-cf` (a path, or - for stdin); a missing or unreadable file is a usage error. */
+export function readMainCf(file: string, io: Io, quiet: boolean): MainCf {
+  const text = readConfig(
+    '--main-cf',
+    file,
+    'give the path of main.cf (e.g. /etc/postfix/main.cf), or pipe `postconf -n` into --main-cf -',
+  );
+  const cf = parseMainCf(text, { source: file === '-' ? 'stdin' : file });
+  warnAbout(file, cf.diagnostics, io, quiet);
   return cf;
+}
+
+/**
+ * The master.cf to read with `--main-cf`: `--master-cf FILE`, else the one beside a file named main.cf (as in
+ * /etc/postfix), unless --no-master-cf; null for none. Its -o overrides are checked against main.cf here, so that
+ * an error in one is reported before any log is read.
+ */
+export function readMasterCf(
+  flags: { mainCf?: string; masterCf?: string | false },
+  mainCf: MainCf,
+  io: Io,
+  quiet: boolean,
+): MasterCf | null {
+  if (flags.masterCf === false || flags.mainCf === undefined) return null;
+  let file = flags.masterCf;
+  if (file === undefined) {
+    if (flags.mainCf === '-' || path.basename(flags.mainCf) !== 'main.cf') return null;
+    const beside = path.join(path.dirname(flags.mainCf), 'master.cf');
+    if (!fs.existsSync(beside)) return null;
+    file = beside;
+  }
+  const text = readConfig(
+    '--master-cf',
+    file,
+    'give the path of master.cf (e.g. /etc/postfix/master.cf), pipe `postconf -M` into --master-cf -, or leave it out with --no-master-cf',
+  );
+  const master = parseMasterCf(text, { source: file === '-' ? 'stdin' : file });
+  warnAbout(file, master.diagnostics, io, quiet);
+  // Errors in any override (Postfix would stop), warnings only in those of TLS settings and syslog_name: an
+  // override of another parameter may name one this tool has no default for.
+  for (const service of master.services) {
+    const diagnostics = serviceMainCf(mainCf, service).diagnostics.filter(
+      (d) => d.severity === 'error' || /tls|^syslog_name$/.test(d.parameter ?? ''),
+    );
+    warnAbout(file, diagnostics, io, quiet);
+  }
+  return master;
 }
 
 function buildPolicy(flags: WhatIfFlags, io: Io, quiet: boolean, logs: readonly string[]): WhatIfPolicy {
@@ -120,12 +177,20 @@ function buildPolicy(flags: WhatIfFlags, io: Io, quiet: boolean, logs: readonly 
         },
       );
     }
-    if (flags.mainCf === '-' && logs.includes('-')) {
-      throw new CensusError('stdin-twice', 'standard input cannot be both the main.cf and a log', {
-        hint: 'give the main.cf or the log as a file',
+    const stdinUsers = [flags.mainCf === '-', flags.masterCf === '-', logs.includes('-')].filter(Boolean).length;
+    if (stdinUsers > 1) {
+      throw new CensusError('stdin-twice', 'standard input can be only one of the main.cf, the master.cf and a log', {
+        hint: 'give the others as files',
       });
     }
-    return policyFromMainCf(readMainCf(flags.mainCf, io, quiet), { library, mandatoryServices, sections });
+    const mainCf = readMainCf(flags.mainCf, io, quiet);
+    const masterCf = readMasterCf(flags, mainCf, io, quiet);
+    return policyFromMainCf(mainCf, { library, mandatoryServices, sections, masterCf });
+  }
+  if (typeof flags.masterCf === 'string') {
+    throw new CensusError('master-cf-alone', '--master-cf needs --main-cf: its -o settings override main.cf', {
+      hint: 'add --main-cf /etc/postfix/main.cf (or `postconf -n` output)',
+    });
   }
   if (!fromFlags) {
     throw new CensusError('no-policy', 'no policy to evaluate', {
@@ -167,7 +232,12 @@ async function runWhatIf(logs: string[], flags: WhatIfFlags, io: Io): Promise<Ex
   const quiet = flags.quiet ?? false;
   const policy = buildPolicy(flags, io, quiet, logs);
   const common = resolveCommon(logs, flags);
-  const result = await census(common.inputs, { ...common.census, ...io.progressFor(common.inputs, common.quiet) });
+  const result = await census(common.inputs, {
+    ...common.census,
+    // Each service's sessions judged apart (a peer of port 25 and submission; master.cf's -o per service).
+    peersByService: true,
+    ...io.progressFor(common.inputs, common.quiet),
+  });
   const whatif = evaluateWhatIf(result.view, policy);
   io.endProgress();
   for (const piece of renderWhatIf(

@@ -228,7 +228,24 @@ export function parseMainCf(
     rawByName.set(parsed.name, { raw: parsed.value, line: logical.line, lastLine: logical.lastLine });
   }
 
-  const lookup = (name: string): string | undefined => rawByName.get(name)?.raw ?? defaults[name];
+  const parameters = expandParameters(rawByName, defaults, {}, diagnostics);
+  const overridden = overriddenRaw.map((entry) => ({ ...entry, expanded: null }));
+  return { source: options.source ?? null, parameters, overridden, diagnostics, defaults };
+}
+
+type RawDefinitions = ReadonlyMap<string, { raw: string; line: number; lastLine: number }>;
+
+/**
+ * Every definition expanded against the final values, the defaults and `builtins` (read-only parameters such as
+ * service_name); expansion errors and undefined names become diagnostics at the definition's line.
+ */
+function expandParameters(
+  rawByName: RawDefinitions,
+  defaults: Readonly<Record<string, string>>,
+  builtins: Readonly<Record<string, string>>,
+  diagnostics: MainCfDiagnostic[],
+): Map<string, MainCfParameter> {
+  const lookup = (name: string): string | undefined => rawByName.get(name)?.raw ?? builtins[name] ?? defaults[name];
   const parameters = new Map<string, MainCfParameter>();
   for (const [name, entry] of rawByName) {
     const result = expandPostfixValue(entry.raw, lookup);
@@ -251,8 +268,27 @@ export function parseMainCf(
       lastLine: entry.lastLine,
     });
   }
-  const overridden = overriddenRaw.map((entry) => ({ ...entry, expanded: null }));
-  return { source: options.source ?? null, parameters, overridden, diagnostics, defaults };
+  return parameters;
+}
+
+/**
+ * main.cf with some parameters set otherwise, as master.cf's `-o name=value` does for one service (master-cf.ts):
+ * every value expanded again (another parameter may refer to one overridden), `builtins` readable as `$name`.
+ * The diagnostics are only those of the overrides themselves, at `line` (main.cf's own are the caller's already).
+ */
+export function overrideParameters(
+  cf: MainCf,
+  overrides: ReadonlyMap<string, string>,
+  builtins: Readonly<Record<string, string>>,
+  line: number,
+): MainCf {
+  const rawByName = new Map<string, { raw: string; line: number; lastLine: number }>();
+  for (const [name, p] of cf.parameters) rawByName.set(name, { raw: p.raw, line: p.line, lastLine: p.lastLine });
+  for (const [name, raw] of overrides) rawByName.set(name, { raw, line, lastLine: line });
+  const all: MainCfDiagnostic[] = [];
+  const parameters = expandParameters(rawByName, cf.defaults, builtins, all);
+  const diagnostics = all.filter((d) => d.parameter !== null && overrides.has(d.parameter));
+  return { ...cf, parameters, diagnostics };
 }
 
 /** The value a Postfix program would use for `name`: main.cf, else the default, expanded. */

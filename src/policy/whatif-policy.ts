@@ -23,6 +23,7 @@ import { CIPHER_SUITES, type CipherSuite } from '../ciphers/suites.generated.js'
 import { CensusError } from '../model/errors.js';
 import { serviceMatches } from '../model/types.js';
 import { type MainCf, resolveParameter } from './main-cf.js';
+import { censusServiceName, type MasterCf, serviceMainCf, serviceProgram } from './master-cf.js';
 import { evaluateOpensslCipherString, OPENSSL_3_0_DEBIAN, type OpensslBuild } from './openssl-cipher-string.js';
 import {
   DEBIAN_SECURITY_LEVEL,
@@ -99,7 +100,36 @@ export interface SectionPolicy {
    * handshakes showed of its certificate (a review: real Postfix deferred an "Untrusted" server at verify).
    */
   readonly certificateCheck: CertificateCheck | null;
+  /**
+   * The services master.cf defines for this section, each with its own settings (main.cf with the service's `-o`
+   * overrides); empty without master.cf. A session of a service not listed is judged under this policy.
+   */
+  readonly services: readonly ServicePolicy[];
+  /** A service's policy: the sessions it governs, in words ("submission/smtpd (master.cf submission)"); else null. */
+  readonly scope: string | null;
   readonly notes: readonly string[];
+}
+
+/** What master.cf sets for the sessions of one service as the log names it (master-cf.ts). */
+export interface ServicePolicy {
+  /** As the census names it: `submission/smtpd`, `smtpd`, `relay/smtp`. */
+  readonly service: string;
+  /** The master.cf entries whose daemons log as it; usually one. */
+  readonly entries: readonly ServiceEntry[];
+  /**
+   * One policy per distinct configuration among the entries: more than one when several entries with different
+   * settings log alike (smtp transports without their own syslog_name), and the log cannot say which one ran.
+   */
+  readonly policies: readonly SectionPolicy[];
+}
+
+export interface ServiceEntry {
+  /** `submission`, `127.0.0.1:10025`, `relay`. */
+  readonly name: string;
+  readonly type: string;
+  readonly line: number;
+  /** Its `-o` overrides of TLS settings and of syslog_name, as written (`smtpd_tls_security_level=encrypt`). */
+  readonly overrides: readonly string[];
 }
 
 /** A check of the peer's certificate that a policy adds to TLS (postconf(5), TLS_README). */
@@ -307,6 +337,8 @@ export function policyFromFlags(flags: PolicyFlags): WhatIfPolicy {
       mandatoryServices: name === 'inbound' ? mandatoryServices : [],
       level: null,
       certificateCheck: null,
+      services: [],
+      scope: null,
       notes: sectionNotes,
     };
   };
@@ -387,6 +419,8 @@ export interface MainCfPolicyOptions {
   readonly sections?: readonly WhatIfSection[];
   /** Shown in the description. */
   readonly file?: string;
+  /** The services' `-o` overrides: each smtpd service and smtp transport judged under its own settings. */
+  readonly masterCf?: MasterCf | null;
 }
 
 const LEVEL_PARAMETER = { inbound: 'smtpd_tls_security_level', outbound: 'smtp_tls_security_level' } as const;
@@ -403,20 +437,138 @@ export function policyFromMainCf(cf: MainCf, options: MainCfPolicyOptions): What
       'IMAP/POP3 sessions are not evaluated: main.cf does not govern Dovecot (ssl_min_protocol, ssl_cipher_list)',
     );
   }
-  notes.push(
-    'master.cf -o overrides and smtp_tls_policy_maps are not read: services listed as mandatory use the *_mandatory_* settings',
-  );
+  const master = options.masterCf ?? null;
+  const section = (direction: 'inbound' | 'outbound'): SectionPolicy => {
+    const own = sectionFromPostfix(
+      policies[direction],
+      cf,
+      options.library,
+      direction === 'inbound' ? mandatoryServices : [],
+    );
+    if (master === null) return own;
+    return { ...own, services: servicePolicies(cf, master, direction, options.library, tlsOptions, own.notes) };
+  };
+  const inbound = sections.includes('inbound') ? section('inbound') : null;
+  const outbound = sections.includes('outbound') ? section('outbound') : null;
+  if (master === null) {
+    notes.push(
+      'master.cf -o overrides and smtp_tls_policy_maps are not read: services listed as mandatory use the *_mandatory_* settings',
+    );
+  } else {
+    notes.push(...masterCfNotes(master, inbound, outbound));
+  }
   return {
     source: 'main.cf',
-    description: `main.cf ${options.file ?? cf.source ?? ''}`.trim(),
+    description:
+      `main.cf ${options.file ?? cf.source ?? ''}${master !== null ? ` with master.cf ${master.source ?? ''}` : ''}`.trim(),
     library: options.library,
-    inbound: sections.includes('inbound')
-      ? sectionFromPostfix(policies.inbound, cf, options.library, mandatoryServices)
-      : null,
-    outbound: sections.includes('outbound') ? sectionFromPostfix(policies.outbound, cf, options.library, []) : null,
+    inbound,
+    outbound,
     mailbox: null,
     notes,
   };
+}
+
+/** The daemon whose master.cf services make a section's sessions. */
+const SECTION_DAEMON = { inbound: 'smtpd', outbound: 'smtp' } as const;
+
+/** The `-o` overrides a service's policy shows: TLS settings and the name it logs as. */
+const SHOWN_OVERRIDE = /tls|^syslog_name$/;
+
+/**
+ * A section's master.cf services (smtpd for inbound, smtp transports for outbound), grouped by the service name
+ * their sessions are logged under, each distinct configuration among a group's entries one policy. `sectionNotes`
+ * (the section's own) are not repeated in the services' policies.
+ */
+function servicePolicies(
+  cf: MainCf,
+  master: MasterCf,
+  direction: 'inbound' | 'outbound',
+  library: LibraryModel,
+  tlsOptions: TlsPolicyOptions,
+  sectionNotes: readonly string[],
+): ServicePolicy[] {
+  interface Configuration {
+    effective: MainCf;
+    names: string[];
+  }
+  const groups = new Map<string, { entries: ServiceEntry[]; configurations: Map<string, Configuration> }>();
+  for (const entry of master.services) {
+    if (entry.command !== SECTION_DAEMON[direction]) continue;
+    const effective = serviceMainCf(cf, entry);
+    const service = censusServiceName(serviceProgram(effective, entry));
+    let group = groups.get(service);
+    if (group === undefined) {
+      group = { entries: [], configurations: new Map() };
+      groups.set(service, group);
+    }
+    group.entries.push({
+      name: entry.name,
+      type: entry.type,
+      line: entry.line,
+      overrides: entry.overrides.filter((o) => SHOWN_OVERRIDE.test(o.name)).map((o) => `${o.name}=${o.value}`),
+    });
+    const probe = sectionFromPostfix(
+      derivePostfixTlsPolicies(effective, tlsOptions)[direction],
+      effective,
+      library,
+      [],
+    );
+    const signature = policySignature(probe);
+    const same = group.configurations.get(signature);
+    if (same) same.names.push(entry.name);
+    else group.configurations.set(signature, { effective, names: [entry.name] });
+  }
+  return [...groups].map(([service, group]) => ({
+    service,
+    entries: group.entries,
+    policies: [...group.configurations.values()].map(({ effective, names }) => {
+      const scope = `${service} (master.cf ${names.join(', ')})`;
+      const sp = sectionFromPostfix(
+        derivePostfixTlsPolicies(effective, tlsOptions)[direction],
+        effective,
+        library,
+        [],
+        scope,
+      );
+      return { ...sp, notes: sp.notes.filter((n) => !sectionNotes.includes(n)) };
+    }),
+  }));
+}
+
+/** What makes two policies judge alike: their settings, level, mandatory TLS and certificate check. */
+function policySignature(sp: SectionPolicy): string {
+  const settings = (t: TlsSettings) => ({
+    protocols: [...t.protocols].sort(),
+    ciphers: t.ciphers === null ? null : [...t.ciphers].sort(),
+    securityLevel: t.securityLevel,
+    unavailable: t.unavailable,
+  });
+  return JSON.stringify([
+    settings(sp.opportunistic),
+    settings(sp.mandatory),
+    sp.level,
+    sp.allMandatory,
+    sp.refusesPlaintext,
+    sp.certificateCheck,
+  ]);
+}
+
+/** What master.cf changed, and where the log cannot tell its services apart. */
+function masterCfNotes(master: MasterCf, ...sections: (SectionPolicy | null)[]): string[] {
+  const notes: string[] = [];
+  const judged = sections.flatMap((s) => s?.services ?? []);
+  notes.push(
+    `master.cf${master.source ? ` ${master.source}` : ''}: ${judged.length === 0 ? 'no smtpd service or smtp transport' : judged.map((s) => s.service).join(', ')} judged with ${judged.length === 1 ? 'its' : 'their'} own -o settings; sessions of other services under main.cf's, where submission, submissions and smtps are taken to require TLS`,
+  );
+  for (const s of judged) {
+    if (s.policies.length < 2) continue;
+    notes.push(
+      `${s.service} is logged by master.cf services with different TLS settings (${s.entries.map((e) => e.name).join(', ')}) and the log does not say which one ran: its peers are undetermined where those settings disagree (give each its own -o syslog_name=postfix/$service_name to tell them apart)`,
+    );
+  }
+  notes.push('smtp_tls_policy_maps is not read: per-destination levels and settings are not judged');
+  return notes;
 }
 
 function sectionFromPostfix(
@@ -424,6 +576,7 @@ function sectionFromPostfix(
   cf: MainCf,
   library: LibraryModel,
   mandatoryServices: readonly string[],
+  scope: string | null = null,
 ): SectionPolicy {
   const role = policy.direction === 'inbound' ? 'server' : 'client';
   const notes: string[] = [];
@@ -464,8 +617,13 @@ function sectionFromPostfix(
     (policy.direction === 'inbound'
       ? level === 'encrypt'
       : level !== 'none' && level !== 'may' && level !== 'dane' && level !== 'invalid');
-  if (wrapper)
-    notes.push('smtpd_tls_wrappermode = yes in main.cf: every smtpd service, port 25 included, expects TLS at once');
+  if (wrapper) {
+    notes.push(
+      scope === null
+        ? 'smtpd_tls_wrappermode = yes in main.cf: every smtpd service, port 25 included, expects TLS at once'
+        : `smtpd_tls_wrappermode = yes: ${scope} expects TLS at once`,
+    );
+  }
   const sha1 = sha1SignatureNote(library, opportunistic, mandatory);
   if (sha1 !== null) notes.push(sha1);
   if (policy.direction === 'outbound' && level === 'dane') {
@@ -482,6 +640,8 @@ function sectionFromPostfix(
     mandatoryServices: policy.direction === 'inbound' ? mandatoryServices : [],
     level,
     certificateCheck: certificateCheckOf(policy.direction, level, cf),
+    services: [],
+    scope,
     notes,
   };
 }

@@ -26,6 +26,7 @@
 
 import type { CensusView, DirectionView, PeerStats } from '../aggregate/census-view.js';
 import { domainOf } from '../aggregate/peer-rows.js';
+import type { PeerTable } from '../aggregate/peer-table.js';
 import { lookupCipherFor } from '../ciphers/lookup.js';
 import { CIPHER_SUITES, type CipherSuite } from '../ciphers/suites.generated.js';
 import { CERTIFICATE_TRUSTS } from '../dialects/certificate-trust.js';
@@ -76,6 +77,8 @@ export interface HandshakeJudgement {
   blockedBy: 'version' | 'cipher' | 'unavailable' | null;
   /** Why it is blocked or cannot be judged; null when kept. */
   why: string | null;
+  /** The service it was seen on, when the peer's services were judged apart (a peer of several services). */
+  service?: string;
 }
 
 export interface PeerVerdict {
@@ -127,7 +130,18 @@ export interface SectionPolicyJson {
   mandatoryServices: string[];
   opportunistic: TlsSettingsJson;
   mandatory: TlsSettingsJson;
+  /** master.cf's services of the section, each under its own settings (empty without master.cf). */
+  services: ServicePolicyJson[];
+  /** A service's policy: the sessions it governs; null for the section's own. */
+  scope: string | null;
   notes: string[];
+}
+
+export interface ServicePolicyJson {
+  service: string;
+  masterCf: { name: string; type: string; line: number; overrides: string[] }[];
+  /** One per distinct configuration among the entries (several: the log cannot tell them apart). */
+  policies: SectionPolicyJson[];
 }
 
 export interface WhatIfPolicyJson {
@@ -271,6 +285,8 @@ interface Context {
   readonly sectionMax: TlsProtocol | null;
   /** What the section's log says of certificates, when the policy checks them. */
   readonly certificates: SectionCertificates | null;
+  /** The section's peers per service (DirectionView.byService), when the census kept them. */
+  readonly byService: ReadonlyMap<string, PeerTable> | null;
 }
 
 interface Judgement {
@@ -291,11 +307,24 @@ function consequence(ctx: Context, mandatory: boolean, services: readonly string
   }
   if (mandatory) {
     const where = ctx.policy.allMandatory
-      ? `every service (level ${ctx.policy.level ?? 'encrypt'})`
+      ? ctx.policy.scope !== null
+        ? `${ctx.policy.scope} (${requirement(ctx.policy, false)})`
+        : `every service (level ${ctx.policy.level ?? 'encrypt'})`
       : services.filter((s) => isMandatoryService(s, ctx.policy.mandatoryServices)).join(', ');
     return `TLS is mandatory on ${where}: it could no longer send at all`;
   }
   return 'port 25 TLS is opportunistic: it would send in plaintext, or give up';
+}
+
+/**
+ * What makes every session of a policy require TLS, in words: `level encrypt` (main.cf), or with master.cf the
+ * service's level or wrapper mode and the service (`level encrypt on submission/smtpd (master.cf submission)`).
+ */
+function requirement(policy: SectionPolicy, withScope = true): string {
+  if (policy.scope === null) return `level ${policy.level}`;
+  const wrapper = policy.level === null || policy.level === 'may' || policy.level === 'none';
+  const what = wrapper ? 'wrapper mode (smtpd_tls_wrappermode = yes)' : `level ${policy.level}`;
+  return withScope ? `${what} on ${policy.scope}` : what;
 }
 
 function lostVerdict(mandatory: boolean): Verdict {
@@ -309,8 +338,8 @@ function noTlsJudgement(p: PeerStats, ctx: Context, mandatory: boolean): Judgeme
   if (p.plaintext > 0 && ctx.policy.refusesPlaintext) {
     const why =
       ctx.section === 'outbound'
-        ? `it never used TLS (${p.plaintext} plaintext deliver${p.plaintext === 1 ? 'y' : 'ies'}), and level ${ctx.policy.level} requires TLS for every destination: mail to it would be deferred, then bounced`
-        : `it never used TLS (${p.plaintext} plaintext session${p.plaintext === 1 ? '' : 's'}), and level ${ctx.policy.level} requires TLS of every client: it would be refused unless it starts using STARTTLS`;
+        ? `it never used TLS (${p.plaintext} plaintext deliver${p.plaintext === 1 ? 'y' : 'ies'}), and ${requirement(ctx.policy)} requires TLS for every destination: mail to it would be deferred, then bounced`
+        : `it never used TLS (${p.plaintext} plaintext session${p.plaintext === 1 ? '' : 's'}), and ${requirement(ctx.policy)} requires TLS of every client: it would be refused unless it starts using STARTTLS`;
     return { verdict: 'refused', certainty: 'certain', reason: why, affectedSessions: p.plaintext, handshakes: [] };
   }
   let reason: string;
@@ -349,7 +378,7 @@ function judgeUnder(
     // likely use it then (the integration run's outbound peer, at level verify: "stay as they are" was wrong).
     extras.push(
       ctx.policy.refusesPlaintext
-        ? `${sessions} would need TLS too (level ${ctx.policy.level} requires it), which it was seen using`
+        ? `${sessions} would need TLS too (${requirement(ctx.policy)} requires it), which it was seen using`
         : `${sessions} stay as they are`,
     );
   }
@@ -679,7 +708,7 @@ function judgePlaintextUnderMandatory(p: PeerStats, judgement: Judgement, ctx: C
       ...judgement,
       verdict: 'refused',
       certainty: 'likely',
-      reason: `${fellBack} of its plaintext sessions came within an hour after a failed handshake (${recurring.join(', ')}); level ${ctx.policy.level} requires TLS and never falls back to plaintext, so that mail would be ${what} unless the handshake now succeeds; ${judgement.reason}`,
+      reason: `${fellBack} of its plaintext sessions came within an hour after a failed handshake (${recurring.join(', ')}); ${requirement(ctx.policy)} requires TLS and never falls back to plaintext, so that mail would be ${what} unless the handshake now succeeds; ${judgement.reason}`,
       affectedSessions: Math.max(judgement.affectedSessions, fellBack),
     };
   }
@@ -695,16 +724,25 @@ function worse(a: Judgement, b: Judgement): Judgement {
   return VERDICTS.indexOf(b.verdict) < VERDICTS.indexOf(a.verdict) ? b : a;
 }
 
-function judgePeer(p: PeerStats, ctx: Context): PeerVerdict {
-  const services = [...p.services].sort();
-  const sp = ctx.policy;
-  const isMandatory = (s: string) => sp.allMandatory || isMandatoryService(s, sp.mandatoryServices);
+/**
+ * A peer's sessions on `services` under one policy: opportunistic where TLS is optional, mandatory where it is
+ * required (the worse of both when the peer used both kinds of service), then what the policy adds for every
+ * session (TLS everywhere, a certificate check).
+ */
+function judgeUnderPolicy(
+  p: PeerStats,
+  policy: SectionPolicy,
+  services: readonly string[],
+  sectionCtx: Context,
+): Judgement & { mandatory: boolean } {
+  const ctx = policy === sectionCtx.policy ? sectionCtx : { ...sectionCtx, policy };
+  const isMandatory = (s: string) => policy.allMandatory || isMandatoryService(s, policy.mandatoryServices);
   const mandatoryUse = services.some(isMandatory);
   const optionalUse = services.length === 0 || services.some((s) => !isMandatory(s));
   let judgement: Judgement;
   if (mandatoryUse && optionalUse) {
-    const opportunistic = judgeUnder(p, sp.opportunistic, ctx, false, services);
-    const mandatory = judgeUnder(p, sp.mandatory, ctx, true, services);
+    const opportunistic = judgeUnder(p, policy.opportunistic, ctx, false, services);
+    const mandatory = judgeUnder(p, policy.mandatory, ctx, true, services);
     judgement = worse(opportunistic, mandatory);
     const optionalServices = services.filter((s) => !isMandatory(s)).join(', ');
     const requiredServices = services.filter(isMandatory).join(', ');
@@ -717,16 +755,136 @@ function judgePeer(p: PeerStats, ctx: Context): PeerVerdict {
       })`,
     };
   } else {
-    judgement = judgeUnder(p, mandatoryUse ? sp.mandatory : sp.opportunistic, ctx, mandatoryUse, services);
+    judgement = judgeUnder(p, mandatoryUse ? policy.mandatory : policy.opportunistic, ctx, mandatoryUse, services);
   }
-  if (sp.refusesPlaintext && p.plaintext > 0 && p.tls > 0) judgement = judgePlaintextUnderMandatory(p, judgement, ctx);
+  if (policy.refusesPlaintext && p.plaintext > 0 && p.tls > 0)
+    judgement = judgePlaintextUnderMandatory(p, judgement, ctx);
   if (
-    sp.certificateCheck !== null &&
+    policy.certificateCheck !== null &&
     ctx.certificates !== null &&
     p.tls > 0 &&
     (judgement.verdict === 'unaffected' || judgement.verdict === 'downgraded')
   ) {
-    judgement = judgeCertificate(p, sp.certificateCheck, judgement, ctx.certificates);
+    judgement = judgeCertificate(p, policy.certificateCheck, judgement, ctx.certificates);
+  }
+  return { ...judgement, mandatory: mandatoryUse };
+}
+
+/** The policies a service's sessions may be under: master.cf's for it (one, or several it cannot tell apart), else the section's. */
+function policiesFor(service: string, section: SectionPolicy): readonly SectionPolicy[] {
+  let byService = servicePolicyIndex.get(section);
+  if (byService === undefined) {
+    byService = new Map(section.services.map((s) => [s.service, s.policies]));
+    byService.set(SECTION_OWN, [section]);
+    servicePolicyIndex.set(section, byService);
+  }
+  return byService.get(service) ?? byService.get(SECTION_OWN)!;
+}
+
+/** policiesFor's index per section policy (asked per peer and service); SECTION_OWN keys the section's own. */
+const servicePolicyIndex = new WeakMap<SectionPolicy, Map<string, readonly SectionPolicy[]>>();
+const SECTION_OWN = '\0section';
+
+/** Who a judgement under `policy` was for, in a reason: its master.cf scope, or the services main.cf governs. */
+function scopeOf(policy: SectionPolicy, services: readonly string[]): string {
+  return policy.scope ?? `${services.join(', ') || 'its sessions'} (main.cf: not a master.cf service)`;
+}
+
+/**
+ * Sessions of services that several master.cf entries with different settings log alike: when the policies
+ * disagree the log cannot say which one the peer met, so undetermined, with the worst case in the reason.
+ */
+function judgeAmbiguous(
+  p: PeerStats,
+  candidates: readonly SectionPolicy[],
+  services: readonly string[],
+  ctx: Context,
+): Judgement & { mandatory: boolean } {
+  const judged = candidates.map((policy) => ({ policy, j: judgeUnderPolicy(p, policy, services, ctx) }));
+  if (judged.every((x) => x.j.verdict === judged[0]!.j.verdict)) return judged[0]!.j;
+  const worst = judged.reduce((a, b) => (VERDICTS.indexOf(b.j.verdict) < VERDICTS.indexOf(a.j.verdict) ? b : a));
+  return {
+    ...worst.j,
+    verdict: 'undetermined',
+    certainty: 'likely',
+    reason: `its ${services.join(', ')} sessions may have been under any of ${judged.map((x) => `${x.policy.scope}: ${x.j.verdict}`).join('; ')}, and the log does not say which; at worst (${worst.policy.scope}): ${worst.j.reason}`,
+  };
+}
+
+/** A part of a peer's sessions judged under its own policies: one service, or services alike. */
+interface ServicePart {
+  services: string[];
+  candidates: readonly SectionPolicy[];
+  /** The part's own counts (the service's peer table), or the whole peer's. */
+  stats: PeerStats;
+}
+
+/**
+ * A peer's services in parts judged apart: each service on its own when the census kept its peers per service,
+ * else the services under the same policies together (with the whole peer's counts).
+ */
+function servicePartsOf(p: PeerStats, services: readonly string[], ctx: Context): ServicePart[] {
+  const sp = ctx.policy;
+  if (ctx.byService !== null && services.length > 1) {
+    const own = services.map((service) => ctx.byService!.get(service)?.get(p.peer.ip));
+    if (own.every((x) => x !== undefined)) {
+      return services.map((service, i) => ({
+        services: [service],
+        candidates: policiesFor(service, sp),
+        stats: own[i]!,
+      }));
+    }
+  }
+  const parts = new Map<readonly SectionPolicy[], ServicePart>();
+  for (const service of services.length > 0 ? services : ['']) {
+    const candidates = policiesFor(service, sp);
+    const part = parts.get(candidates);
+    if (part === undefined) parts.set(candidates, { services: service === '' ? [] : [service], candidates, stats: p });
+    else part.services.push(service);
+  }
+  return [...parts.values()];
+}
+
+function judgePeer(p: PeerStats, ctx: Context): PeerVerdict {
+  const services = [...p.services].sort();
+  const sp = ctx.policy;
+  const parts = servicePartsOf(p, services, ctx);
+  let judgement: Judgement & { mandatory: boolean };
+  if (parts.length === 1 && sp.services.length === 0) {
+    judgement = judgeUnderPolicy(p, sp, services, ctx);
+  } else {
+    const apart = parts.length > 1 && parts[0]!.stats !== p;
+    const judged = parts.map((part) => {
+      const j =
+        part.candidates.length === 1
+          ? judgeUnderPolicy(part.stats, part.candidates[0]!, part.services, ctx)
+          : judgeAmbiguous(part.stats, part.candidates, part.services, ctx);
+      const label =
+        sp.services.length === 0
+          ? part.services.join(', ')
+          : part.candidates.length === 1
+            ? scopeOf(part.candidates[0]!, part.services)
+            : part.services.join(', ');
+      const handshakes = apart ? j.handshakes.map((h) => ({ ...h, service: part.services[0]! })) : j.handshakes;
+      return { label, sessions: part.stats.sessions, j: { ...j, handshakes } };
+    });
+    // The worst verdict; of parts alike, the one with the most sessions speaks for them.
+    const rank = (x: (typeof judged)[number]) => VERDICTS.indexOf(x.j.verdict);
+    const worst = judged.reduce((a, b) =>
+      rank(b) < rank(a) || (rank(b) === rank(a) && b.sessions > a.sessions) ? b : a,
+    );
+    const others = judged.filter((x) => x !== worst);
+    judgement = {
+      ...worst.j,
+      mandatory: judged.some((x) => x.j.mandatory),
+      // Each service's sessions are its own: the policy changes their sum. Judged together, the worst's.
+      affectedSessions: apart ? judged.reduce((n, x) => n + x.j.affectedSessions, 0) : worst.j.affectedSessions,
+      handshakes: apart ? judged.flatMap((x) => x.j.handshakes) : worst.j.handshakes,
+      reason:
+        others.length === 0
+          ? `on ${worst.label}: ${worst.j.reason}`
+          : `on ${worst.label}: ${worst.j.reason} (${others.map((x) => `on ${x.label} it is ${x.j.verdict}`).join('; ')})`,
+    };
   }
   return {
     direction: ctx.section === 'outbound' ? 'outbound' : 'inbound',
@@ -746,7 +904,7 @@ function judgePeer(p: PeerStats, ctx: Context): PeerVerdict {
     tls: p.tls,
     plaintext: p.plaintext,
     failed: p.failed,
-    mandatory: mandatoryUse,
+    mandatory: judgement.mandatory,
     services,
     handshakes: judgement.handshakes.map(({ effective: _e, suite: _s, ...rest }) => rest),
   };
@@ -797,6 +955,12 @@ export function policyJson(policy: WhatIfPolicy): WhatIfPolicyJson {
           mandatoryServices: [...s.mandatoryServices],
           opportunistic: settingsJson(s.opportunistic),
           mandatory: settingsJson(s.mandatory),
+          services: s.services.map((service) => ({
+            service: service.service,
+            masterCf: service.entries.map((e) => ({ ...e, overrides: [...e.overrides] })),
+            policies: service.policies.map((p) => section(p)!),
+          })),
+          scope: s.scope,
           notes: [...s.notes],
         };
   return {
@@ -841,14 +1005,18 @@ function judgeAll(
     const sp = policy[section];
     if (sp === null) continue;
     const dir = view[section];
+    // The section's own check, else the first a master.cf service adds (`-o smtpd_tls_req_ccert=yes`).
+    const check =
+      [sp, ...sp.services.flatMap((s) => s.policies)].find((x) => x.certificateCheck !== null)?.certificateCheck ??
+      null;
     const ctx: Context = {
       section,
       policy: sp,
       sectionMax: sectionMaxProtocol(dir),
-      certificates: sp.certificateCheck === null ? null : sectionCertificates(dir),
+      certificates: check === null ? null : sectionCertificates(dir),
+      byService: dir.byService,
     };
-    const note =
-      sp.certificateCheck && ctx.certificates ? certificateNote(sp.certificateCheck, ctx.certificates) : null;
+    const note = check && ctx.certificates ? certificateNote(check, ctx.certificates) : null;
     if (note !== null) certificateNotes[section] = note;
     const t = emptySectionTotals();
     for (const stats of dir.peers.values()) {

@@ -96,6 +96,21 @@ function policyLines(p: SectionPolicyJson | null): string[] {
     }
   }
   for (const n of p.notes) out.push(`  note: ${n}`);
+  for (const service of p.services) {
+    const entries = service.masterCf.map(
+      (e) => `${e.name} line ${e.line}${e.overrides.length > 0 ? `: -o ${e.overrides.join(' -o ')}` : ''}`,
+    );
+    out.push(`  service ${service.service} (master.cf ${entries.join('; ')}):`);
+    for (const sp of service.policies) {
+      const which = service.policies.length > 1 ? `${sp.scope}: ` : '';
+      out.push(
+        sp.allMandatory
+          ? `    ${which}${sp.mandatory.summary}; TLS required`
+          : `    ${which}${sp.opportunistic.summary}; TLS optional`,
+      );
+      for (const n of sp.notes) out.push(`    note: ${n}`);
+    }
+  }
   return out;
 }
 

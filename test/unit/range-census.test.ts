@@ -123,6 +123,37 @@ describe('range census', () => {
     }
   });
 
+  it("keeps each section's peers per service as one pass does (what-if with master.cf)", async () => {
+    const file = write('by-service.log', lines);
+    // Every peer of every service table, its maps as sorted entries.
+    const dump = async (threads: number) => {
+      const r = await census(resolveInputs([file]), {
+        timezone: 'UTC',
+        threads,
+        peersByService: true,
+        parallel: { rangeMinBytes: 0 },
+      });
+      const out: unknown[] = [];
+      for (const section of ['inbound', 'outbound', 'mailbox'] as const) {
+        const tables = [...r.view[section].byService!].sort(([a], [b]) => (a < b ? -1 : 1));
+        for (const [service, table] of tables) {
+          const peers = [...table.values()]
+            .map((p) => JSON.stringify(p, (_k, v) => (v instanceof Map || v instanceof Set ? [...v].sort() : v)))
+            .sort();
+          out.push([section, service, peers]);
+        }
+      }
+      return { json: JSON.stringify(out), workers: r.diagnostics.workers };
+    };
+    const one = await dump(1);
+    assert.ok(one.json.includes('submission/smtpd') && one.json.includes('"imap"'), 'several services per section');
+    for (const threads of [2, 3]) {
+      const ranges = await dump(threads);
+      assert.equal(ranges.workers, threads - 1, `${threads} ranges: seams held`);
+      assert.equal(ranges.json, one.json, `${threads} ranges`);
+    }
+  });
+
   it('equals one pass over a .gz, each range inflating it from the start', async () => {
     const file = path.join(dir, 'plain.log.gz');
     fs.writeFileSync(file, zlib.gzipSync(`${lines.join('\n')}\n`));

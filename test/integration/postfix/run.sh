@@ -8,7 +8,10 @@
 #   4. stops Postfix and keeps the log: OUT/maillog + OUT/truth.json,
 #   5. runs `node dist/src/cli/main.js report --format json --year YYYY OUT/maillog` and compares every count
 #      with the truth (check.mjs; writes OUT/report.json),
-#   6. checks what-if at smtp_tls_security_level = verify against the same Postfix switched to that level
+#   6. checks what-if with the instance's master.cf against the same Postfix (master-cf.sh: its own settings affect
+#      no peer of its log; a listener raised to >=TLSv1.3 refuses the TLSv1.2 client what-if said it would, there
+#      only),
+#   7. checks what-if at smtp_tls_security_level = verify against the same Postfix switched to that level
 #      (verify-level.sh: a CA-signed server passes and a self-signed one is refused, by both).
 #
 # Usage: run.sh [--drive-only] [--out DIR]
@@ -125,7 +128,8 @@ rm -f "$OUT/maillog" "$OUT/truth.json" "$OUT/report.json"
 say "driving sessions (drive.mjs)"
 drive_rc=0
 node "$HERE/drive.mjs" --workdir "$WORKDIR" --base-port "$BASE_PORT" --out "$OUT/truth.json" || drive_rc=$?
-# The port lock again, held until verify-level.sh has started this instance once more: while it is stopped our
+# The port lock again, held until verify-level.sh has started this instance once more (master-cf.sh starts and
+# stops it before, under the same lock): while it is stopped our
 # ports look free, and a run choosing ports then would start a second master on them (a review).
 exec 9>/tmp/tlscensus-it-postfix.lock
 flock -w 180 9 || die "waited 180 s for /tmp/tlscensus-it-postfix.lock (another run starting Postfix?)"
@@ -154,8 +158,14 @@ else
   exit 1
 fi
 
-# ------------------------------------------------------------------ what-if at level verify ----
 YEAR=$(node -e 'console.log(JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8")).year)' "$OUT/truth.json")
+
+# ------------------------------------------------------------------ what-if with master.cf ----
+master_rc=0
+bash "$HERE/master-cf.sh" "$WORKDIR" "$BASE_PORT" "$OUT" "$CLI" "$YEAR" || master_rc=$?
+((master_rc == 0)) || exit "$master_rc"
+
+# ------------------------------------------------------------------ what-if at level verify ----
 verify_rc=0
 bash "$HERE/verify-level.sh" "$WORKDIR" "$BASE_PORT" "$OUT" "$CLI" "$YEAR" || verify_rc=$?
 ((verify_rc == 0)) || exit "$verify_rc"

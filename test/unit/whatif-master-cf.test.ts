@@ -1,0 +1,309 @@
+// What-if with master.cf (whatif-policy.ts servicePolicies, whatif.ts judgePeer): each service's sessions under its
+// own `-o` settings. test/fixtures/whatif/master-cf.log (real Postfix line formats): office.example.net sends on
+// port 25 with TLSv1.2 and, a printer behind the same address, on submission with TLSv1 only; a laptop and a
+// modern MTA use TLSv1.3; one outbound delivery with TLSv1.2. The real-Postfix side of the same question (a
+// master.cf change judged, then applied to a running Postfix) is test/integration/postfix/master-cf.sh.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import type { CensusView } from '../../src/aggregate/census-view.js';
+import { census } from '../../src/census/census.js';
+import { parseMainCf } from '../../src/policy/main-cf.js';
+import { parseMasterCf } from '../../src/policy/master-cf.js';
+import { evaluateWhatIf, type PeerVerdict, type WhatIfResult } from '../../src/policy/whatif.js';
+import { policyFromMainCf } from '../../src/policy/whatif-policy.js';
+import { resolveInputs } from '../../src/sources/resolve-inputs.js';
+import { fixturePath, ROOT } from '../helpers/paths.js';
+
+const LOG = fixturePath('whatif', 'master-cf.log');
+const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const MAIN = parseMainCf('smtpd_tls_security_level = may\nsmtp_tls_security_level = may\n', { source: 'main.cf' });
+
+const SUBMISSION = `smtp       inet n - y - - smtpd
+submission inet n - y - - smtpd
+  -o syslog_name=postfix/submission
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_tls_mandatory_protocols=>=TLSv1.2
+smtp       unix - - y - - smtp
+relay      unix - - y - - smtp
+  -o syslog_name=postfix/$service_name
+`;
+
+let perService: CensusView;
+let whole: CensusView;
+before(async () => {
+  const inputs = () => resolveInputs([LOG]);
+  perService = (await census(inputs(), { year: 2026, timezone: 'UTC', peersByService: true })).view;
+  whole = (await census(inputs(), { year: 2026, timezone: 'UTC' })).view;
+});
+
+function whatif(view: CensusView, master: string | null): WhatIfResult {
+  return evaluateWhatIf(
+    view,
+    policyFromMainCf(MAIN, {
+      library: 'current',
+      masterCf: master === null ? null : parseMasterCf(master, { source: 'master.cf' }),
+    }),
+  );
+}
+
+const peer = (r: WhatIfResult, host: string): PeerVerdict => {
+  const p = r.peers.find((x) => x.peer.host === host);
+  assert.ok(p, host);
+  return p;
+};
+const verdict = (r: WhatIfResult, host: string) => `${peer(r, host).verdict}/${peer(r, host).certainty}`;
+
+describe('what-if with master.cf', () => {
+  it("judges each service's sessions under its own -o settings", () => {
+    const r = whatif(perService, SUBMISSION);
+    // Submission requires TLS ≥ 1.2 there: the printer's TLSv1 is refused; its port 25 mail is not.
+    const office = peer(r, 'office.example.net');
+    assert.equal(`${office.verdict}/${office.certainty}`, 'refused/certain');
+    assert.equal(office.mandatory, true);
+    assert.equal(office.affectedSessions, 1);
+    assert.match(office.reason, /^on submission\/smtpd \(master\.cf submission\): .*TLSv1 is not allowed/);
+    assert.match(
+      office.reason,
+      /TLS is mandatory on submission\/smtpd \(master\.cf submission\) \(level encrypt\): it could no longer send at all/,
+    );
+    assert.match(office.reason, /\(on smtpd \(master\.cf smtp\) it is unaffected\)$/);
+    assert.deepEqual(
+      office.handshakes.map((h) => [h.service, h.protocol, h.outcome]),
+      [
+        ['smtpd', 'TLSv1.2', 'kept'],
+        ['submission/smtpd', 'TLSv1', 'blocked'],
+      ],
+    );
+    assert.equal(verdict(r, 'laptop.example.org'), 'unaffected/certain');
+    assert.equal(verdict(r, 'modern.example.com'), 'unaffected/certain');
+    assert.equal(verdict(r, 'mx.partner.example'), 'unaffected/certain');
+  });
+
+  it('without master.cf, main.cf alone allows TLSv1 on submission', () => {
+    assert.equal(verdict(whatif(perService, null), 'office.example.net'), 'unaffected/certain');
+  });
+
+  it('a submission service master.cf leaves at may is opportunistic: the printer would lose TLS, not be refused', () => {
+    const r = whatif(
+      perService,
+      SUBMISSION.replace('smtpd_tls_security_level=encrypt', 'smtpd_tls_protocols=>=TLSv1.2'),
+    );
+    const office = peer(r, 'office.example.net');
+    assert.equal(`${office.verdict}/${office.certainty}`, 'loses-tls/certain');
+    assert.equal(office.mandatory, false);
+  });
+
+  it("without the census's per-service counts, judges the peer's services under their policies with its whole counts", () => {
+    const office = peer(whatif(whole, SUBMISSION), 'office.example.net');
+    // Its TLSv1.2 handshake (port 25) counts on submission too: it may keep TLS there.
+    assert.equal(`${office.verdict}/${office.certainty}`, 'downgraded/likely');
+    assert.equal(
+      office.handshakes.every((h) => h.service === undefined),
+      true,
+    );
+  });
+
+  it('sessions of a service master.cf does not define stay under main.cf, with submission taken as mandatory', () => {
+    const r = whatif(perService, 'smtp inet n - y - - smtpd\n');
+    const office = peer(r, 'office.example.net');
+    assert.equal(office.verdict, 'unaffected');
+    assert.match(office.reason, /submission\/smtpd \(main\.cf: not a master\.cf service\)/);
+    assert.equal(office.mandatory, true);
+  });
+
+  it('a service logged by several entries that disagree is undetermined; when they agree, it is judged', () => {
+    const transports = `smtp unix - - y - - smtp
+tls13 unix - - y - - smtp
+  -o smtp_tls_protocols=>=TLSv1.3
+`;
+    const r = whatif(perService, transports);
+    const mx = peer(r, 'mx.partner.example');
+    assert.equal(`${mx.verdict}/${mx.certainty}`, 'undetermined/likely');
+    assert.match(mx.reason, /smtp \(master\.cf smtp\): unaffected; smtp \(master\.cf tls13\): loses-tls/);
+    assert.ok(
+      r.policy.notes.some((n) =>
+        /smtp is logged by master\.cf services with different TLS settings \(smtp, tls13\)/.test(n),
+      ),
+    );
+    // Given its own syslog_name, tls13 is a service of its own, and smtp is judged.
+    const apart = whatif(
+      perService,
+      transports.replace('  -o smtp_tls', '  -o syslog_name=postfix/tls13\n  -o smtp_tls'),
+    );
+    assert.equal(verdict(apart, 'mx.partner.example'), 'unaffected/certain');
+    // Two entries alike are one configuration.
+    const alike = whatif(perService, `${transports.split('\n')[0]}\nbackup unix - - y - - smtp\n`);
+    assert.equal(verdict(alike, 'mx.partner.example'), 'unaffected/certain');
+  });
+
+  it("puts master.cf's services into the policy JSON", () => {
+    const inbound = whatif(perService, SUBMISSION).policy.inbound!;
+    assert.deepEqual(
+      inbound.services.map((s) => [
+        s.service,
+        s.masterCf.map((e) => `${e.name}/${e.type}:${e.line}`),
+        s.policies.length,
+      ]),
+      [
+        ['smtpd', ['smtp/inet:1'], 1],
+        ['submission/smtpd', ['submission/inet:2'], 1],
+      ],
+    );
+    const submission = inbound.services[1]!;
+    assert.deepEqual(submission.masterCf[0]!.overrides, [
+      'syslog_name=postfix/submission',
+      'smtpd_tls_security_level=encrypt',
+      'smtpd_tls_mandatory_protocols=>=TLSv1.2',
+    ]);
+    assert.equal(submission.policies[0]!.allMandatory, true);
+    assert.deepEqual(submission.policies[0]!.mandatory.protocols, ['TLSv1.2', 'TLSv1.3']);
+    assert.equal(submission.policies[0]!.scope, 'submission/smtpd (master.cf submission)');
+    const outbound = whatif(perService, SUBMISSION).policy.outbound!;
+    assert.deepEqual(
+      outbound.services.map((s) => s.service),
+      ['smtp', 'relay/smtp'],
+    );
+  });
+});
+
+describe('what-if with master.cf: a real instance and the log it wrote', () => {
+  it('its own main.cf and master.cf affect no inbound peer of its log; its smtp transports cannot be told apart', async () => {
+    const dir = fixturePath('postfix-instance');
+    const view = (
+      await census(resolveInputs([fixturePath('corpus', 'postfix', 'maillog')]), {
+        year: 2026,
+        timezone: 'UTC',
+        peersByService: true,
+      })
+    ).view;
+    const r = evaluateWhatIf(
+      view,
+      policyFromMainCf(parseMainCf(fs.readFileSync(path.join(dir, 'main.cf'), 'utf8')), {
+        library: 'current',
+        masterCf: parseMasterCf(fs.readFileSync(path.join(dir, 'master.cf'), 'utf8')),
+      }),
+    );
+    const inbound = r.peers.filter((p) => p.section === 'inbound');
+    assert.ok(inbound.length > 0);
+    assert.deepEqual(
+      inbound.map((p) => [p.peer.ip, p.verdict]),
+      inbound.map((p) => [p.peer.ip, 'unaffected']),
+    );
+    assert.deepEqual(inbound[0]!.services, ['relayin/smtpd', 'smtpd', 'smtps/smtpd', 'strict/smtpd']);
+    assert.deepEqual(
+      r.policy.inbound!.services.map((s) => [s.service, s.policies[0]!.allMandatory]),
+      [
+        ['smtpd', false],
+        ['strict/smtpd', false],
+        ['relayin/smtpd', false],
+        ['smtps/smtpd', true],
+      ],
+    );
+    // smtp, relay and the three test transports all log postfix/smtp, with different protocol settings.
+    const smtp = r.policy.outbound!.services.find((s) => s.service === 'smtp')!;
+    assert.deepEqual(
+      smtp.masterCf.map((e) => e.name),
+      ['smtp-tls12', 'smtp-tls10', 'smtp-notls', 'smtp', 'relay'],
+    );
+    assert.equal(smtp.policies.length, 4);
+    assert.equal(r.peers.find((p) => p.section === 'outbound')!.verdict, 'undetermined');
+  });
+});
+
+describe('whatif --master-cf on the command line', () => {
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, [CLI, 'whatif', '--year', '2026', ...args], { encoding: 'utf8' });
+
+  it('reads the master.cf beside a main.cf by default, and not with --no-master-cf', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-master-cf-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'main.cf'), 'smtpd_tls_security_level = may\n');
+      fs.writeFileSync(path.join(dir, 'master.cf'), SUBMISSION);
+      const json = (extra: string[]) => {
+        const r = run(['--format', 'json', '--main-cf', path.join(dir, 'main.cf'), ...extra, LOG]);
+        assert.equal(r.status, 0, r.stderr);
+        return JSON.parse(r.stdout) as WhatIfResult;
+      };
+      assert.equal(verdict(json([]), 'office.example.net'), 'refused/certain');
+      assert.match(json([]).policy.description, /with master\.cf .*master\.cf$/);
+      assert.equal(verdict(json(['--no-master-cf']), 'office.example.net'), 'unaffected/certain');
+      assert.equal(json(['--no-master-cf']).policy.inbound!.services.length, 0);
+      // A file not named main.cf has no master.cf beside it.
+      fs.copyFileSync(path.join(dir, 'main.cf'), path.join(dir, 'proposed.cf'));
+      const other = run(['--format', 'json', '--main-cf', path.join(dir, 'proposed.cf'), LOG]);
+      assert.equal(JSON.parse(other.stdout).policy.inbound.services.length, 0);
+      // Given by name, any file.
+      fs.renameSync(path.join(dir, 'master.cf'), path.join(dir, 'master.proposed'));
+      const named = run([
+        '--format',
+        'json',
+        '--main-cf',
+        path.join(dir, 'proposed.cf'),
+        '--master-cf',
+        path.join(dir, 'master.proposed'),
+        LOG,
+      ]);
+      assert.equal(verdict(JSON.parse(named.stdout), 'office.example.net'), 'refused/certain');
+      // The table shows each service's settings.
+      const table = run([
+        '--main-cf',
+        path.join(dir, 'proposed.cf'),
+        '--master-cf',
+        path.join(dir, 'master.proposed'),
+        LOG,
+      ]);
+      assert.match(
+        table.stdout,
+        /service submission\/smtpd \(master\.cf submission line 2: -o syslog_name=postfix\/submission -o smtpd_tls_security_level=encrypt -o smtpd_tls_mandatory_protocols=>=TLSv1\.2\):\n {4}TLSv1\.2–TLSv1\.3, .*; TLS required/,
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('says in one line what is wrong with --master-cf', () => {
+    const alone = run(['--master-cf', '/etc/postfix/master.cf', LOG]);
+    assert.equal(alone.status, 2);
+    assert.match(alone.stderr, /^error: --master-cf needs --main-cf/);
+    assert.doesNotMatch(alone.stderr, /at .*\.js:\d+/);
+    const missing = run([
+      '--main-cf',
+      fixturePath('main-cf', 'levels-may.cf'),
+      '--master-cf',
+      '/nonexistent/master.cf',
+      LOG,
+    ]);
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /^error: --master-cf \/nonexistent\/master\.cf: no such file\nhint: /);
+    const stdin = spawnSync(process.execPath, [CLI, 'whatif', '--main-cf', '-', '--master-cf', '-', LOG], {
+      encoding: 'utf8',
+      input: '',
+    });
+    assert.equal(stdin.status, 2);
+    assert.match(stdin.stderr, /standard input can be only one of/);
+  });
+
+  it('warns about a bad master.cf line and an error in an override, with file and line', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-master-cf-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'main.cf'), 'smtpd_tls_security_level = may\n');
+      fs.writeFileSync(
+        path.join(dir, 'master.cf'),
+        'smtp inet n - y - - smtpd\nbroken inet n -\nsub inet n - y - - smtpd -o smtpd_tls_protocols=${oops\n  -o smtpd_client_restrictions=$undefined_elsewhere\n',
+      );
+      const r = run(['--main-cf', path.join(dir, 'main.cf'), LOG]);
+      assert.equal(r.status, 0, r.stderr);
+      const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning:'));
+      assert.equal(warnings.length, 2, r.stderr);
+      assert.match(warnings[0]!, /master\.cf:2: an entry needs 8 fields/);
+      assert.match(warnings[1]!, /master\.cf:3: .*smtpd_tls_protocols|master\.cf:3: /);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
