@@ -5,18 +5,20 @@
 import { type Command, Option } from 'commander';
 import { census } from '../census/census.js';
 import { CensusError, EXIT, type ExitCode } from '../model/errors.js';
-import { auditMainCf } from '../policy/audit.js';
+import { auditMainCf, sortFindings } from '../policy/audit.js';
+import { auditMasterCf } from '../policy/audit-master-cf.js';
 import { type Proposal, proposePolicy } from '../policy/audit-proposal.js';
 import type { LibraryModel } from '../policy/whatif-policy.js';
 import { AUDIT_FORMATS, auditData, renderAudit } from '../render/audit-output.js';
 import { forTerminal } from '../render/sanitize.js';
 import { addCommonOptions, type CommonFlags, resolveCommon, unmatchedServicesNote } from './common-options.js';
 import type { Io } from './io.js';
-import { opensslOption, readMainCf } from './whatif-command.js';
+import { opensslOption, readMainCf, readMasterCf } from './whatif-command.js';
 
 interface AuditFlags extends CommonFlags {
   format: string;
   mainCf?: string;
+  masterCf?: string | false;
   maxBroken: string;
   openssl: string;
   mandatoryServices?: string;
@@ -33,6 +35,11 @@ export function registerAudit(program: Command, io: Io): void {
   )
     .addOption(new Option('-f, --format <format>', 'output format').choices([...AUDIT_FORMATS]).default('table'))
     .option('--main-cf <file>', 'the Postfix main.cf or `postconf -n` output to audit (- for stdin)')
+    .option(
+      '--master-cf <file>',
+      'the master.cf (or `postconf -M` output) whose -o overrides to audit with it (default: the one beside main.cf, if any)',
+    )
+    .option('--no-master-cf', 'do not read the master.cf beside main.cf')
     .option('--max-broken <n>', 'the proposal may break at most this many peers of the logs', '0')
     .addOption(opensslOption())
     .option('--mandatory-services <list>', 'services where TLS is required (default: submission,submissions,smtps)')
@@ -57,9 +64,10 @@ async function runAudit(logs: string[], flags: AuditFlags, io: Io): Promise<Exit
       },
     );
   }
-  if (flags.mainCf === '-' && logs.includes('-')) {
-    throw new CensusError('stdin-twice', 'standard input cannot be both the main.cf and a log', {
-      hint: 'give the main.cf or the log as a file',
+  const stdinUsers = [flags.mainCf === '-', flags.masterCf === '-', logs.includes('-')].filter(Boolean).length;
+  if (stdinUsers > 1) {
+    throw new CensusError('stdin-twice', 'standard input can be only one of the main.cf, the master.cf and a log', {
+      hint: 'give the others as files',
     });
   }
   // The proposal sets main.cf-wide parameters: judged on a subset of the peers they govern, it would break the
@@ -80,14 +88,22 @@ async function runAudit(logs: string[], flags: AuditFlags, io: Io): Promise<Exit
   }
   const quiet = flags.quiet ?? false;
   const cf = readMainCf(flags.mainCf, io, true);
-  const findings = auditMainCf(cf);
+  // (Its syntax errors are findings here, not warnings.)
+  const masterCf = readMasterCf(flags, cf, io, true);
+  const mainFindings = auditMainCf(cf);
+  const findings =
+    masterCf === null ? mainFindings : sortFindings([...mainFindings, ...auditMasterCf(cf, masterCf, mainFindings)]);
   let proposal: Proposal | null = null;
   let window: { first: string | null; last: string | null } | null = null;
   let coverage = null;
   let incomplete = false;
   if (logs.length > 0) {
     const common = resolveCommon(logs, flags);
-    const result = await census(common.inputs, { ...common.census, ...io.progressFor(common.inputs, common.quiet) });
+    const result = await census(common.inputs, {
+      ...common.census,
+      peersByService: masterCf !== null,
+      ...io.progressFor(common.inputs, common.quiet),
+    });
     io.endProgress();
     const mandatoryServices =
       flags.mandatoryServices !== undefined ? flags.mandatoryServices.split(/[,\s]+/).filter((s) => s !== '') : null;
@@ -101,6 +117,7 @@ async function runAudit(logs: string[], flags: AuditFlags, io: Io): Promise<Exit
             maxBroken,
             library: flags.openssl as LibraryModel,
             mandatoryServices,
+            masterCf,
           });
     const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
     window = { first: iso(result.view.firstMs), last: iso(result.view.lastMs) };
@@ -112,7 +129,7 @@ async function runAudit(logs: string[], flags: AuditFlags, io: Io): Promise<Exit
       if (services !== null) io.err(services);
     }
   }
-  const data = auditData(cf.source ?? flags.mainCf, findings, proposal, window, coverage);
+  const data = auditData(cf.source ?? flags.mainCf, masterCf?.source ?? null, findings, proposal, window, coverage);
   io.out(renderAudit(flags.format, data, proposal));
   if (findings.some((f) => f.severity === 'error')) return EXIT.findings;
   return incomplete ? EXIT.incomplete : EXIT.ok;

@@ -13,6 +13,7 @@
 import type { CensusView } from '../aggregate/census-view.js';
 import type { Finding } from './audit.js';
 import { type MainCf, parseMainCf, resolveParameter } from './main-cf.js';
+import type { MasterCf } from './master-cf.js';
 import { evaluateWhatIf, type PeerVerdict } from './whatif.js';
 import { type LibraryModel, policyFromMainCf } from './whatif-policy.js';
 
@@ -76,6 +77,8 @@ export interface ProposalOptions {
   readonly maxBroken: number;
   readonly library: LibraryModel;
   readonly mandatoryServices?: readonly string[] | null;
+  /** The services' -o overrides, which a change of main.cf leaves in force (whatif-policy.ts). */
+  readonly masterCf?: MasterCf | null;
 }
 
 function tokens(value: string): string[] {
@@ -138,6 +141,7 @@ export function proposePolicy(
       library: options.library,
       mandatoryServices: options.mandatoryServices ?? null,
       sections: ['inbound', 'outbound'],
+      masterCf: options.masterCf ?? null,
     });
     return evaluateWhatIf(view, policy).peers;
   };

@@ -34,8 +34,12 @@ export interface Finding {
   parameter: string;
   message: string;
   fix: string;
-  /** main.cf line of the parameter, when it is set there. */
+  /** main.cf line of the parameter, when it is set there; for master.cf findings, the entry's line. */
   line: number | null;
+  /** Present for findings about master.cf (audit-master-cf.ts): `line` is then a master.cf line. */
+  file?: 'master.cf';
+  /** The master.cf service (its first field) a finding is about. */
+  service?: string;
 }
 
 function lineOf(cf: MainCf, parameter: string): number | null {
@@ -924,6 +928,23 @@ function auditMisc(f: Findings, cf: MainCf, inbound: PostfixTlsPolicy): void {
       );
     }
   }
+  // postconf(5) smtpd_tls_auth_only: without it (or TLS required) AUTH is offered before STARTTLS, and a client may
+  // send its password in plaintext. (master.cf's services: audit-master-cf.ts.)
+  if (
+    isSet(cf, 'smtpd_sasl_auth_enable') &&
+    value(cf, 'smtpd_sasl_auth_enable').toLowerCase() === 'yes' &&
+    value(cf, 'smtpd_tls_auth_only').toLowerCase() !== 'yes' &&
+    value(cf, 'smtpd_tls_wrappermode').toLowerCase() !== 'yes' &&
+    inbound.securityLevel !== 'encrypt'
+  ) {
+    f.add(
+      'auth-before-starttls',
+      'warning',
+      'smtpd_tls_auth_only',
+      `SASL AUTH is offered before STARTTLS (smtpd_sasl_auth_enable = yes, TLS ${inbound.securityLevel === 'none' ? 'off' : `at level ${inbound.securityLevel}`}, smtpd_tls_auth_only = no) on every smtpd service that master.cf does not change: a client can send its password in plaintext`,
+      'smtpd_tls_auth_only = yes (or AUTH only on submission, with -o smtpd_tls_security_level=encrypt there)',
+    );
+  }
   // smtpd.c pre_jail_init(): without any certificate "No server certs available. TLS won't be enabled".
   const certs = ['smtpd_tls_cert_file', 'smtpd_tls_eccert_file', 'smtpd_tls_dcert_file', 'smtpd_tls_chain_files'];
   if (
@@ -1083,12 +1104,19 @@ export function auditMainCf(cf: MainCf): Finding[] {
   auditLegacySuites(f, policies);
   auditMisc(f, cf, inbound);
   auditTrustAnchors(f, cf, inbound, outbound);
+  return sortFindings(f.all);
+}
+
+/** Errors first, then warnings, then infos; main.cf's before master.cf's (audit-master-cf.ts), each by line. */
+export function sortFindings(findings: readonly Finding[]): Finding[] {
   const rank = (s: Severity) => SEVERITIES.indexOf(s);
-  return f.all
+  const file = (f: Finding) => (f.file === 'master.cf' ? 1 : 0);
+  return findings
     .map((finding, i) => ({ finding, i }))
     .sort(
       (a, b) =>
         rank(a.finding.severity) - rank(b.finding.severity) ||
+        file(a.finding) - file(b.finding) ||
         (a.finding.line ?? 1e9) - (b.finding.line ?? 1e9) ||
         a.i - b.i,
     )

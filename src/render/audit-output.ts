@@ -18,6 +18,8 @@ export interface AuditImpactJson {
 export interface AuditData {
   schema: typeof AUDIT_SCHEMA;
   mainCf: string;
+  /** The master.cf audited with it, or null. */
+  masterCf: string | null;
   counts: Record<Severity, number>;
   findings: Finding[];
   /** The proposed settings, parameter → value; null without logs. */
@@ -33,6 +35,7 @@ export interface AuditData {
 
 export function auditData(
   mainCf: string,
+  masterCf: string | null,
   findings: Finding[],
   proposal: Proposal | null,
   window: { first: string | null; last: string | null } | null,
@@ -70,6 +73,7 @@ export function auditData(
   return {
     schema: AUDIT_SCHEMA,
     mainCf,
+    masterCf,
     counts,
     findings,
     proposal: proposal ? Object.fromEntries(proposal.lines.map((l) => [l.parameter, l.value])) : null,
@@ -91,14 +95,19 @@ function coverageLine(c: Coverage): string {
   return `coverage: ${num(c.lines)} lines · ${num(c.events)} events · ${num(c.unrecognized)} unrecognized · ${num(c.foreign)} foreign · ${num(c.malformed)} malformed${skippedNote(c)}`;
 }
 
+/** `main.cf` or `main.cf with master.cf …`: what was audited. */
+function files(d: AuditData): string {
+  return d.masterCf === null ? d.mainCf : `${d.mainCf} with master.cf ${d.masterCf}`;
+}
+
 function countsText(d: AuditData): string {
   return SEVERITIES.map((s) => `${d.counts[s]} ${s}${d.counts[s] === 1 || s === 'info' ? '' : 's'}`).join(', ');
 }
 
 function renderTable(d: AuditData, proposal: Proposal | null): string {
-  const out: string[] = [`tlscensus audit · ${forTerminal(d.mainCf)} · ${countsText(d)}`, ''];
+  const out: string[] = [`tlscensus audit · ${forTerminal(files(d))} · ${countsText(d)}`, ''];
   for (const f of d.findings) {
-    const where = f.line !== null ? ` (line ${f.line})` : '';
+    const where = f.line !== null ? ` (${f.file === 'master.cf' ? 'master.cf ' : ''}line ${f.line})` : '';
     out.push(`${f.severity.toUpperCase().padEnd(7)} ${f.id} · ${forTerminal(f.parameter)}${where}`);
     out.push(`        ${forTerminal(f.message)}`);
     out.push(`        fix: ${forTerminal(f.fix)}`);
@@ -116,11 +125,12 @@ function renderTable(d: AuditData, proposal: Proposal | null): string {
 }
 
 function renderMarkdown(d: AuditData, proposal: Proposal | null): string {
-  const out: string[] = [`# TLS audit of ${forMarkdown(d.mainCf)}`, '', countsText(d), ''];
+  const out: string[] = [`# TLS audit of ${forMarkdown(files(d))}`, '', countsText(d), ''];
   out.push('| severity | id | parameter | line | finding | fix |', '|---|---|---|---:|---|---|');
   for (const f of d.findings) {
+    const line = f.line === null ? '' : f.file === 'master.cf' ? `master.cf:${f.line}` : `${f.line}`;
     out.push(
-      `| ${f.severity} | ${f.id} | ${forMarkdown(f.parameter)} | ${f.line ?? ''} | ${forMarkdown(f.message)} | ${forMarkdown(f.fix)} |`,
+      `| ${f.severity} | ${f.id} | ${forMarkdown(f.parameter)} | ${line} | ${forMarkdown(f.message)} | ${forMarkdown(f.fix)} |`,
     );
   }
   if (proposal) {
@@ -135,8 +145,8 @@ function renderMarkdown(d: AuditData, proposal: Proposal | null): string {
 }
 
 function renderCsv(d: AuditData): string {
-  const header = ['severity', 'id', 'parameter', 'line', 'message', 'fix'];
-  const rows = d.findings.map((f) => [f.severity, f.id, f.parameter, f.line, f.message, f.fix]);
+  const header = ['severity', 'id', 'parameter', 'line', 'message', 'fix', 'file'];
+  const rows = d.findings.map((f) => [f.severity, f.id, f.parameter, f.line, f.message, f.fix, f.file ?? 'main.cf']);
   return `${[header.join(','), ...rows.map((cells) => cells.map((c) => forCsv(c)).join(','))].join('\r\n')}\r\n`;
 }
 
