@@ -7,6 +7,11 @@ import type { InputSpec } from '../sources/resolve-inputs.js';
 
 export interface Io {
   out(text: string): void;
+  /**
+   * Writes the pieces one after another, each when stdout has taken the one before: a pipe to a slower reader
+   * (`| gzip`, a pager) would otherwise hold the whole output in memory (1 GiB for a 122 MB what-if JSON).
+   */
+  outAll(pieces: Iterable<string>): Promise<void>;
   err(line: string): void;
   setExit(code: ExitCode): void;
   /** Clear a progress line, if one was drawn. */
@@ -17,8 +22,24 @@ export interface Io {
 
 /** The two streams the CLI writes to (the process's own; a test gives its own, with or without `isTTY`). */
 export interface IoStreams {
-  stdout: { write(text: string): unknown; on?(event: 'error', listener: (e: NodeJS.ErrnoException) => void): unknown };
+  stdout: {
+    write(text: string): unknown;
+    on?(event: 'error', listener: (e: NodeJS.ErrnoException) => void): unknown;
+    once?(event: 'drain' | 'close' | 'error', listener: () => void): unknown;
+    removeListener?(event: 'drain' | 'close' | 'error', listener: () => void): unknown;
+  };
   stderr: { write(text: string): unknown; isTTY?: boolean };
+}
+
+/** Resolves when the stream has taken what it holds, or has failed or closed (the error handler says which). */
+function drained(stdout: Required<Pick<IoStreams['stdout'], 'once' | 'removeListener'>>): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      for (const event of ['drain', 'close', 'error'] as const) stdout.removeListener(event, done);
+      resolve();
+    };
+    for (const event of ['drain', 'close', 'error'] as const) stdout.once(event, done);
+  });
 }
 
 export function processIo(streams: IoStreams = process): Io & { exitCode: ExitCode; stdoutClosed: boolean } {
@@ -32,6 +53,17 @@ export function processIo(streams: IoStreams = process): Io & { exitCode: ExitCo
     out(text: string) {
       io.endProgress();
       if (!io.stdoutClosed) stdout.write(text);
+    },
+    async outAll(pieces: Iterable<string>) {
+      for (const piece of pieces) {
+        io.endProgress();
+        // (The reader has gone: the rest would go nowhere, so it is not even made.)
+        if (io.stdoutClosed) return;
+        if (stdout.write(piece) === false && stdout.once && stdout.removeListener) {
+          await drained({ once: stdout.once.bind(stdout), removeListener: stdout.removeListener.bind(stdout) });
+          if (io.stdoutClosed) return;
+        }
+      }
     },
     err(line: string) {
       io.endProgress();

@@ -54,8 +54,7 @@ async function runPeers(logs: string[], flags: PeersFlags, io: Io): Promise<Exit
   });
   const groups = flags.by === 'domain' ? groupByDomain(rows) : null;
   io.endProgress();
-  for (const piece of renderPeers(flags.format, groups ? null : rows, groups, result.diagnostics.coverage))
-    io.out(piece);
+  await io.outAll(renderPeers(flags.format, groups ? null : rows, groups, result.diagnostics.coverage));
   if (!common.quiet) {
     for (const issue of result.diagnostics.issues) io.err(`warning: ${forTerminal(issue.message)}`);
     const services = unmatchedServicesNote(common, result.view);

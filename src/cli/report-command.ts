@@ -53,7 +53,7 @@ export async function runReport(logs: string[], flags: ReportFlags, io: Io): Pro
     const render = REPORT_FORMATS[flags.format]!;
     const rendered = await render(report, { color: common.color, top });
     if (typeof rendered === 'string') io.out(rendered);
-    else for (const piece of rendered) io.out(piece);
+    else await io.outAll(rendered);
     if (recorder) {
       const summary = recorder.finish();
       if (!common.quiet) io.err(summaryLine(flags.history!, summary));

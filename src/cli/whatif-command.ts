@@ -234,18 +234,17 @@ async function runWhatIf(logs: string[], flags: WhatIfFlags, io: Io): Promise<Ex
   const common = resolveCommon(logs, flags);
   const result = await census(common.inputs, {
     ...common.census,
-    // Each service's sessions judged apart (a peer of port 25 and submission; master.cf's -o per service).
-    peersByService: true,
+    // With master.cf, each service's sessions are judged apart, on their own counts. (Not otherwise: the tables
+    // per service take as much again as the peers; a 300 MB log's what-if took 4.9 s and 333 MiB with them
+    // against 4.2 s and 273 MiB.)
+    peersByService: [policy.inbound, policy.outbound].some((s) => (s?.services.length ?? 0) > 0),
     ...io.progressFor(common.inputs, common.quiet),
   });
   const whatif = evaluateWhatIf(result.view, policy);
   io.endProgress();
-  for (const piece of renderWhatIf(
-    flags.format,
-    { ...whatif, coverage: result.diagnostics.coverage },
-    { all: flags.all ?? false, top },
-  ))
-    io.out(piece);
+  await io.outAll(
+    renderWhatIf(flags.format, { ...whatif, coverage: result.diagnostics.coverage }, { all: flags.all ?? false, top }),
+  );
   if (!common.quiet) {
     for (const issue of result.diagnostics.issues) io.err(`warning: ${forTerminal(issue.message)}`);
     const services = unmatchedServicesNote(common, result.view);

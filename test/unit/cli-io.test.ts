@@ -1,6 +1,7 @@
 // The CLI's contact with the process: the progress line on a terminal's stderr never shares a line with output.
 
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
 import { processIo } from '../../src/cli/io.js';
 import type { InputSpec } from '../../src/sources/resolve-inputs.js';
@@ -42,5 +43,38 @@ describe('cli io', () => {
     assert.deepEqual(io.progressFor([INPUT], true), {});
     const pipe = processIo({ stdout: t.streams.stdout, stderr: { write: t.streams.stderr.write } });
     assert.deepEqual(pipe.progressFor([INPUT], false), {});
+  });
+
+  it('writes pieces only as fast as a slow reader takes them, and stops making them when the reader has gone', async () => {
+    // A pipe that is full after every write until it drains (process.stdout on a pipe is asynchronous on Linux:
+    // without waiting, a 122 MB what-if JSON into `| gzip` took 1 GiB).
+    const stdout = Object.assign(new EventEmitter(), {
+      writes: [] as string[],
+      write(t: string) {
+        stdout.writes.push(t);
+        return false;
+      },
+    });
+    const io = processIo({ stdout, stderr: { write: () => true } });
+    let made = 0;
+    function* pieces() {
+      for (let i = 0; i < 5; i++) {
+        made++;
+        yield `piece ${i}\n`;
+      }
+    }
+    const done = io.outAll(pieces());
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual([made, stdout.writes.length], [1, 1], 'waits for the first to drain');
+    stdout.emit('drain');
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual([made, stdout.writes.length], [2, 2]);
+    assert.equal(stdout.listenerCount('drain'), 1, 'one waiter at a time, the earlier removed');
+    // The reader goes (`| head`): the wait ends, and no further piece is made.
+    stdout.emit('error', Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+    await done;
+    assert.deepEqual([made, stdout.writes.length], [2, 2]);
+    assert.equal(io.stdoutClosed, true);
+    assert.equal(stdout.listenerCount('drain'), 0);
   });
 });
