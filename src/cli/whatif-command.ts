@@ -91,15 +91,18 @@ export function sectionsFor(direction: string): WhatIfSection[] {
   return ['inbound', 'outbound', 'mailbox'];
 }
 
-/** A configuration file's text (a path, or - for stdin); a missing or unreadable file is a usage error. */
-function readConfig(flag: string, file: string, hint: string): string {
+/**
+ * A configuration file's text (a path, or - for stdin); a missing or unreadable file is a usage error, named as
+ * the user gave it (`what`: `--main-cf FILE`, or the master.cf found beside main.cf).
+ */
+function readConfig(id: string, what: string, file: string, hint: string): string {
   try {
     return fs.readFileSync(file === '-' ? 0 : file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new CensusError(
-      `bad-${flag.slice(2)}`,
-      `${flag} ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : 'cannot be read'}`,
+      id,
+      `${what}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : 'cannot be read'}`,
       { hint },
     );
   }
@@ -115,7 +118,8 @@ function warnAbout(file: string, diagnostics: readonly MainCfDiagnostic[], io: I
 /** Reads and parses `--main-cf` (a path, or - for stdin); a missing or unreadable file is a usage error. */
 export function readMainCf(file: string, io: Io, quiet: boolean): MainCf {
   const text = readConfig(
-    '--main-cf',
+    'bad-main-cf',
+    `--main-cf ${file}`,
     file,
     'give the path of main.cf (e.g. /etc/postfix/main.cf), or pipe `postconf -n` into --main-cf -',
   );
@@ -137,14 +141,17 @@ export function readMasterCf(
 ): MasterCf | null {
   if (flags.masterCf === false || flags.mainCf === undefined) return null;
   let file = flags.masterCf;
+  let what = `--master-cf ${file}`;
   if (file === undefined) {
     if (flags.mainCf === '-' || path.basename(flags.mainCf) !== 'main.cf') return null;
     const beside = path.join(path.dirname(flags.mainCf), 'master.cf');
     if (!fs.existsSync(beside)) return null;
     file = beside;
+    what = `the master.cf beside --main-cf (${beside})`;
   }
   const text = readConfig(
-    '--master-cf',
+    'bad-master-cf',
+    what,
     file,
     'give the path of master.cf (e.g. /etc/postfix/master.cf), pipe `postconf -M` into --master-cf -, or leave it out with --no-master-cf',
   );

@@ -6,7 +6,7 @@
 
 import { auditMainCf, type Finding, sortFindings } from './audit.js';
 import { type MainCf, resolveParameter } from './main-cf.js';
-import { type MasterCf, type MasterCfService, serviceMainCf } from './master-cf.js';
+import { isServiceDisabled, type MasterCf, type MasterCfService, serviceMainCf } from './master-cf.js';
 import { OPENSSL_3_0_DEBIAN } from './openssl-cipher-string.js';
 import { derivePostfixTlsPolicies, isPostfixYes } from './postfix-tls-policy.js';
 
@@ -67,7 +67,7 @@ export function auditMasterCf(cf: MainCf, master: MasterCf, mainFindings: readon
   }
   const known = new Set(mainFindings.map((f) => `${f.id}|${f.parameter}|${f.message}`));
   for (const service of master.services) {
-    if (service.command !== 'smtpd' && service.command !== 'smtp') continue;
+    if ((service.command !== 'smtpd' && service.command !== 'smtp') || isServiceDisabled(cf, service)) continue;
     const effective = serviceMainCf(cf, service);
     /** Overrides Postfix would stop on: their other findings would only be about the broken value. */
     const broken = new Set<string>();

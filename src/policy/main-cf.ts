@@ -228,7 +228,8 @@ export function parseMainCf(
     rawByName.set(parsed.name, { raw: parsed.value, line: logical.line, lastLine: logical.lastLine });
   }
 
-  const parameters = expandParameters(rawByName, defaults, {}, diagnostics);
+  // Read-only parameters a daemon sets itself (postconf(5)): known names, empty in main.cf itself.
+  const parameters = expandParameters(rawByName, defaults, { service_name: '', process_name: '' }, diagnostics);
   const overridden = overriddenRaw.map((entry) => ({ ...entry, expanded: null }));
   return { source: options.source ?? null, parameters, overridden, diagnostics, defaults };
 }

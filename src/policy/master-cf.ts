@@ -16,7 +16,13 @@
 // `submission inet … smtpd -o syslog_name=postfix/submission` logs `postfix/submission/smtpd`, which the census
 // names service `submission/smtpd` (dialects/postfix.ts: the program after its first `/`).
 
-import { expandPostfixValue, type MainCf, type MainCfDiagnostic, overrideParameters } from './main-cf.js';
+import {
+  expandPostfixValue,
+  type MainCf,
+  type MainCfDiagnostic,
+  overrideParameters,
+  resolveParameter,
+} from './main-cf.js';
 
 export interface MasterCfOverride {
   readonly name: string;
@@ -75,6 +81,11 @@ function logicalLines(text: string): { text: string; line: number; lastLine: num
   return out;
 }
 
+/** master_blanks of src/master/master_ent.c: what separates the words of an entry. */
+function isBlank(c: string | undefined): boolean {
+  return c === ' ' || c === '\t' || c === '\r' || c === '\n';
+}
+
 /**
  * Whitespace-separated tokens, `{ … }` kept as one token with its braces (util/mystrtok.c mystrtokq with
  * CHARS_BRACE); an unbalanced `{` runs to the end of the line. Null for the first, when it starts with whitespace.
@@ -83,7 +94,7 @@ function tokens(text: string): string[] {
   const out: string[] = [];
   let i = 0;
   while (i < text.length) {
-    while (i < text.length && isSpace(text[i])) i++;
+    while (i < text.length && isBlank(text[i])) i++;
     if (i >= text.length) break;
     const start = i;
     let depth = 0;
@@ -91,7 +102,7 @@ function tokens(text: string): string[] {
       const c = text[i];
       if (c === '{') depth++;
       else if (c === '}') depth = Math.max(0, depth - 1);
-      else if (depth === 0 && isSpace(c)) break;
+      else if (depth === 0 && isBlank(c)) break;
     }
     out.push(text.slice(start, i));
   }
@@ -103,6 +114,34 @@ function unbrace(token: string): { text: string; braced: boolean; error: string 
   if (!token.startsWith('{')) return { text: token, braced: false, error: null };
   if (!token.endsWith('}')) return { text: token.slice(1).trim(), braced: true, error: `missing '}' in "${token}"` };
   return { text: token.slice(1, -1).trim(), braced: true, error: null };
+}
+
+/**
+ * Options that take an argument in a Postfix daemon's command line: GETOPT(…, "cdDi:lm:n:o:r:s:St:uvVz") in
+ * src/master/single_server.c, multi_server.c and trigger_server.c.
+ */
+const TAKES_ARGUMENT: ReadonlySet<string> = new Set(['i', 'm', 'n', 'o', 'r', 's', 't']);
+
+/**
+ * The `-o` arguments of a command (args[0] is the command), read as the daemon's getopt() reads them: bundled
+ * flags (`-vo name=value`), an argument attached to its option (`-oname=value`) or in the next word; options end
+ * at `--` or the first word that is not one (Postfix asks getopt not to permute).
+ */
+function daemonOptions(args: readonly string[]): { value: string | undefined; attached: boolean }[] {
+  const out: { value: string | undefined; attached: boolean }[] = [];
+  for (let i = 1; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--' || !arg.startsWith('-') || arg === '-') break;
+    for (let k = 1; k < arg.length; k++) {
+      const option = arg[k]!;
+      if (!TAKES_ARGUMENT.has(option)) continue;
+      const attached = k + 1 < arg.length;
+      const value = attached ? arg.slice(k + 1) : args[++i];
+      if (option === 'o') out.push({ value, attached });
+      break;
+    }
+  }
+  return out;
 }
 
 /** One `-o` setting: `name=value`, or the long form's `name = value`. */
@@ -156,12 +195,13 @@ export function parseMasterCf(text: string, options: { source?: string } = {}): 
     const commandPath = unbrace(args[0]!).text;
     const command = commandPath.slice(commandPath.lastIndexOf('/') + 1);
     const overrides: MasterCfOverride[] = [];
-    for (let i = 1; i < args.length; i++) {
-      const arg = args[i]!;
-      // (Only `-o` as a word of its own: `postconf -P`, the admin's view of master.cf, reads no other form.)
-      if (arg !== '-o') continue;
-      const setting = args[++i];
-      const parsed = setting === undefined ? `"-o" without a setting in ${name}` : parseSetting(setting);
+    for (const o of daemonOptions(args)) {
+      const parsed =
+        o.value === undefined
+          ? `"-o" without a setting in ${name}`
+          : o.attached && o.value.startsWith('{')
+            ? `"-o${o.value}": the daemon reads the braces as part of the name (master.cf strips them only from a word that starts with "{"); write -o { name = value }`
+            : parseSetting(o.value);
       if (typeof parsed === 'string') {
         diagnostics.push({ severity: 'error', line: logical.line, parameter: null, message: `${name}: ${parsed}` });
       } else {
@@ -190,7 +230,26 @@ export function parseMasterCf(text: string, options: { source?: string } = {}): 
 export function serviceMainCf(cf: MainCf, service: MasterCfService): MainCf {
   const overrides = new Map<string, string>();
   for (const o of service.overrides) overrides.set(o.name, o.value);
-  return overrideParameters(cf, overrides, { service_name: service.name }, service.line);
+  return overrideParameters(cf, overrides, { service_name: service.name, process_name: service.command }, service.line);
+}
+
+/**
+ * Whether main.cf's master_service_disable turns the entry off (postconf(5), Postfix ≥ 2.11: service types or
+ * `name/type`, `!pattern` to exclude, the first match decides; 2.6–2.10 wrote `name.type`).
+ */
+export function isServiceDisabled(cf: MainCf, service: MasterCfService): boolean {
+  const list = resolveParameter(cf, 'master_service_disable').expanded;
+  for (const word of list.split(/[\s,]+/)) {
+    if (word === '') continue;
+    const negated = word.startsWith('!');
+    const pattern = negated ? word.slice(1) : word;
+    const sep = Math.max(pattern.lastIndexOf('/'), pattern.lastIndexOf('.'));
+    const matches =
+      pattern === service.type ||
+      (sep > 0 && pattern.slice(0, sep) === service.name && pattern.slice(sep + 1) === service.type);
+    if (matches) return !negated;
+  }
+  return false;
 }
 
 /** The program tag a service's lines carry (`postfix/submission/smtpd`), from its main.cf (serviceMainCf). */

@@ -23,7 +23,14 @@ import { CIPHER_SUITES, type CipherSuite } from '../ciphers/suites.generated.js'
 import { CensusError } from '../model/errors.js';
 import { serviceMatches } from '../model/types.js';
 import { type MainCf, resolveParameter } from './main-cf.js';
-import { censusServiceName, type MasterCf, serviceMainCf, serviceProgram } from './master-cf.js';
+import {
+  censusServiceName,
+  isServiceDisabled,
+  type MasterCf,
+  type MasterCfService,
+  serviceMainCf,
+  serviceProgram,
+} from './master-cf.js';
 import { evaluateOpensslCipherString, OPENSSL_3_0_DEBIAN, type OpensslBuild } from './openssl-cipher-string.js';
 import {
   DEBIAN_SECURITY_LEVEL,
@@ -107,6 +114,11 @@ export interface SectionPolicy {
   readonly services: readonly ServicePolicy[];
   /** A service's policy: the sessions it governs, in words ("submission/smtpd (master.cf submission)"); else null. */
   readonly scope: string | null;
+  /**
+   * A service's policy whose master.cf entries all listen on a loopback address (`127.0.0.1:10025`, a content
+   * filter's way back): no remote peer can have been its client.
+   */
+  readonly loopbackOnly?: boolean;
   readonly notes: readonly string[];
 }
 
@@ -490,11 +502,11 @@ function servicePolicies(
 ): ServicePolicy[] {
   interface Configuration {
     effective: MainCf;
-    names: string[];
+    entries: MasterCfService[];
   }
   const groups = new Map<string, { entries: ServiceEntry[]; configurations: Map<string, Configuration> }>();
   for (const entry of master.services) {
-    if (entry.command !== SECTION_DAEMON[direction]) continue;
+    if (entry.command !== SECTION_DAEMON[direction] || isServiceDisabled(cf, entry)) continue;
     const effective = serviceMainCf(cf, entry);
     const service = censusServiceName(serviceProgram(effective, entry));
     let group = groups.get(service);
@@ -516,14 +528,14 @@ function servicePolicies(
     );
     const signature = policySignature(probe);
     const same = group.configurations.get(signature);
-    if (same) same.names.push(entry.name);
-    else group.configurations.set(signature, { effective, names: [entry.name] });
+    if (same) same.entries.push(entry);
+    else group.configurations.set(signature, { effective, entries: [entry] });
   }
   return [...groups].map(([service, group]) => ({
     service,
     entries: group.entries,
-    policies: [...group.configurations.values()].map(({ effective, names }) => {
-      const scope = `${service} (master.cf ${names.join(', ')})`;
+    policies: [...group.configurations.values()].map(({ effective, entries }) => {
+      const scope = `${service} (master.cf ${entries.map((e) => e.name).join(', ')})`;
       const sp = sectionFromPostfix(
         derivePostfixTlsPolicies(effective, tlsOptions)[direction],
         effective,
@@ -531,9 +543,25 @@ function servicePolicies(
         [],
         scope,
       );
-      return { ...sp, notes: sp.notes.filter((n) => !sectionNotes.includes(n)) };
+      return {
+        ...sp,
+        loopbackOnly: direction === 'inbound' && entries.every(listensOnLoopback),
+        notes: sp.notes.filter((n) => !sectionNotes.includes(n)),
+      };
     }),
   }));
+}
+
+/** An inet entry bound to a loopback address: `127.0.0.1:10025`, `[::1]:10025`, `localhost:10025` (master(5)). */
+function listensOnLoopback(entry: MasterCfService): boolean {
+  if (entry.type !== 'inet') return false;
+  const colon = entry.name.lastIndexOf(':');
+  if (colon < 0) return false;
+  const host = entry.name
+    .slice(0, colon)
+    .replace(/^\[(.*)\]$/, '$1')
+    .toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** What makes two policies judge alike: their settings, level, mandatory TLS and certificate check. */
@@ -564,7 +592,7 @@ function masterCfNotes(master: MasterCf, ...sections: (SectionPolicy | null)[]):
   for (const s of judged) {
     if (s.policies.length < 2) continue;
     notes.push(
-      `${s.service} is logged by master.cf services with different TLS settings (${s.entries.map((e) => e.name).join(', ')}) and the log does not say which one ran: its peers are undetermined where those settings disagree (give each its own -o syslog_name=postfix/$service_name to tell them apart)`,
+      `${s.service} is logged by master.cf services with different TLS settings (${s.entries.map((e) => e.name).join(', ')}) and the log does not say which one ran: its peers are undetermined where those that could have served them disagree (not one on a loopback address for a remote peer, nor one with TLS off for TLS sessions); give each its own -o syslog_name=postfix/NAME, a plain name, to tell them apart`,
     );
   }
   notes.push('smtp_tls_policy_maps is not read: per-destination levels and settings are not judged');

@@ -283,6 +283,8 @@ interface Context {
   readonly policy: SectionPolicy;
   /** Newest version this side negotiated with anyone in the window, or null. */
   readonly sectionMax: TlsProtocol | null;
+  /** The service sectionMax is of, when a peer's services are judged apart (its own table's newest); else null. */
+  readonly maxOn: string | null;
   /** What the section's log says of certificates, when the policy checks them. */
   readonly certificates: SectionCertificates | null;
   /** The section's peers per service (DirectionView.byService), when the census kept them. */
@@ -308,12 +310,14 @@ function consequence(ctx: Context, mandatory: boolean, services: readonly string
   if (mandatory) {
     const where = ctx.policy.allMandatory
       ? ctx.policy.scope !== null
-        ? `${ctx.policy.scope} (${requirement(ctx.policy, false)})`
+        ? `${ctx.policy.scope}, by ${requirement(ctx.policy, false)}`
         : `every service (level ${ctx.policy.level ?? 'encrypt'})`
       : services.filter((s) => isMandatoryService(s, ctx.policy.mandatoryServices)).join(', ');
     return `TLS is mandatory on ${where}: it could no longer send at all`;
   }
-  return 'port 25 TLS is opportunistic: it would send in plaintext, or give up';
+  return ctx.policy.scope !== null
+    ? `TLS is optional on ${ctx.policy.scope}: it would send in plaintext, or give up`
+    : 'port 25 TLS is opportunistic: it would send in plaintext, or give up';
 }
 
 /**
@@ -323,7 +327,7 @@ function consequence(ctx: Context, mandatory: boolean, services: readonly string
 function requirement(policy: SectionPolicy, withScope = true): string {
   if (policy.scope === null) return `level ${policy.level}`;
   const wrapper = policy.level === null || policy.level === 'may' || policy.level === 'none';
-  const what = wrapper ? 'wrapper mode (smtpd_tls_wrappermode = yes)' : `level ${policy.level}`;
+  const what = wrapper ? 'smtpd_tls_wrappermode = yes' : `level ${policy.level}`;
   return withScope ? `${what} on ${policy.scope}` : what;
 }
 
@@ -464,7 +468,7 @@ function judgeUnder(
     const seen = describe(versionBlocked);
     const allowed = range(settings.protocols);
     if (evidence) {
-      const side = ctx.section === 'outbound' ? 'our client' : 'this server';
+      const side = `${ctx.section === 'outbound' ? 'our client' : 'this server'}${ctx.maxOn !== null ? ` (${ctx.maxOn})` : ''}`;
       const others = ctx.section === 'outbound' ? 'other servers' : 'other clients';
       const whose = ctx.section === 'outbound' ? 'this server supports' : 'this client offers';
       parts.push(
@@ -734,8 +738,10 @@ function judgeUnderPolicy(
   policy: SectionPolicy,
   services: readonly string[],
   sectionCtx: Context,
+  serviceMax?: { max: TlsProtocol | null; on: string },
 ): Judgement & { mandatory: boolean } {
-  const ctx = policy === sectionCtx.policy ? sectionCtx : { ...sectionCtx, policy };
+  let ctx = policy === sectionCtx.policy ? sectionCtx : { ...sectionCtx, policy };
+  if (serviceMax !== undefined) ctx = { ...ctx, sectionMax: serviceMax.max, maxOn: serviceMax.on };
   const isMandatory = (s: string) => policy.allMandatory || isMandatoryService(s, policy.mandatoryServices);
   const mandatoryUse = services.some(isMandatory);
   const optionalUse = services.length === 0 || services.some((s) => !isMandatory(s));
@@ -787,7 +793,22 @@ const SECTION_OWN = '\0section';
 
 /** Who a judgement under `policy` was for, in a reason: its master.cf scope, or the services main.cf governs. */
 function scopeOf(policy: SectionPolicy, services: readonly string[]): string {
-  return policy.scope ?? `${services.join(', ') || 'its sessions'} (main.cf: not a master.cf service)`;
+  return policy.scope ?? `${services.join(', ') || 'its sessions'} (main.cf's settings)`;
+}
+
+/**
+ * With master.cf: the section's services in the log that no smtpd service or smtp transport of master.cf logs as
+ * (judged under main.cf's settings), in a note: a changed configuration, another instance's log, or a daemon
+ * with settings of its own (lmtp, tlsproxy).
+ */
+function unmatchedServicesNote(sp: SectionPolicy, dir: DirectionView): string | null {
+  if (sp.services.length === 0) return null;
+  const unmatched = new Set<string>();
+  for (const p of dir.peers.values()) {
+    for (const service of p.services) if (policiesFor(service, sp)[0] === sp) unmatched.add(service);
+  }
+  if (unmatched.size === 0) return null;
+  return `services in the log that no smtpd service or smtp transport of master.cf logs as, judged under main.cf's settings: ${[...unmatched].sort().join(', ')} (a changed master.cf, another instance's log, or a daemon with TLS settings of its own, such as lmtp or tlsproxy)`;
 }
 
 /**
@@ -796,11 +817,27 @@ function scopeOf(policy: SectionPolicy, services: readonly string[]): string {
  */
 function judgeAmbiguous(
   p: PeerStats,
-  candidates: readonly SectionPolicy[],
+  all: readonly SectionPolicy[],
   services: readonly string[],
   ctx: Context,
-): Judgement & { mandatory: boolean } {
-  const judged = candidates.map((policy) => ({ policy, j: judgeUnderPolicy(p, policy, services, ctx) }));
+  serviceMax?: { max: TlsProtocol | null; on: string },
+): Judgement & { mandatory: boolean; scope?: string } {
+  // Taking master.cf for the one that wrote the log (as to which entry listens where and does TLS at all): an
+  // entry on a loopback address served no remote peer (a content filter's way back), and one with TLS off
+  // carried none of a peer's TLS sessions (a content filter's transport). Reviews: such a setup made every peer
+  // undetermined under the very configuration that wrote the log.
+  const possible = all.filter(
+    (c) => !(c.loopbackOnly === true && !isLoopbackAddress(p.peer.ip)) && !(p.tls > 0 && tlsOff(c)),
+  );
+  const candidates = possible.length > 0 ? possible : all;
+  if (candidates.length === 1) {
+    const only = candidates[0]!;
+    return { ...judgeUnderPolicy(p, only, services, ctx, serviceMax), scope: only.scope ?? services.join(', ') };
+  }
+  const judged = candidates.map((policy) => ({
+    policy,
+    j: judgeUnderPolicy(p, policy, services, ctx, serviceMax),
+  }));
   if (judged.every((x) => x.j.verdict === judged[0]!.j.verdict)) return judged[0]!.j;
   const worst = judged.reduce((a, b) => (VERDICTS.indexOf(b.j.verdict) < VERDICTS.indexOf(a.j.verdict) ? b : a));
   return {
@@ -811,12 +848,41 @@ function judgeAmbiguous(
   };
 }
 
+/** 127.0.0.0/8 and ::1 (also IPv4-mapped): the only sources a listener on a loopback address can have. */
+function isLoopbackAddress(ip: string): boolean {
+  const v4 = ip.toLowerCase().startsWith('::ffff:') ? ip.slice(7) : ip;
+  return /^127\./.test(v4) || ip === '::1';
+}
+
+/** A policy under which no TLS session is possible at all (level none, an invalid list). */
+function tlsOff(policy: SectionPolicy): boolean {
+  return policy.opportunistic.unavailable !== null && (!policy.allMandatory || policy.mandatory.unavailable !== null);
+}
+
+/** The newest version each service's peers negotiated (its table's), worked out once per table. */
+const serviceMaxCache = new WeakMap<PeerTable, TlsProtocol | null>();
+function serviceMaxProtocol(table: PeerTable): TlsProtocol | null {
+  if (serviceMaxCache.has(table)) return serviceMaxCache.get(table)!;
+  let best: TlsProtocol | null = null;
+  for (const p of table.values()) {
+    for (const key of p.suites.keys()) {
+      const protocol = key.slice(0, key.indexOf('|')) as TlsProtocol;
+      if (!POLICY_PROTOCOLS.includes(protocol)) continue;
+      if (best === null || protocolRank(protocol) > protocolRank(best)) best = protocol;
+    }
+  }
+  serviceMaxCache.set(table, best);
+  return best;
+}
+
 /** A part of a peer's sessions judged under its own policies: one service, or services alike. */
 interface ServicePart {
   services: string[];
   candidates: readonly SectionPolicy[];
   /** The part's own counts (the service's peer table), or the whole peer's. */
   stats: PeerStats;
+  /** With its own counts: the newest version its service negotiated with anyone. */
+  serviceMax?: { max: TlsProtocol | null; on: string };
 }
 
 /**
@@ -825,13 +891,16 @@ interface ServicePart {
  */
 function servicePartsOf(p: PeerStats, services: readonly string[], ctx: Context): ServicePart[] {
   const sp = ctx.policy;
-  if (ctx.byService !== null && services.length > 1) {
-    const own = services.map((service) => ctx.byService!.get(service)?.get(p.peer.ip));
+  if (ctx.byService !== null && services.length > 0) {
+    const tables = services.map((service) => ctx.byService!.get(service));
+    // (One service: its counts are the peer's.)
+    const own = services.length === 1 ? [p] : tables.map((t) => t?.get(p.peer.ip));
     if (own.every((x) => x !== undefined)) {
       return services.map((service, i) => ({
         services: [service],
         candidates: policiesFor(service, sp),
         stats: own[i]!,
+        serviceMax: { max: tables[i] ? serviceMaxProtocol(tables[i]) : ctx.sectionMax, on: service },
       }));
     }
   }
@@ -855,16 +924,16 @@ function judgePeer(p: PeerStats, ctx: Context): PeerVerdict {
   } else {
     const apart = parts.length > 1 && parts[0]!.stats !== p;
     const judged = parts.map((part) => {
-      const j =
+      const j: Judgement & { mandatory: boolean; scope?: string } =
         part.candidates.length === 1
-          ? judgeUnderPolicy(part.stats, part.candidates[0]!, part.services, ctx)
-          : judgeAmbiguous(part.stats, part.candidates, part.services, ctx);
+          ? judgeUnderPolicy(part.stats, part.candidates[0]!, part.services, ctx, part.serviceMax)
+          : judgeAmbiguous(part.stats, part.candidates, part.services, ctx, part.serviceMax);
       const label =
         sp.services.length === 0
           ? part.services.join(', ')
           : part.candidates.length === 1
             ? scopeOf(part.candidates[0]!, part.services)
-            : part.services.join(', ');
+            : (j.scope ?? part.services.join(', '));
       const handshakes = apart ? j.handshakes.map((h) => ({ ...h, service: part.services[0]! })) : j.handshakes;
       return { label, sessions: part.stats.sessions, j: { ...j, handshakes } };
     });
@@ -997,10 +1066,10 @@ function judgeAll(
   visit: (v: PeerVerdict) => void,
 ): {
   totals: Partial<Record<WhatIfSection, SectionTotals>>;
-  certificateNotes: Partial<Record<WhatIfSection, string>>;
+  notes: Partial<Record<WhatIfSection, string[]>>;
 } {
   const totals: Partial<Record<WhatIfSection, SectionTotals>> = {};
-  const certificateNotes: Partial<Record<WhatIfSection, string>> = {};
+  const notes: Partial<Record<WhatIfSection, string[]>> = {};
   for (const section of WHATIF_SECTIONS) {
     const sp = policy[section];
     if (sp === null) continue;
@@ -1013,11 +1082,15 @@ function judgeAll(
       section,
       policy: sp,
       sectionMax: sectionMaxProtocol(dir),
+      maxOn: null,
       certificates: check === null ? null : sectionCertificates(dir),
       byService: dir.byService,
     };
-    const note = check && ctx.certificates ? certificateNote(check, ctx.certificates) : null;
-    if (note !== null) certificateNotes[section] = note;
+    const sectionNotes = [
+      check && ctx.certificates ? certificateNote(check, ctx.certificates) : null,
+      unmatchedServicesNote(sp, dir),
+    ].filter((n) => n !== null);
+    if (sectionNotes.length > 0) notes[section] = sectionNotes;
     const t = emptySectionTotals();
     for (const stats of dir.peers.values()) {
       const v = judgePeer(stats, ctx);
@@ -1030,19 +1103,16 @@ function judgeAll(
     }
     totals[section] = t;
   }
-  return { totals, certificateNotes };
+  return { totals, notes };
 }
 
 /** Judges every peer of every section the policy covers. Pure and deterministic. */
 export function evaluateWhatIf(view: CensusView, policy: WhatIfPolicy): WhatIfResult {
   const peers: PeerVerdict[] = [];
-  const { totals, certificateNotes } = judgeAll(view, policy, (v) => peers.push(v));
+  const { totals, notes } = judgeAll(view, policy, (v) => peers.push(v));
   peers.sort(comparePeerVerdicts);
   const json = policyJson(policy);
-  for (const section of WHATIF_SECTIONS) {
-    const note = certificateNotes[section];
-    if (note !== undefined) json[section]?.notes.push(note);
-  }
+  for (const section of WHATIF_SECTIONS) json[section]?.notes.push(...(notes[section] ?? []));
   return {
     schema: WHATIF_SCHEMA,
     window: { first: iso(view.firstMs), last: iso(view.lastMs) },

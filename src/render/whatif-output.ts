@@ -2,7 +2,7 @@
 // TLS, …"), then the affected peers with the reasoning, then the coverage line. Table, JSON (schema
 // `tlscensus/whatif@1`, README), CSV and Markdown. Log-derived text is escaped per medium.
 
-import type { Coverage } from '../model/types.js';
+import { type Coverage, serviceMatches } from '../model/types.js';
 import {
   type PeerVerdict,
   type SectionPolicyJson,
@@ -91,8 +91,13 @@ function policyLines(p: SectionPolicyJson | null): string[] {
   if (p.allMandatory) out.push(`  policy: ${p.mandatory.summary}; TLS required for every session`);
   else {
     out.push(`  policy: ${p.opportunistic.summary}`);
-    if (p.mandatoryServices.length > 0) {
-      out.push(`  mandatory TLS (${p.mandatoryServices.join(', ')}): ${p.mandatory.summary}`);
+    // With master.cf, the services it defines have their own lines below: the list is for the others.
+    const others = p.mandatoryServices.filter(
+      (name) => !p.services.some((s) => serviceMatches(s.service, new Set([name]))),
+    );
+    if (others.length > 0) {
+      const which = p.services.length > 0 ? `services not in master.cf: ${others.join(', ')}` : others.join(', ');
+      out.push(`  mandatory TLS (${which}): ${p.mandatory.summary}`);
     }
   }
   for (const n of p.notes) out.push(`  note: ${n}`);
@@ -204,7 +209,10 @@ function renderMarkdown(r: WhatIfOutput, o: WhatIfRenderOptions): string {
     const rows = shown(r, s, o);
     if (rows.length === 0) continue;
     out.push('', `## ${MD_TITLE[s]}`, '');
-    for (const line of policyLines(r.policy[s])) out.push(`- ${forMarkdown(line.trim())}`);
+    // (The lines of a master.cf service's settings, indented under it, as a nested list.)
+    for (const line of policyLines(r.policy[s])) {
+      out.push(`${line.startsWith('    ') ? '  - ' : '- '}${forMarkdown(line.trim())}`);
+    }
     out.push('', '| verdict | certainty | peer | sessions | messages | reason |', '|---|---|---|---:|---:|---|');
     for (const p of rows) {
       out.push(

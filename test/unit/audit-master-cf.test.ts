@@ -98,6 +98,14 @@ smtp inet n - y - - smtpd -o smtpd_tls_protocols=>=TLSv1.2
     // relay's export grade is main.cf's own finding (same words), smtp's >=TLSv1.2 is fine.
   });
 
+  it('leaves out entries main.cf disables (master_service_disable)', () => {
+    const { master } = audit(
+      `${MAIN}master_service_disable = smtp/inet\n`,
+      'smtp inet n - y - - smtpd -o smtpd_tls_wrappermode=yes\n',
+    );
+    assert.deepEqual(master, []);
+  });
+
   it("reports master.cf's own errors and an error in an override value", () => {
     const { master } = audit(MAIN, 'short inet n -\nsub inet n - y - - smtpd -o smtpd_tls_protocols=$(oops\n');
     assert.deepEqual(

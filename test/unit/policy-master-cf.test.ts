@@ -121,6 +121,43 @@ describe('master.cf: the forms of -o', () => {
     assert.equal(censusServiceName('postfix/submission/smtpd'), 'submission/smtpd');
   });
 
+  it("reads -o as the daemon's getopt() does: glued to its value, bundled with flags; braces glued to -o are an error", () => {
+    const cf = parseMasterCf(
+      [
+        'a inet n - y - - smtpd -osmtpd_tls_security_level=encrypt',
+        'b inet n - y - - smtpd -vo smtpd_tls_security_level=encrypt -Dv -o syslog_name=postfix/b',
+        'c inet n - y - - smtpd -o{smtpd_tls_security_level=encrypt}',
+        'd unix - n n - - pipe flags=F user=x argv=/bin/true -o not_an_option=1',
+        '',
+      ].join('\n'),
+    );
+    assert.deepEqual(overrides(cf, 'a', 'inet'), { smtpd_tls_security_level: 'encrypt' });
+    assert.deepEqual(overrides(cf, 'b', 'inet'), { smtpd_tls_security_level: 'encrypt', syslog_name: 'postfix/b' });
+    assert.deepEqual(overrides(cf, 'c', 'inet'), {});
+    assert.deepEqual(overrides(cf, 'd', 'unix'), {}, 'options end at the first word that is not one');
+    assert.deepEqual(
+      cf.diagnostics.map((d) => [d.severity, d.line]),
+      [['error', 3]],
+    );
+    assert.match(cf.diagnostics[0]!.message, /braces as part of the name/);
+  });
+
+  it('knows the read-only $service_name and $process_name, in main.cf too', () => {
+    const main = parseMainCf('syslog_name = postfix/$service_name\n');
+    assert.deepEqual(main.diagnostics, []);
+    const sub = parseMasterCf(
+      'submission inet n - y - - smtpd\nx inet n - y - - smtpd -o syslog_name=mail/$process_name\n',
+    );
+    assert.equal(
+      serviceProgram(serviceMainCf(main, entry(sub, 'submission', 'inet')), entry(sub, 'submission', 'inet')),
+      'postfix/submission/smtpd',
+    );
+    assert.equal(
+      serviceProgram(serviceMainCf(main, entry(sub, 'x', 'inet')), entry(sub, 'x', 'inet')),
+      'mail/smtpd/smtpd',
+    );
+  });
+
   it('reports an error in an override value at its entry', () => {
     const bad = parseMasterCf('sub inet n - n - - smtpd -o smtpd_tls_protocols=${broken\n').services[0]!;
     const d = serviceMainCf(parseMainCf(''), bad).diagnostics;
