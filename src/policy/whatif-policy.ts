@@ -119,6 +119,11 @@ export interface SectionPolicy {
    * filter's way back): no remote peer can have been its client.
    */
   readonly loopbackOnly?: boolean;
+  /**
+   * Daemons whose sessions this section has but whose TLS settings are not the ones it was made from: `lmtp`
+   * (lmtp_tls_*) under a main.cf's outbound smtp_tls_* policy.
+   */
+  readonly otherDaemons?: readonly string[];
   readonly notes: readonly string[];
 }
 
@@ -457,14 +462,18 @@ export function policyFromMainCf(cf: MainCf, options: MainCfPolicyOptions): What
       options.library,
       direction === 'inbound' ? mandatoryServices : [],
     );
-    if (master === null) return own;
-    return { ...own, services: servicePolicies(cf, master, direction, options.library, tlsOptions, own.notes) };
+    const withLmtp = direction === 'outbound' ? { ...own, otherDaemons: ['lmtp'] } : own;
+    if (master === null) return withLmtp;
+    return {
+      ...withLmtp,
+      services: servicePolicies(cf, master, direction, options.library, tlsOptions, own.notes),
+    };
   };
   const inbound = sections.includes('inbound') ? section('inbound') : null;
   const outbound = sections.includes('outbound') ? section('outbound') : null;
   if (master === null) {
     notes.push(
-      'master.cf -o overrides and smtp_tls_policy_maps are not read: services listed as mandatory use the *_mandatory_* settings',
+      'no master.cf read (--master-cf FILE, or the master.cf beside a file named main.cf): services listed as mandatory use the *_mandatory_* settings; smtp_tls_policy_maps is not read',
     );
   } else {
     notes.push(...masterCfNotes(master, inbound, outbound));

@@ -787,6 +787,39 @@ function policiesFor(service: string, section: SectionPolicy): readonly SectionP
   return byService.get(service) ?? byService.get(SECTION_OWN)!;
 }
 
+/** The candidates of a service whose daemon has TLS settings of its own (SectionPolicy.otherDaemons). */
+const OTHER_SETTINGS: readonly SectionPolicy[] = Object.freeze([]);
+
+function hasOtherSettings(service: string, section: SectionPolicy): boolean {
+  return section.otherDaemons?.includes(service.slice(service.lastIndexOf('/') + 1)) === true;
+}
+
+/**
+ * LMTP sessions under a main.cf's smtp_tls_* policy (a review: lmtp to Dovecot on 127.0.0.1:24 was "refused" under
+ * smtp_tls_security_level = encrypt): Postfix's lmtp client reads lmtp_tls_* instead, which this what-if does
+ * not model. Plaintext LMTP stays as it is; LMTP with TLS cannot be judged.
+ */
+function judgeOtherSettings(p: PeerStats, services: readonly string[]): Judgement & { mandatory: boolean } {
+  const what = `Postfix's ${services.join(', ')} client reads lmtp_tls_* settings, not the smtp_tls_* ones this policy sets`;
+  return p.tls === 0
+    ? {
+        verdict: 'unaffected',
+        certainty: 'likely',
+        reason: `${what}; it used no TLS here (${p.plaintext} plaintext session${p.plaintext === 1 ? '' : 's'})`,
+        affectedSessions: 0,
+        handshakes: [],
+        mandatory: false,
+      }
+    : {
+        verdict: 'undetermined',
+        certainty: 'likely',
+        reason: `${what}, which this what-if does not model (${p.tls} TLS sessions)`,
+        affectedSessions: 0,
+        handshakes: [],
+        mandatory: false,
+      };
+}
+
 /** policiesFor's index per section policy (asked per peer and service); SECTION_OWN keys the section's own. */
 const servicePolicyIndex = new WeakMap<SectionPolicy, Map<string, readonly SectionPolicy[]>>();
 const SECTION_OWN = '\0section';
@@ -805,10 +838,12 @@ function unmatchedServicesNote(sp: SectionPolicy, dir: DirectionView): string | 
   if (sp.services.length === 0) return null;
   const unmatched = new Set<string>();
   for (const p of dir.peers.values()) {
-    for (const service of p.services) if (policiesFor(service, sp)[0] === sp) unmatched.add(service);
+    for (const service of p.services) {
+      if (!hasOtherSettings(service, sp) && policiesFor(service, sp)[0] === sp) unmatched.add(service);
+    }
   }
   if (unmatched.size === 0) return null;
-  return `services in the log that no smtpd service or smtp transport of master.cf logs as, judged under main.cf's settings: ${[...unmatched].sort().join(', ')} (a changed master.cf, another instance's log, or a daemon with TLS settings of its own, such as lmtp or tlsproxy)`;
+  return `services in the log that no smtpd service or smtp transport of master.cf logs as, judged under main.cf's settings: ${[...unmatched].sort().join(', ')} (a changed master.cf, another instance's log, or a daemon with TLS settings of its own, such as tlsproxy)`;
 }
 
 /**
@@ -898,7 +933,7 @@ function servicePartsOf(p: PeerStats, services: readonly string[], ctx: Context)
     if (own.every((x) => x !== undefined)) {
       return services.map((service, i) => ({
         services: [service],
-        candidates: policiesFor(service, sp),
+        candidates: hasOtherSettings(service, sp) ? OTHER_SETTINGS : policiesFor(service, sp),
         stats: own[i]!,
         serviceMax: { max: tables[i] ? serviceMaxProtocol(tables[i]) : ctx.sectionMax, on: service },
       }));
@@ -906,7 +941,7 @@ function servicePartsOf(p: PeerStats, services: readonly string[], ctx: Context)
   }
   const parts = new Map<readonly SectionPolicy[], ServicePart>();
   for (const service of services.length > 0 ? services : ['']) {
-    const candidates = policiesFor(service, sp);
+    const candidates = hasOtherSettings(service, sp) ? OTHER_SETTINGS : policiesFor(service, sp);
     const part = parts.get(candidates);
     if (part === undefined) parts.set(candidates, { services: service === '' ? [] : [service], candidates, stats: p });
     else part.services.push(service);
@@ -919,15 +954,17 @@ function judgePeer(p: PeerStats, ctx: Context): PeerVerdict {
   const sp = ctx.policy;
   const parts = servicePartsOf(p, services, ctx);
   let judgement: Judgement & { mandatory: boolean };
-  if (parts.length === 1 && sp.services.length === 0) {
+  if (parts.length === 1 && sp.services.length === 0 && parts[0]!.candidates !== OTHER_SETTINGS) {
     judgement = judgeUnderPolicy(p, sp, services, ctx);
   } else {
     const apart = parts.length > 1 && parts[0]!.stats !== p;
     const judged = parts.map((part) => {
       const j: Judgement & { mandatory: boolean; scope?: string } =
-        part.candidates.length === 1
-          ? judgeUnderPolicy(part.stats, part.candidates[0]!, part.services, ctx, part.serviceMax)
-          : judgeAmbiguous(part.stats, part.candidates, part.services, ctx, part.serviceMax);
+        part.candidates === OTHER_SETTINGS
+          ? judgeOtherSettings(part.stats, part.services)
+          : part.candidates.length === 1
+            ? judgeUnderPolicy(part.stats, part.candidates[0]!, part.services, ctx, part.serviceMax)
+            : judgeAmbiguous(part.stats, part.candidates, part.services, ctx, part.serviceMax);
       const label =
         sp.services.length === 0
           ? part.services.join(', ')

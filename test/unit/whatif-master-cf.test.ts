@@ -190,6 +190,30 @@ amavis unix - - - - 2 smtp -o smtp_tls_security_level=none -o smtp_send_xforward
     assert.doesNotMatch(office.reason, /port 25/);
   });
 
+  it("judges LMTP by what main.cf's smtp_tls_* cannot change: plaintext stays, TLS is undetermined", async () => {
+    const lines = [
+      'Nov 20 09:40:02 mx postfix/lmtp[3005]: 3A1B2C3D02: to=<bob@example.org>, relay=127.0.0.1[127.0.0.1]:24, delay=1, delays=0.1/0/0.5/0.4, dsn=2.0.0, status=sent (250 2.0.0 <bob@example.org> 4Fq2Ck7SHmWlAwAA0J78UA Saved)',
+      'Nov 20 09:41:01 mx postfix/lmtp[3007]: Untrusted TLS connection established to mailstore.example.org[192.0.2.90]:24: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)',
+      'Nov 20 09:41:02 mx postfix/lmtp[3007]: 3A1B2C3D05: to=<carol@example.org>, relay=mailstore.example.org[192.0.2.90]:24, delay=1, delays=0.1/0/0.5/0.4, dsn=2.0.0, status=sent (250 2.0.0 Ok)',
+    ];
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-lmtp-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'maillog'), `${lines.join('\n')}\n`);
+      const view = (await census(resolveInputs([path.join(dir, 'maillog')]), { year: 2026, timezone: 'UTC' })).view;
+      const r = evaluateWhatIf(
+        view,
+        policyFromMainCf(parseMainCf('smtp_tls_security_level = encrypt\nsmtp_tls_protocols = >=TLSv1.3\n'), {
+          library: 'current',
+        }),
+      );
+      const byIp = Object.fromEntries(r.peers.map((p) => [p.peer.ip, `${p.verdict}/${p.certainty}`]));
+      assert.deepEqual(byIp, { '127.0.0.1': 'unaffected/likely', '192.0.2.90': 'undetermined/likely' });
+      assert.match(r.peers.find((p) => p.peer.ip === '127.0.0.1')!.reason, /lmtp_tls_\*/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('leaves out entries main.cf disables (master_service_disable)', () => {
     const policy = policyFromMainCf(
       parseMainCf('smtpd_tls_security_level = may\nmaster_service_disable = submission/inet, !smtp/inet, inet\n'),
