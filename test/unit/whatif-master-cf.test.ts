@@ -323,41 +323,27 @@ describe('whatif --master-cf on the command line', () => {
       assert.equal(JSON.parse(other.stdout).policy.inbound.services.length, 0);
       // Given by name, any file.
       fs.renameSync(path.join(dir, 'master.cf'), path.join(dir, 'master.proposed'));
-      const named = run([
-        '--format',
-        'json',
-        '--main-cf',
-        path.join(dir, 'proposed.cf'),
-        '--master-cf',
-        path.join(dir, 'master.proposed'),
-        LOG,
-      ]);
-      assert.equal(verdict(JSON.parse(named.stdout), 'office.example.net'), 'refused/certain');
+      const proposed = (format: string) =>
+        run([
+          '--format',
+          format,
+          '--main-cf',
+          path.join(dir, 'proposed.cf'),
+          '--master-cf',
+          path.join(dir, 'master.proposed'),
+          LOG,
+        ]);
+      assert.equal(verdict(JSON.parse(proposed('json').stdout), 'office.example.net'), 'refused/certain');
       // Markdown nests a service's settings under it; the list of services taken as mandatory is for the others.
-      const md = run([
-        '--format',
-        'md',
-        '--main-cf',
-        path.join(dir, 'proposed.cf'),
-        '--master-cf',
-        path.join(dir, 'master.proposed'),
-        LOG,
-      ]);
+      const md = proposed('md').stdout;
       assert.match(
-        md.stdout,
+        md,
         /\n- service submission\/smtpd \(master\.cf submission line 2: [^\n]*\n {2}- TLSv1\.2–TLSv1\.3, [^\n]*TLS required\n/,
       );
-      assert.match(md.stdout, /- mandatory TLS \(services not in master\.cf: submissions, smtps\): /);
+      assert.match(md, /- mandatory TLS \(services not in master\.cf: submissions, smtps\): /);
       // The table shows each service's settings.
-      const table = run([
-        '--main-cf',
-        path.join(dir, 'proposed.cf'),
-        '--master-cf',
-        path.join(dir, 'master.proposed'),
-        LOG,
-      ]);
       assert.match(
-        table.stdout,
+        proposed('table').stdout,
         /service submission\/smtpd \(master\.cf submission line 2: -o syslog_name=postfix\/submission -o smtpd_tls_security_level=encrypt -o smtpd_tls_mandatory_protocols=>=TLSv1\.2\):\n {4}TLSv1\.2–TLSv1\.3, .*; TLS required/,
       );
     } finally {
