@@ -74,8 +74,8 @@ export interface DirectionView {
   peers: PeerTable;
   /**
    * The same peers apart per service (as the view names it), when the census was asked for them
-   * (`CensusViewOptions.peersByService`): what-if judges each service's sessions under its own master.cf settings.
-   * Null otherwise. At most MAX_SERVICES + 1 tables.
+   * (`CensusViewOptions.peersByService`; SMTP sections only): what-if judges each service's sessions under its own
+   * settings (port 25 and submission; master.cf's). Null otherwise. At most MAX_SERVICES + 1 tables.
    */
   byService: Map<string, PeerTable> | null;
   /** Spread rows of names not in the suite table (at most MAX_UNKNOWN_SUITES, then they are folded). */
@@ -207,7 +207,8 @@ export function emptyView(options: CensusViewOptions = {}): CensusView {
   return {
     inbound: emptyDirection(byService),
     outbound: emptyDirection(byService),
-    mailbox: emptyDirection(byService),
+    // (IMAP/POP3 services are all alike to what-if: TLS required. Most peers of a busy server are mailbox clients.)
+    mailbox: emptyDirection(false),
     firstMs: null,
     lastMs: null,
     mtas: new Set(),

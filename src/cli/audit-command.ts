@@ -101,7 +101,8 @@ async function runAudit(logs: string[], flags: AuditFlags, io: Io): Promise<Exit
     const common = resolveCommon(logs, flags);
     const result = await census(common.inputs, {
       ...common.census,
-      peersByService: masterCf !== null,
+      // (Each service's sessions judged apart, as `whatif` does.)
+      peersByService: true,
       ...io.progressFor(common.inputs, common.quiet),
     });
     io.endProgress();

@@ -44,7 +44,12 @@ export async function runReport(logs: string[], flags: ReportFlags, io: Io): Pro
     'report',
     common.inputs.map((i) => i.path),
   );
-  const options: CensusOptions = { ...common.census, ...io.progressFor(common.inputs, common.quiet) };
+  const options: CensusOptions = {
+    ...common.census,
+    // The HTML report's what-if summaries judge a peer's services apart, as `whatif` does.
+    peersByService: flags.format === 'html',
+    ...io.progressFor(common.inputs, common.quiet),
+  };
   if (recorder) options.history = recorder.buckets;
   let result: CensusResult;
   try {

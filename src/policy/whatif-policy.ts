@@ -115,8 +115,10 @@ export interface SectionPolicy {
   /** A service's policy: the sessions it governs, in words ("submission/smtpd (master.cf submission)"); else null. */
   readonly scope: string | null;
   /**
-   * A service's policy whose master.cf entries all listen on a loopback address (`127.0.0.1:10025`, a content
-   * filter's way back): no remote peer can have been its client.
+   * A service's policy whose master.cf entries all talk over loopback only: they listen on a loopback address
+   * (`127.0.0.1:10025`, a content filter's way back), or are transports that main.cf or master.cf name as a
+   * content filter with a loopback next hop (`content_filter = amavis:[127.0.0.1]:10024`). No remote peer can
+   * have been theirs.
    */
   readonly loopbackOnly?: boolean;
   /**
@@ -514,6 +516,7 @@ function servicePolicies(
     entries: MasterCfService[];
   }
   const groups = new Map<string, { entries: ServiceEntry[]; configurations: Map<string, Configuration> }>();
+  const loopbackFilters = direction === 'outbound' ? loopbackContentFilters(cf, master) : new Set<string>();
   for (const entry of master.services) {
     if (entry.command !== SECTION_DAEMON[direction] || isServiceDisabled(cf, entry)) continue;
     const effective = serviceMainCf(cf, entry);
@@ -554,23 +557,45 @@ function servicePolicies(
       );
       return {
         ...sp,
-        loopbackOnly: direction === 'inbound' && entries.every(listensOnLoopback),
+        loopbackOnly: entries.every((e) =>
+          direction === 'inbound' ? listensOnLoopback(e) : loopbackFilters.has(e.name),
+        ),
         notes: sp.notes.filter((n) => !sectionNotes.includes(n)),
       };
     }),
   }));
 }
 
+/** 127.0.0.0/8, ::1 and localhost, bracketed or not. */
+function isLoopbackHost(text: string): boolean {
+  const host = text.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * Transports named as a content filter with a loopback next hop, in main.cf or an entry's `-o content_filter=`
+ * (postconf(5) content_filter: `transport:destination`, e.g. `amavis:[127.0.0.1]:10024`).
+ */
+function loopbackContentFilters(cf: MainCf, master: MasterCf): Set<string> {
+  const out = new Set<string>();
+  const add = (value: string) => {
+    const m = /^\s*([^:\s]+):(\[[^\]]*\]|[^:\s]+)/.exec(value);
+    if (m && isLoopbackHost(m[2]!)) out.add(m[1]!);
+  };
+  add(resolveParameter(cf, 'content_filter').expanded);
+  for (const entry of master.services) {
+    if (entry.overrides.some((o) => o.name === 'content_filter')) {
+      add(serviceMainCf(cf, entry).parameters.get('content_filter')?.expanded ?? '');
+    }
+  }
+  return out;
+}
+
 /** An inet entry bound to a loopback address: `127.0.0.1:10025`, `[::1]:10025`, `localhost:10025` (master(5)). */
 function listensOnLoopback(entry: MasterCfService): boolean {
   if (entry.type !== 'inet') return false;
   const colon = entry.name.lastIndexOf(':');
-  if (colon < 0) return false;
-  const host = entry.name
-    .slice(0, colon)
-    .replace(/^\[(.*)\]$/, '$1')
-    .toLowerCase();
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return colon > 0 && isLoopbackHost(entry.name.slice(0, colon));
 }
 
 /** What makes two policies judge alike: their settings, level, mandatory TLS and certificate check. */
@@ -601,7 +626,7 @@ function masterCfNotes(master: MasterCf, ...sections: (SectionPolicy | null)[]):
   for (const s of judged) {
     if (s.policies.length < 2) continue;
     notes.push(
-      `${s.service} is logged by master.cf services with different TLS settings (${s.entries.map((e) => e.name).join(', ')}) and the log does not say which one ran: its peers are undetermined where those that could have served them disagree (not one on a loopback address for a remote peer, nor one with TLS off for TLS sessions); give each its own -o syslog_name=postfix/NAME, a plain name, to tell them apart`,
+      `${s.service} is logged by master.cf services with different TLS settings (${s.entries.map((e) => e.name).join(', ')}) and the log does not say which one ran: its peers are undetermined where those that could have served them disagree (an entry that only talks over loopback, a content filter's, served no remote peer); give each its own -o syslog_name=postfix/NAME, a plain name, to tell them apart`,
     );
   }
   notes.push('smtp_tls_policy_maps is not read: per-destination levels and settings are not judged');

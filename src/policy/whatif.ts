@@ -857,13 +857,12 @@ function judgeAmbiguous(
   ctx: Context,
   serviceMax?: { max: TlsProtocol | null; on: string },
 ): Judgement & { mandatory: boolean; scope?: string } {
-  // Taking master.cf for the one that wrote the log (as to which entry listens where and does TLS at all): an
-  // entry on a loopback address served no remote peer (a content filter's way back), and one with TLS off
-  // carried none of a peer's TLS sessions (a content filter's transport). Reviews: such a setup made every peer
-  // undetermined under the very configuration that wrote the log.
-  const possible = all.filter(
-    (c) => !(c.loopbackOnly === true && !isLoopbackAddress(p.peer.ip)) && !(p.tls > 0 && tlsOff(c)),
-  );
+  // An entry that only talks over loopback served no remote peer: a content filter's way back in
+  // (127.0.0.1:10025) and its transport out (content_filter = amavis:[127.0.0.1]:10024). A review: such a setup
+  // made every peer undetermined under the very configuration that wrote the log. (Not "an entry with TLS off
+  // carried no TLS session": that holds for the configuration that wrote the log, and a proposal may be the one
+  // that turns TLS off.)
+  const possible = all.filter((c) => !(c.loopbackOnly === true && !isLoopbackAddress(p.peer.ip)));
   const candidates = possible.length > 0 ? possible : all;
   if (candidates.length === 1) {
     const only = candidates[0]!;
@@ -887,11 +886,6 @@ function judgeAmbiguous(
 function isLoopbackAddress(ip: string): boolean {
   const v4 = ip.toLowerCase().startsWith('::ffff:') ? ip.slice(7) : ip;
   return /^127\./.test(v4) || ip === '::1';
-}
-
-/** A policy under which no TLS session is possible at all (level none, an invalid list). */
-function tlsOff(policy: SectionPolicy): boolean {
-  return policy.opportunistic.unavailable !== null && (!policy.allMandatory || policy.mandatory.unavailable !== null);
 }
 
 /** The newest version each service's peers negotiated (its table's), worked out once per table. */

@@ -14,8 +14,13 @@ import type { CensusView } from '../../src/aggregate/census-view.js';
 import { census } from '../../src/census/census.js';
 import { parseMainCf } from '../../src/policy/main-cf.js';
 import { parseMasterCf } from '../../src/policy/master-cf.js';
-import { evaluateWhatIf, type PeerVerdict, type WhatIfResult } from '../../src/policy/whatif.js';
-import { policyFromMainCf } from '../../src/policy/whatif-policy.js';
+import {
+  evaluateWhatIf,
+  type PeerVerdict,
+  summarizeCommonPolicies,
+  type WhatIfResult,
+} from '../../src/policy/whatif.js';
+import { policyFromFlags, policyFromMainCf } from '../../src/policy/whatif-policy.js';
 import { resolveInputs } from '../../src/sources/resolve-inputs.js';
 import { fixturePath, ROOT } from '../helpers/paths.js';
 
@@ -41,10 +46,10 @@ before(async () => {
   whole = (await census(inputs(), { year: 2026, timezone: 'UTC' })).view;
 });
 
-function whatif(view: CensusView, master: string | null): WhatIfResult {
+function whatif(view: CensusView, master: string | null, main = MAIN): WhatIfResult {
   return evaluateWhatIf(
     view,
-    policyFromMainCf(MAIN, {
+    policyFromMainCf(main, {
       library: 'current',
       masterCf: master === null ? null : parseMasterCf(master, { source: 'master.cf' }),
     }),
@@ -149,14 +154,17 @@ tls13 unix - - y - - smtp
     assert.equal(verdict(alike, 'mx.partner.example'), 'unaffected/certain');
   });
 
-  it('a listener on a loopback address served no remote peer, and a transport with TLS off no TLS session', () => {
+  it("an entry that only talks over loopback served no remote peer: a content filter's way in and out", () => {
     // A content filter's way back in and its transport out, without syslog names of their own (a review).
     const filter = `smtp inet n - y - - smtpd
 127.0.0.1:10025 inet n - n - - smtpd -o content_filter= -o smtpd_tls_security_level=none
 smtp unix - - y - - smtp
 amavis unix - - - - 2 smtp -o smtp_tls_security_level=none -o smtp_send_xforward_command=yes
 `;
-    const r = whatif(perService, filter);
+    const main = parseMainCf(
+      'smtpd_tls_security_level = may\nsmtp_tls_security_level = may\ncontent_filter = amavis:[127.0.0.1]:10024\n',
+    );
+    const r = whatif(perService, filter, main);
     for (const host of ['office.example.net', 'modern.example.com', 'mx.partner.example']) {
       assert.equal(verdict(r, host), 'unaffected/certain', host);
     }
@@ -164,9 +172,22 @@ amavis unix - - - - 2 smtp -o smtp_tls_security_level=none -o smtp_send_xforward
     const raised = whatif(
       perService,
       filter.replace('smtp inet n - y - - smtpd', 'smtp inet n - y - - smtpd -o smtpd_tls_protocols=>=TLSv1.3'),
+      main,
     );
     assert.equal(verdict(raised, 'office.example.net'), 'loses-tls/certain');
     assert.match(peer(raised, 'office.example.net').reason, /^on smtpd \(master\.cf smtp\): /);
+    // Without content_filter naming it, the amavis transport may have carried anything: undetermined.
+    assert.equal(verdict(whatif(perService, filter), 'mx.partner.example'), 'undetermined/likely');
+  });
+
+  it('a proposal that turns TLS off on one of two entries that log alike is not hidden by the other (a review)', () => {
+    const r = whatif(
+      perService,
+      'smtp inet n - y - - smtpd -o smtpd_tls_security_level=none\n2525 inet n - y - - smtpd\n',
+    );
+    const modern = peer(r, 'modern.example.com');
+    assert.equal(`${modern.verdict}/${modern.certainty}`, 'undetermined/likely');
+    assert.match(modern.reason, /smtpd \(master\.cf smtp\): loses-tls; smtpd \(master\.cf 2525\): unaffected/);
   });
 
   it("claims a client's best version only from its own service's traffic, and says where TLS is optional", () => {
@@ -251,6 +272,32 @@ amavis unix - - - - 2 smtp -o smtp_tls_security_level=none -o smtp_send_xforward
     assert.deepEqual(
       outbound.services.map((s) => s.service),
       ['smtp', 'relay/smtp'],
+    );
+  });
+});
+
+describe('a peer of several services without master.cf', () => {
+  it('is judged on each service with its own sessions, by whatif, the HTML report and the library alike', () => {
+    const cli = spawnSync(
+      process.execPath,
+      [CLI, 'whatif', '--year', '2026', '--format', 'json', '--min-protocol', 'TLSv1.2', LOG],
+      { encoding: 'utf8' },
+    );
+    assert.equal(cli.status, 0, cli.stderr);
+    // The printer's TLSv1 on submission, where TLS is required, is refused: its TLSv1.2 was on port 25.
+    assert.equal(verdict(JSON.parse(cli.stdout), 'office.example.net'), 'refused/certain');
+    const flags = policyFromFlags({ minProtocol: 'TLSv1.2', library: 'current', sections: ['inbound', 'outbound'] });
+    assert.equal(verdict(evaluateWhatIf(perService, flags), 'office.example.net'), 'refused/certain');
+    const summary = summarizeCommonPolicies(perService).find((x) => x.id === 'min-tls12')!;
+    const office = summary.affected.find((x) => x.peer.host === 'office.example.net')!;
+    assert.equal(`${office.verdict}/${office.certainty}`, 'refused/certain');
+    const html = spawnSync(process.execPath, [CLI, 'report', '--year', '2026', '--format', 'html', LOG], {
+      encoding: 'utf8',
+    });
+    assert.equal(html.status, 0, html.stderr);
+    assert.match(
+      html.stdout,
+      /<span class="badge b-failed">refused<\/span><br><span class="sub">certain<\/span><\/td><td class="c"><span class="mono">office\.example\.net<\/span>/,
     );
   });
 });
