@@ -6,7 +6,7 @@ import { type Command, Option } from 'commander';
 import { census } from '../census/census.js';
 import { CensusError, EXIT, type ExitCode } from '../model/errors.js';
 import { auditMainCf, sortFindings } from '../policy/audit.js';
-import { auditMasterCf } from '../policy/audit-master-cf.js';
+import { auditMasterCf, REPLACED_BY_MASTER_CF } from '../policy/audit-master-cf.js';
 import { type Proposal, proposePolicy } from '../policy/audit-proposal.js';
 import type { LibraryModel } from '../policy/whatif-policy.js';
 import { AUDIT_FORMATS, auditData, renderAudit } from '../render/audit-output.js';
@@ -91,8 +91,14 @@ async function runAudit(logs: string[], flags: AuditFlags, io: Io): Promise<Exit
   // (Its syntax errors are findings here, not warnings.)
   const masterCf = readMasterCf(flags, cf, io, true);
   const mainFindings = auditMainCf(cf);
+  // With master.cf, its per-entry rules replace main.cf's of the same kind, which cannot see what it changes.
   const findings =
-    masterCf === null ? mainFindings : sortFindings([...mainFindings, ...auditMasterCf(cf, masterCf, mainFindings)]);
+    masterCf === null
+      ? mainFindings
+      : sortFindings([
+          ...mainFindings.filter((f) => !REPLACED_BY_MASTER_CF.has(f.id)),
+          ...auditMasterCf(cf, masterCf, mainFindings),
+        ]);
   let proposal: Proposal | null = null;
   let window: { first: string | null; last: string | null } | null = null;
   let coverage = null;
@@ -114,7 +120,8 @@ async function runAudit(logs: string[], flags: AuditFlags, io: Io): Promise<Exit
     proposal =
       smtpSessions === 0
         ? null
-        : proposePolicy(result.view, cf, findings, {
+        : // (main.cf's findings only: the proposal is a main.cf block, and removes only what main.cf sets.)
+          proposePolicy(result.view, cf, mainFindings, {
             maxBroken,
             library: flags.openssl as LibraryModel,
             mandatoryServices,

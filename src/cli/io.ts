@@ -24,7 +24,7 @@ export interface Io {
 export interface IoStreams {
   stdout: {
     write(text: string): unknown;
-    on?(event: 'error', listener: (e: NodeJS.ErrnoException) => void): unknown;
+    on?(event: 'error' | 'close', listener: (e: NodeJS.ErrnoException) => void): unknown;
     once?(event: 'drain' | 'close' | 'error', listener: () => void): unknown;
     removeListener?(event: 'drain' | 'close' | 'error', listener: () => void): unknown;
   };
@@ -111,6 +111,10 @@ export function processIo(streams: IoStreams = process): Io & { exitCode: ExitCo
   // The run goes on without its output and exits as it would have.
   // Any other failure to write it (a full disk, an I/O error) leaves no complete output: said in one line, exit 3,
   // at once, since what is left cannot be written either (a review: ENOSPC gave a stack trace and exit 1).
+  // A stream that closes without an error (destroyed) takes no more either; outAll must not wait on it (a review).
+  stdout.on?.('close', () => {
+    io.stdoutClosed = true;
+  });
   stdout.on?.('error', (e) => {
     io.stdoutClosed = true;
     if (e.code === 'EPIPE') return;

@@ -930,17 +930,20 @@ function auditMisc(f: Findings, cf: MainCf, inbound: PostfixTlsPolicy): void {
   }
   // postconf(5) smtpd_tls_auth_only: without it (or TLS required) AUTH is offered before STARTTLS, and a client may
   // send its password in plaintext. (master.cf's services: audit-master-cf.ts.)
+  // With smtpd_sasl_security_options = noplaintext no mechanism that sends the password in the clear is offered
+  // before TLS (SASL_README).
   if (
     isSet(cf, 'smtpd_sasl_auth_enable') &&
     value(cf, 'smtpd_sasl_auth_enable').toLowerCase() === 'yes' &&
     value(cf, 'smtpd_tls_auth_only').toLowerCase() !== 'yes' &&
     value(cf, 'smtpd_tls_wrappermode').toLowerCase() !== 'yes' &&
-    inbound.securityLevel !== 'encrypt'
+    inbound.securityLevel !== 'encrypt' &&
+    !/\bnoplaintext\b/.test(value(cf, 'smtpd_sasl_security_options'))
   ) {
     f.add(
       'auth-before-starttls',
       'warning',
-      'smtpd_tls_auth_only',
+      'smtpd_sasl_auth_enable',
       `SASL AUTH is offered before STARTTLS (smtpd_sasl_auth_enable = yes, TLS ${inbound.securityLevel === 'none' ? 'off' : `at level ${inbound.securityLevel}`}, smtpd_tls_auth_only = no) on every smtpd service that master.cf does not change: a client can send its password in plaintext`,
       'smtpd_tls_auth_only = yes (or AUTH only on submission, with -o smtpd_tls_security_level=encrypt there)',
     );

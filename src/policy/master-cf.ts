@@ -233,21 +233,36 @@ export function serviceMainCf(cf: MainCf, service: MasterCfService): MainCf {
   return overrideParameters(cf, overrides, { service_name: service.name, process_name: service.command }, service.line);
 }
 
+/** 127.0.0.0/8, ::1 and localhost, bracketed or not. */
+export function isLoopbackHost(text: string): boolean {
+  const host = text.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** An inet entry bound to a loopback address: `127.0.0.1:10025`, `[::1]:10025`, `localhost:10025` (master(5)). */
+export function listensOnLoopback(entry: MasterCfService): boolean {
+  if (entry.type !== 'inet') return false;
+  const colon = entry.name.lastIndexOf(':');
+  return colon > 0 && isLoopbackHost(entry.name.slice(0, colon));
+}
+
 /**
  * Whether main.cf's master_service_disable turns the entry off (postconf(5), Postfix ≥ 2.11: service types or
  * `name/type`, `!pattern` to exclude, the first match decides; 2.6–2.10 wrote `name.type`).
  */
 export function isServiceDisabled(cf: MainCf, service: MasterCfService): boolean {
   const list = resolveParameter(cf, 'master_service_disable').expanded;
-  for (const word of list.split(/[\s,]+/)) {
+  // (Matched ignoring case, each `!` toggling, as util/match_list.c does.)
+  const name = service.name.toLowerCase();
+  for (const word of list.toLowerCase().split(/[\s,]+/)) {
     if (word === '') continue;
-    const negated = word.startsWith('!');
-    const pattern = negated ? word.slice(1) : word;
+    const bangs = /^!*/.exec(word)![0].length;
+    const pattern = word.slice(bangs);
     const sep = Math.max(pattern.lastIndexOf('/'), pattern.lastIndexOf('.'));
     const matches =
       pattern === service.type ||
-      (sep > 0 && pattern.slice(0, sep) === service.name && pattern.slice(sep + 1) === service.type);
-    if (matches) return !negated;
+      (sep > 0 && pattern.slice(0, sep) === name && pattern.slice(sep + 1) === service.type);
+    if (matches) return bangs % 2 === 0;
   }
   return false;
 }

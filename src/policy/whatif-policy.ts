@@ -25,7 +25,9 @@ import { serviceMatches } from '../model/types.js';
 import { type MainCf, resolveParameter } from './main-cf.js';
 import {
   censusServiceName,
+  isLoopbackHost,
   isServiceDisabled,
+  listensOnLoopback,
   type MasterCf,
   type MasterCfService,
   serviceMainCf,
@@ -123,9 +125,9 @@ export interface SectionPolicy {
   readonly loopbackOnly?: boolean;
   /**
    * Daemons whose sessions this section has but whose TLS settings are not the ones it was made from: `lmtp`
-   * (lmtp_tls_*) under a main.cf's outbound smtp_tls_* policy.
+   * (lmtp_tls_*) under a main.cf's outbound smtp_tls_* policy; `set`: what main.cf sets of their level, if any.
    */
-  readonly otherDaemons?: readonly string[];
+  readonly otherDaemons?: readonly { readonly daemon: string; readonly set: string | null }[];
   readonly notes: readonly string[];
 }
 
@@ -464,7 +466,8 @@ export function policyFromMainCf(cf: MainCf, options: MainCfPolicyOptions): What
       options.library,
       direction === 'inbound' ? mandatoryServices : [],
     );
-    const withLmtp = direction === 'outbound' ? { ...own, otherDaemons: ['lmtp'] } : own;
+    const withLmtp =
+      direction === 'outbound' ? { ...own, otherDaemons: [{ daemon: 'lmtp', set: lmtpLevel(cf) }] } : own;
     if (master === null) return withLmtp;
     return {
       ...withLmtp,
@@ -490,6 +493,12 @@ export function policyFromMainCf(cf: MainCf, options: MainCfPolicyOptions): What
     mailbox: null,
     notes,
   };
+}
+
+/** What main.cf sets of the lmtp client's TLS level (postconf(5): lmtp_tls_security_level, else the obsolete booleans). */
+function lmtpLevel(cf: MainCf): string | null {
+  const set = ['lmtp_tls_security_level', 'lmtp_use_tls', 'lmtp_enforce_tls'].filter((n) => cf.parameters.has(n));
+  return set.length === 0 ? null : set.map((n) => `${n} = ${resolveParameter(cf, n).expanded}`).join(', ');
 }
 
 /** The daemon whose master.cf services make a section's sessions. */
@@ -566,12 +575,6 @@ function servicePolicies(
   }));
 }
 
-/** 127.0.0.0/8, ::1 and localhost, bracketed or not. */
-function isLoopbackHost(text: string): boolean {
-  const host = text.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
 /**
  * Transports named as a content filter with a loopback next hop, in main.cf or an entry's `-o content_filter=`
  * (postconf(5) content_filter: `transport:destination`, e.g. `amavis:[127.0.0.1]:10024`).
@@ -589,13 +592,6 @@ function loopbackContentFilters(cf: MainCf, master: MasterCf): Set<string> {
     }
   }
   return out;
-}
-
-/** An inet entry bound to a loopback address: `127.0.0.1:10025`, `[::1]:10025`, `localhost:10025` (master(5)). */
-function listensOnLoopback(entry: MasterCfService): boolean {
-  if (entry.type !== 'inet') return false;
-  const colon = entry.name.lastIndexOf(':');
-  return colon > 0 && isLoopbackHost(entry.name.slice(0, colon));
 }
 
 /** What makes two policies judge alike: their settings, level, mandatory TLS and certificate check. */

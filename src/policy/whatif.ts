@@ -790,17 +790,37 @@ function policiesFor(service: string, section: SectionPolicy): readonly SectionP
 /** The candidates of a service whose daemon has TLS settings of its own (SectionPolicy.otherDaemons). */
 const OTHER_SETTINGS: readonly SectionPolicy[] = Object.freeze([]);
 
+function otherSettingsOf(service: string, section: SectionPolicy) {
+  const daemon = service.slice(service.lastIndexOf('/') + 1);
+  return section.otherDaemons?.find((d) => d.daemon === daemon);
+}
+
 function hasOtherSettings(service: string, section: SectionPolicy): boolean {
-  return section.otherDaemons?.includes(service.slice(service.lastIndexOf('/') + 1)) === true;
+  return otherSettingsOf(service, section) !== undefined;
 }
 
 /**
  * LMTP sessions under a main.cf's smtp_tls_* policy (a review: lmtp to Dovecot on 127.0.0.1:24 was "refused" under
- * smtp_tls_security_level = encrypt): Postfix's lmtp client reads lmtp_tls_* instead, which this what-if does
- * not model. Plaintext LMTP stays as it is; LMTP with TLS cannot be judged.
+ * smtp_tls_security_level = encrypt): Postfix's lmtp client reads lmtp_tls_* instead (by default no TLS), which
+ * this what-if does not model. Where main.cf leaves them alone, plaintext LMTP stays as it is and LMTP with TLS
+ * cannot be judged; where it sets them, nothing can.
  */
-function judgeOtherSettings(p: PeerStats, services: readonly string[]): Judgement & { mandatory: boolean } {
+function judgeOtherSettings(
+  p: PeerStats,
+  services: readonly string[],
+  set: string | null,
+): Judgement & { mandatory: boolean } {
   const what = `Postfix's ${services.join(', ')} client reads lmtp_tls_* settings, not the smtp_tls_* ones this policy sets`;
+  if (set !== null) {
+    return {
+      verdict: 'undetermined',
+      certainty: 'likely',
+      reason: `${what}, and main.cf sets ${set}, which this what-if does not model`,
+      affectedSessions: 0,
+      handshakes: [],
+      mandatory: false,
+    };
+  }
   return p.tls === 0
     ? {
         verdict: 'unaffected',
@@ -955,7 +975,7 @@ function judgePeer(p: PeerStats, ctx: Context): PeerVerdict {
     const judged = parts.map((part) => {
       const j: Judgement & { mandatory: boolean; scope?: string } =
         part.candidates === OTHER_SETTINGS
-          ? judgeOtherSettings(part.stats, part.services)
+          ? judgeOtherSettings(part.stats, part.services, otherSettingsOf(part.services[0] ?? '', sp)?.set ?? null)
           : part.candidates.length === 1
             ? judgeUnderPolicy(part.stats, part.candidates[0]!, part.services, ctx, part.serviceMax)
             : judgeAmbiguous(part.stats, part.candidates, part.services, ctx, part.serviceMax);

@@ -145,8 +145,17 @@ function renderMarkdown(d: AuditData, proposal: Proposal | null): string {
 }
 
 function renderCsv(d: AuditData): string {
-  const header = ['severity', 'id', 'parameter', 'line', 'message', 'fix', 'file'];
-  const rows = d.findings.map((f) => [f.severity, f.id, f.parameter, f.line, f.message, f.fix, f.file ?? 'main.cf']);
+  const header = ['severity', 'id', 'parameter', 'line', 'message', 'fix', 'file', 'service'];
+  const rows = d.findings.map((f) => [
+    f.severity,
+    f.id,
+    f.parameter,
+    f.line,
+    f.message,
+    f.fix,
+    f.file ?? 'main.cf',
+    f.service ?? '',
+  ]);
   return `${[header.join(','), ...rows.map((cells) => cells.map((c) => forCsv(c)).join(','))].join('\r\n')}\r\n`;
 }
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { census } from '../../src/census/census.js';
 import { auditMainCf, type Finding } from '../../src/policy/audit.js';
-import { auditMasterCf } from '../../src/policy/audit-master-cf.js';
+import { auditMasterCf, REPLACED_BY_MASTER_CF } from '../../src/policy/audit-master-cf.js';
 import { proposePolicy } from '../../src/policy/audit-proposal.js';
 import { parseMainCf } from '../../src/policy/main-cf.js';
 import { parseMasterCf } from '../../src/policy/master-cf.js';
@@ -33,16 +33,18 @@ describe('audit of master.cf', () => {
     const { master } = audit(
       MAIN,
       `smtp inet n - y - - smtpd -o smtpd_tls_wrappermode=yes
-127.0.0.1:25 inet n - y - - smtpd -o smtpd_tls_security_level=encrypt
+192.0.2.1:25 inet n - y - - smtpd -o smtpd_tls_security_level=encrypt
 smtpd pass - - y - - smtpd -o smtpd_tls_security_level=encrypt
+127.0.0.1:25 inet n - y - - smtpd -o smtpd_tls_security_level=encrypt
 submission inet n - y - - smtpd -o smtpd_tls_security_level=encrypt
 submissions inet n - y - - smtpd -o smtpd_tls_wrappermode=yes
 relay unix - - y - - smtp -o smtp_tls_security_level=encrypt
 `,
     );
+    // (127.0.0.1:25 is no public MX.)
     assert.deepEqual(ids(master), [
       'wrappermode-on-port-25@smtp:1',
-      'encrypt-on-port-25@127.0.0.1:25:2',
+      'encrypt-on-port-25@192.0.2.1:25:2',
       'encrypt-on-port-25@smtpd:3',
     ]);
     assert.equal(master[0]!.severity, 'error');
@@ -50,30 +52,49 @@ relay unix - - y - - smtp -o smtp_tls_security_level=encrypt
     assert.match(master[0]!.message, /^master\.cf smtp \(inet\): wrapper mode on port 25/);
   });
 
-  it('AUTH before STARTTLS: a service that enables SASL without requiring TLS or auth_only', () => {
+  it("judges port 25 by what master.cf makes of main.cf's level (a review: main.cf's encrypt with port 25 set back to may)", () => {
+    const main = 'smtpd_tls_security_level = encrypt\nsmtp_tls_security_level = may\n';
+    assert.deepEqual(ids(audit(main, 'smtp inet n - y - - smtpd -o smtpd_tls_security_level=may\n').master), []);
+    assert.deepEqual(ids(audit(main, 'smtp inet n - y - - smtpd\n').master), ['encrypt-on-port-25@smtp:1']);
+    assert.ok(REPLACED_BY_MASTER_CF.has('encrypt-on-port-25'), "main.cf's own finding is replaced");
+  });
+
+  it('AUTH before STARTTLS: every smtpd entry that offers SASL without required TLS, auth_only or noplaintext', () => {
     const entries = (extra: string) => `submission inet n - y - - smtpd -o smtpd_sasl_auth_enable=yes ${extra}\n`;
-    assert.deepEqual(ids(audit(MAIN, entries('')).master), ['auth-before-starttls@submission:1']);
-    assert.match(audit(MAIN, entries('')).master[0]!.fix, /-o smtpd_tls_security_level=encrypt/);
+    const plain = audit(MAIN, entries('')).master;
+    assert.deepEqual(ids(plain), ['auth-before-starttls@submission:1']);
+    assert.equal(plain[0]!.parameter, 'smtpd_sasl_auth_enable');
+    assert.match(plain[0]!.fix, /^-o smtpd_tls_security_level=encrypt/);
     for (const fine of [
       '-o smtpd_tls_security_level=encrypt',
       '-o smtpd_tls_wrappermode=yes',
       '-o smtpd_tls_auth_only=yes',
+      '-o { smtpd_sasl_security_options = noanonymous, noplaintext }',
     ]) {
       assert.deepEqual(audit(MAIN, entries(fine)).master, [], fine);
     }
-    // SASL in main.cf: main.cf's finding, not repeated for an entry that changes none of it.
-    const r = audit(`${MAIN}smtpd_sasl_auth_enable = yes\n`, 'smtp inet n - y - - smtpd\n');
-    assert.deepEqual(
-      r.main.filter((f) => f.id === 'auth-before-starttls').map((f) => f.parameter),
-      ['smtpd_tls_auth_only'],
+    // SASL in main.cf: each entry that keeps it; on port 25 the fix is auth_only, never encrypt.
+    const r = audit(
+      `${MAIN}smtpd_sasl_auth_enable = yes\n`,
+      'smtp inet n - y - - smtpd\nsubmission inet n - y - - smtpd -o smtpd_tls_security_level=encrypt\n',
     );
-    assert.deepEqual(r.master, []);
+    assert.deepEqual(ids(r.master), ['auth-before-starttls@smtp:1']);
+    assert.match(r.master[0]!.fix, /^-o smtpd_tls_auth_only=yes/);
+    // main.cf's own (replaced by these when master.cf is read) names the line that enables SASL.
+    const own = r.main.filter((f) => f.id === 'auth-before-starttls');
     assert.deepEqual(
-      auditMainCf(parseMainCf(`${MAIN}smtpd_sasl_auth_enable = yes\nsmtpd_tls_auth_only = yes\n`)).filter(
-        (f) => f.id === 'auth-before-starttls',
-      ),
-      [],
+      own.map((f) => [f.parameter, f.line]),
+      [['smtpd_sasl_auth_enable', 4]],
     );
+    for (const fine of ['smtpd_tls_auth_only = yes', 'smtpd_sasl_security_options = noanonymous, noplaintext']) {
+      assert.deepEqual(
+        auditMainCf(parseMainCf(`${MAIN}smtpd_sasl_auth_enable = yes\n${fine}\n`)).filter(
+          (f) => f.id === 'auth-before-starttls',
+        ),
+        [],
+        fine,
+      );
+    }
   });
 
   it("runs main.cf's rules on each entry's overrides, says each fix as an override, and repeats nothing of main.cf", () => {
@@ -85,17 +106,63 @@ relay unix - - y - - smtp -o smtp_tls_security_level=encrypt
 relay unix - - y - - smtp -o smtp_tls_ciphers=export
 backup unix - - y - - smtp -o smtp_tls_ciphers=low
 smtp inet n - y - - smtpd -o smtpd_tls_protocols=>=TLSv1.2
+out unix - - y - - smtp -o smtp_tls_security_level=secure
+dane unix - - y - - smtp -o smtp_tls_security_level=dane-only
+quiet inet n - y - - smtpd -o smtpd_tls_security_level=
 `,
     );
+    // (relay's export grade is main.cf's own finding, in the same words; smtp's >=TLSv1.2 is fine.) Findings
+    // about another parameter than the one overridden count too: no trust anchors for secure, DNSSEC for dane-only.
     assert.deepEqual(ids(master), [
       'protocols-tls10-11@submission:1',
       'protocols-gap@submission:1',
-      'mandatory-looser@submission:1',
       'cipher-grade-weak@backup:5',
+      'no-trust-anchors@out:7',
+      'dane-without-dnssec@dane:8',
+      'security-level-missing@quiet:9',
       'protocols-exclusion-syntax@submission:1',
     ]);
     assert.equal(master[0]!.fix, '-o smtpd_tls_mandatory_protocols=>=TLSv1.2');
-    // relay's export grade is main.cf's own finding (same words), smtp's >=TLSv1.2 is fine.
+  });
+
+  it('ignores the settings an entry does not use, and says an override of one has no effect', () => {
+    // Where TLS is required Postfix uses the *_mandatory_* protocols and ciphers (postconf(5)); where it is optional
+    // the others (a review: "high" on submission was said to send clients to plaintext).
+    const { master } = audit(
+      MAIN,
+      `submission inet n - y - - smtpd -o smtpd_tls_security_level=encrypt -o smtpd_tls_ciphers=high -o smtpd_tls_protocols=>=TLSv1.3
+submissions inet n - y - - smtpd -o smtpd_tls_wrappermode=yes -o smtpd_tls_ciphers=high
+smtp inet n - y - - smtpd -o smtpd_tls_mandatory_ciphers=low
+`,
+    );
+    assert.deepEqual(
+      master.map((f) => `${f.id}@${f.service}:${f.parameter}`),
+      [
+        'override-unused@submission:smtpd_tls_ciphers',
+        'override-unused@submission:smtpd_tls_protocols',
+        'override-unused@submissions:smtpd_tls_ciphers',
+        'override-unused@smtp:smtpd_tls_mandatory_ciphers',
+      ],
+    );
+    assert.match(master[0]!.message, /TLS is required on this entry, so Postfix uses smtpd_tls_mandatory_ciphers/);
+    assert.match(master[3]!.message, /TLS is optional on this entry, so Postfix uses smtpd_tls_ciphers/);
+  });
+
+  it('says a fix in words as it is, never inside an override (a review: a remark ended up as the value)', () => {
+    const { master } = audit(MAIN, 'smtp inet n - y - - smtpd -o smtpd_tls_ciphers=high\n');
+    const high = master.find((f) => f.id === 'cipher-grade-high-opportunistic')!;
+    assert.match(high.fix, /^in this entry: smtpd_tls_ciphers = medium/);
+  });
+
+  it("takes a content filter's TLS off for what it is: no security-level-none", () => {
+    const { master } = audit(
+      MAIN,
+      `127.0.0.1:10025 inet n - n - - smtpd -o content_filter= -o smtpd_tls_security_level=none
+amavis unix - - - - 2 smtp -o smtp_tls_security_level=none
+192.0.2.1:2525 inet n - n - - smtpd -o smtpd_tls_security_level=none
+`,
+    );
+    assert.deepEqual(ids(master), ['security-level-none@192.0.2.1:2525:3']);
   });
 
   it('leaves out entries main.cf disables (master_service_disable)', () => {
@@ -138,11 +205,62 @@ describe('audit --master-cf on the command line', () => {
       assert.match(table, /^tlscensus audit · .*main\.cf with master\.cf .*master\.cf · 1 error/);
       assert.match(table, /ERROR {3}wrappermode-on-port-25 · smtpd_tls_wrappermode \(master\.cf line 1\)/);
       const csv = run(['--format', 'csv', '--main-cf', path.join(dir, 'main.cf')]).stdout.split('\r\n');
-      assert.equal(csv[0], 'severity,id,parameter,line,message,fix,file');
-      assert.ok(csv.some((l) => l.startsWith('error,wrappermode-on-port-25,') && l.endsWith(',master.cf')));
+      assert.equal(csv[0], 'severity,id,parameter,line,message,fix,file,service');
+      assert.ok(csv.some((l) => l.startsWith('error,wrappermode-on-port-25,') && l.endsWith(',master.cf,smtp')));
       const none = run(['--format', 'json', '--main-cf', path.join(dir, 'main.cf'), '--no-master-cf']);
       assert.equal(none.status, 0, none.stderr);
       assert.equal(JSON.parse(none.stdout).masterCf, null);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('audit with master.cf on the command line: what main.cf alone would say, and what its proposal removes', () => {
+  it("drops main.cf's port 25 finding where master.cf sets port 25 back, and proposes removing only what main.cf sets", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tlscensus-audit-master-'));
+    try {
+      fs.writeFileSync(
+        path.join(dir, 'main.cf'),
+        'smtpd_tls_security_level = encrypt\nsmtp_tls_security_level = may\nsmtpd_tls_loglevel = 1\nsmtp_tls_loglevel = 1\n',
+      );
+      fs.writeFileSync(
+        path.join(dir, 'master.cf'),
+        'smtp inet n - y - - smtpd -o smtpd_tls_security_level=may -o tls_high_cipherlist=AES256-SHA\n',
+      );
+      const r = spawnSync(
+        process.execPath,
+        [
+          CLI,
+          'audit',
+          '--format',
+          'json',
+          '--main-cf',
+          path.join(dir, 'main.cf'),
+          fixturePath('..', '..', 'samples', 'maillog'),
+        ],
+        { encoding: 'utf8' },
+      );
+      const data = JSON.parse(r.stdout);
+      assert.deepEqual(
+        data.findings.filter((f: Finding) => f.id === 'encrypt-on-port-25'),
+        [],
+        'main.cf says encrypt, master.cf sets port 25 back to may',
+      );
+      assert.ok(data.findings.some((f: Finding) => f.id === 'cipherlist-overridden' && f.file === 'master.cf'));
+      assert.ok(data.proposal !== null, r.stderr);
+      assert.deepEqual(
+        data.remove.map((x: { parameter: string }) => x.parameter).filter((p: string) => p === 'tls_high_cipherlist'),
+        [],
+        'tls_high_cipherlist is set in master.cf, not main.cf',
+      );
+      // Without master.cf, main.cf's own finding stands.
+      const alone = spawnSync(
+        process.execPath,
+        [CLI, 'audit', '--format', 'json', '--no-master-cf', '--main-cf', path.join(dir, 'main.cf')],
+        { encoding: 'utf8' },
+      );
+      assert.ok(JSON.parse(alone.stdout).findings.some((f: Finding) => f.id === 'encrypt-on-port-25' && !f.file));
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

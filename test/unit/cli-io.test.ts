@@ -77,4 +77,23 @@ describe('cli io', () => {
     assert.equal(io.stdoutClosed, true);
     assert.equal(stdout.listenerCount('drain'), 0);
   });
+
+  it('stops waiting when stdout closes without an error (a destroyed stream; a review)', async () => {
+    const stdout = Object.assign(new EventEmitter(), { write: (_t: string) => false });
+    const io = processIo({ stdout, stderr: { write: () => true } });
+    let made = 0;
+    const done = io.outAll(
+      (function* () {
+        for (let i = 0; i < 3; i++) {
+          made++;
+          yield 'x';
+        }
+      })(),
+    );
+    await new Promise((r) => setImmediate(r));
+    stdout.emit('close');
+    await done;
+    assert.equal(made, 1);
+    assert.equal(io.stdoutClosed, true);
+  });
 });

@@ -230,14 +230,24 @@ amavis unix - - - - 2 smtp -o smtp_tls_security_level=none -o smtp_send_xforward
       const byIp = Object.fromEntries(r.peers.map((p) => [p.peer.ip, `${p.verdict}/${p.certainty}`]));
       assert.deepEqual(byIp, { '127.0.0.1': 'unaffected/likely', '192.0.2.90': 'undetermined/likely' });
       assert.match(r.peers.find((p) => p.peer.ip === '127.0.0.1')!.reason, /lmtp_tls_\*/);
+      // A main.cf that sets LMTP's own level: what-if does not model it, so nothing of LMTP can be judged.
+      const set = evaluateWhatIf(
+        view,
+        policyFromMainCf(parseMainCf('smtp_tls_security_level = may\nlmtp_tls_security_level = encrypt\n'), {
+          library: 'current',
+        }),
+      );
+      const local = set.peers.find((p) => p.peer.ip === '127.0.0.1')!;
+      assert.equal(local.verdict, 'undetermined');
+      assert.match(local.reason, /main\.cf sets lmtp_tls_security_level = encrypt/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
-  it('leaves out entries main.cf disables (master_service_disable)', () => {
+  it('leaves out entries main.cf disables (master_service_disable: ignoring case, each ! toggling)', () => {
     const policy = policyFromMainCf(
-      parseMainCf('smtpd_tls_security_level = may\nmaster_service_disable = submission/inet, !smtp/inet, inet\n'),
+      parseMainCf('smtpd_tls_security_level = may\nmaster_service_disable = Submission/INET, !!!smtp/inet, inet\n'),
       { library: 'current', masterCf: parseMasterCf(SUBMISSION) },
     );
     assert.deepEqual(
