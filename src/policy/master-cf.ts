@@ -88,7 +88,7 @@ function isBlank(c: string | undefined): boolean {
 
 /**
  * Whitespace-separated tokens, `{ … }` kept as one token with its braces (util/mystrtok.c mystrtokq with
- * CHARS_BRACE); an unbalanced `{` runs to the end of the line. Null for the first, when it starts with whitespace.
+ * CHARS_BRACE); an unbalanced `{` runs to the end of the line.
  */
 function tokens(text: string): string[] {
   const out: string[] = [];

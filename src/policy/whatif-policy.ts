@@ -616,8 +616,9 @@ function policySignature(sp: SectionPolicy): string {
 function masterCfNotes(master: MasterCf, ...sections: (SectionPolicy | null)[]): string[] {
   const notes: string[] = [];
   const judged = sections.flatMap((s) => s?.services ?? []);
+  const mandatory = sections.flatMap((s) => s?.mandatoryServices ?? []);
   notes.push(
-    `master.cf${master.source ? ` ${master.source}` : ''}: ${judged.length === 0 ? 'no smtpd service or smtp transport' : judged.map((s) => s.service).join(', ')} judged with ${judged.length === 1 ? 'its' : 'their'} own -o settings; sessions of other services under main.cf's, where submission, submissions and smtps are taken to require TLS`,
+    `master.cf${master.source ? ` ${master.source}` : ''}: ${judged.length === 0 ? 'no smtpd service or smtp transport' : judged.map((s) => s.service).join(', ')} judged with ${judged.length === 1 ? 'its' : 'their'} own -o settings; sessions of other services under main.cf's${mandatory.length > 0 ? `, where ${mandatory.join(', ')} are taken to require TLS` : ''}`,
   );
   for (const s of judged) {
     if (s.policies.length < 2) continue;
