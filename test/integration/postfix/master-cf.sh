@@ -64,7 +64,7 @@ node -e '
       throw new Error(`${service}: TLS required ${p.allMandatory}, protocols [${got}]; want ${mandatory}, [${protocols}]`);
   }
 ' "$OUT/whatif-current.json" || fail "the policy read from the instance's master.cf is not what Postfix runs ($OUT/whatif-current.json)"
-say "whatif: the instance's own main.cf + master.cf affect no peer of its log; its 4 smtpd services read as configured"
+say "whatif: the instance's own main.cf + master.cf affect no inbound peer of its log; its 4 smtpd services read as configured"
 
 # ---- 2. the proposal: strict from TLSv1.3 on, written by the real postconf into a copy of the configuration
 PROPOSED="$OUT/proposed-etc"
