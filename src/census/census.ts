@@ -169,6 +169,8 @@ export interface Diagnostics {
   claimedLines: number;
   /** Worker threads that counted (0: all on this thread). The result is the same either way. */
   workers: number;
+  /** The services of the sessions read, whatever the filter kept (at most MAX_SERVICES_SEEN, in no set order). */
+  servicesSeen: string[];
 }
 
 export interface CensusResult {
@@ -507,6 +509,7 @@ function finishCensus(
       samples: done.samples,
       claimedLines: done.claimedLines,
       workers,
+      servicesSeen: [...engine.servicesSeen].sort(),
     },
   };
 }

@@ -30,6 +30,9 @@ export interface EngineOptions extends LineEngineOptions {
   peersByService?: boolean;
 }
 
+/** Services an engine remembers having seen (a log names a handful; a forged one, one per line). */
+export const MAX_SERVICES_SEEN = 64;
+
 export class CensusEngine extends LineEngine {
   readonly view: CensusView;
   readonly history: HourBuckets | null;
@@ -52,6 +55,11 @@ export class CensusEngine extends LineEngine {
    * which `--exclude-unknown` tests, comes with a later line when the first had none).
    */
   windowOpenAtEnd = 0;
+  /**
+   * The services of the sessions read, whatever the filter keeps (at most MAX_SERVICES_SEEN): what a `--service`
+   * that matched nothing is told the log has.
+   */
+  readonly servicesSeen = new Set<string>();
 
   constructor(options: EngineOptions) {
     // Before the filter: a failure outside --direction/--service still explains a plaintext session inside it.
@@ -65,6 +73,7 @@ export class CensusEngine extends LineEngine {
       (s) => {
         fallback.mark(s);
         if (this.warmingUp) return;
+        if (this.servicesSeen.size < MAX_SERVICES_SEEN) this.servicesSeen.add(s.service);
         history?.add(s);
         if (this.finishing && inWindow(s)) this.windowOpenAtEnd++;
         if (options.filter(s)) addSession(this.view, s);
@@ -93,6 +102,13 @@ export class CensusEngine extends LineEngine {
   /** A range counted elsewhere (range-census.ts) met `partialDecided`. */
   notePartialDecided(decided: boolean): void {
     if (decided) this.partialElsewhere = true;
+  }
+
+  /** The services of sessions read elsewhere (a range's). */
+  noteServices(services: readonly string[] | undefined): void {
+    for (const service of services ?? []) {
+      if (this.servicesSeen.size < MAX_SERVICES_SEEN) this.servicesSeen.add(service);
+    }
   }
 
   /** The last range, counted elsewhere (range-census.ts), ended with these sessions of the window open. */

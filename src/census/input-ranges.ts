@@ -188,6 +188,7 @@ export async function readInputGroups(
         engine.absorbHistory(r.history);
         engine.notePartialDecided(r.partialDecided);
         engine.noteOpenAtEnd(r.windowOpenAtEnd);
+        engine.noteServices(r.servicesSeen);
         results.push(...(r.files ?? []));
       }
       return { results, workers: started.length };

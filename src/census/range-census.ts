@@ -122,6 +122,8 @@ export type RangeReply =
       partialDecided: boolean;
       /** The last range: the sessions of the window still open at its end (CensusEngine.windowOpenAtEnd). */
       windowOpenAtEnd: number;
+      /** CensusEngine.servicesSeen. */
+      servicesSeen: string[];
     }
   | { kind: 'error'; message: string };
 
@@ -399,6 +401,7 @@ export function absorbRanges(engine: CensusEngine, done: readonly RangeDone[]): 
     engine.absorbHistory(r.history);
     engine.notePartialDecided(r.partialDecided);
     engine.noteOpenAtEnd(r.windowOpenAtEnd);
+    engine.noteServices(r.servicesSeen);
     bytes += r.bytes;
   }
   return bytes;

@@ -95,6 +95,7 @@ function reply(
     history: engine.history?.part() ?? null,
     partialDecided: engine.partialDecided,
     windowOpenAtEnd: engine.windowOpenAtEnd,
+    servicesSeen: [...engine.servicesSeen],
   };
   if (files !== undefined) {
     done.files = files;

@@ -133,7 +133,7 @@ async function runAudit(logs: string[], flags: AuditFlags, io: Io): Promise<Exit
     incomplete = result.diagnostics.issues.length > 0;
     if (!quiet) {
       for (const issue of result.diagnostics.issues) io.err(`warning: ${forTerminal(issue.message)}`);
-      const services = unmatchedServicesNote(common, result.view);
+      const services = unmatchedServicesNote(common, result.view, result.diagnostics.servicesSeen);
       if (services !== null) io.err(services);
     }
   }

@@ -4,6 +4,7 @@
 import { type Command, Option } from 'commander';
 import type { CensusView } from '../aggregate/census-view.js';
 import type { CensusOptions } from '../census/census.js';
+import { MAX_SERVICES_SEEN } from '../census/engine.js';
 import type { SessionFilter } from '../census/session-filter.js';
 import { DIALECTS } from '../dialects/registry.js';
 import { CensusError } from '../model/errors.js';
@@ -194,10 +195,18 @@ export const SERVICE_NAMES =
  * mail admin guessing (review: `--service submission`, before master.cf names were taken). The names seen are
  * those of the counted sessions (the view keeps no others), so a name is said to match nothing in the window.
  */
-export function unmatchedServicesNote(common: ResolvedCommon, view: CensusView): string | null {
+export function unmatchedServicesNote(
+  common: ResolvedCommon,
+  view: CensusView,
+  servicesSeen: readonly string[],
+): string | null {
   const names = common.census.filter?.services;
   if (!names || names.length === 0 || view.servicesFolded) return null;
   const missing = names.filter((name) => ![...view.services].some((s) => serviceMatches(s, new Set([name]))));
   if (missing.length === 0) return null;
-  return `note: --service ${forTerminal(missing.join(','))} matched no session${common.window.sinceMs !== null || common.window.untilMs !== null ? ' in the window' : ''}; ${SERVICE_NAMES}; run without --service to see the services of the log (--format json lists them)`;
+  const seen =
+    servicesSeen.length === 0
+      ? 'the log has no session at all'
+      : `the log's services: ${forTerminal(servicesSeen.join(', '))}${servicesSeen.length >= MAX_SERVICES_SEEN ? ', …' : ''}`;
+  return `note: --service ${forTerminal(missing.join(','))} matched no session${common.window.sinceMs !== null || common.window.untilMs !== null ? ' in the window' : ''}; ${SERVICE_NAMES}; ${seen}`;
 }

@@ -57,7 +57,7 @@ async function runPeers(logs: string[], flags: PeersFlags, io: Io): Promise<Exit
   await io.outAll(renderPeers(flags.format, groups ? null : rows, groups, result.diagnostics.coverage));
   if (!common.quiet) {
     for (const issue of result.diagnostics.issues) io.err(`warning: ${forTerminal(issue.message)}`);
-    const services = unmatchedServicesNote(common, result.view);
+    const services = unmatchedServicesNote(common, result.view, result.diagnostics.servicesSeen);
     if (services !== null) io.err(services);
   }
   return result.diagnostics.issues.length > 0 ? EXIT.incomplete : EXIT.ok;

@@ -68,7 +68,7 @@ export async function runReport(logs: string[], flags: ReportFlags, io: Io): Pro
   }
   if (!common.quiet) {
     for (const issue of result.diagnostics.issues) io.err(`warning: ${forTerminal(issue.message)}`);
-    const services = unmatchedServicesNote(common, result.view);
+    const services = unmatchedServicesNote(common, result.view, result.diagnostics.servicesSeen);
     if (services !== null) io.err(services);
     if (common.showUnparsed) {
       for (const s of result.diagnostics.samples)

@@ -254,7 +254,7 @@ async function runWhatIf(logs: string[], flags: WhatIfFlags, io: Io): Promise<Ex
   );
   if (!common.quiet) {
     for (const issue of result.diagnostics.issues) io.err(`warning: ${forTerminal(issue.message)}`);
-    const services = unmatchedServicesNote(common, result.view);
+    const services = unmatchedServicesNote(common, result.view, result.diagnostics.servicesSeen);
     if (services !== null) io.err(services);
   }
   if (whatif.peers.some((p) => failOn.has(p.verdict))) return EXIT.findings;

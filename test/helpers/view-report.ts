@@ -13,6 +13,7 @@ export function reportOfView(view: CensusView, options?: ReportOptions): ReportD
     samples: [],
     claimedLines: 0,
     workers: 0,
+    servicesSeen: [],
   };
   return buildReport(view, diagnostics, { sinceMs: null, untilMs: null }, options);
 }

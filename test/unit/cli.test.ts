@@ -248,6 +248,8 @@ describe('cli', () => {
     const typo = run([MAILLOG, '--service', 'smtpd,submision', '-f', 'json']);
     assert.equal(typo.code, 0);
     assert.match(typo.err, /^note: --service submision matched no session; .*master\.cf name \(submission\)/m);
+    // What the log has instead, whatever --service kept (the real Postfix instance's listeners and its client).
+    assert.match(typo.err, /; the log's services: relayin\/smtpd, smtp, smtpd, smtps\/smtpd, strict\/smtpd$/m);
     assert.equal(run([MAILLOG, '--service', 'submision', '-q']).err, '');
   });
 

@@ -144,6 +144,8 @@ describe('range census', () => {
           out.push([section, service, peers]);
         }
       }
+      // (And the services seen, whatever the filter kept: told to a --service that matched nothing.)
+      out.push(r.diagnostics.servicesSeen);
       return { json: JSON.stringify(out), workers: r.diagnostics.workers };
     };
     const one = await dump(1);
