@@ -169,7 +169,7 @@ export interface Diagnostics {
   claimedLines: number;
   /** Worker threads that counted (0: all on this thread). The result is the same either way. */
   workers: number;
-  /** The services of the sessions read, whatever the filter kept (at most MAX_SERVICES_SEEN, in no set order). */
+  /** The services of the sessions read, whatever the filter kept (at most MAX_SERVICES, sorted). */
   servicesSeen: string[];
 }
 

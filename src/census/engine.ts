@@ -3,7 +3,7 @@
 // files, `watch` over followed files. With worker threads, the workers run the per-line half over chunks and
 // this engine correlates what they found, in order (parallel-census.ts), so the result is the same.
 
-import { addSession, type CensusView, emptyView } from '../aggregate/census-view.js';
+import { addSession, type CensusView, emptyView, MAX_SERVICES } from '../aggregate/census-view.js';
 import { Correlator } from '../correlate/correlator.js';
 import { DEFAULT_FALLBACK_WINDOW_MS, FallbackDetector } from '../correlate/fallback-detector.js';
 import type { BucketsPart, HourBuckets } from '../history/hour-buckets.js';
@@ -30,9 +30,6 @@ export interface EngineOptions extends LineEngineOptions {
   peersByService?: boolean;
 }
 
-/** Services an engine remembers having seen (a log names a handful; a forged one, one per line). */
-export const MAX_SERVICES_SEEN = 64;
-
 export class CensusEngine extends LineEngine {
   readonly view: CensusView;
   readonly history: HourBuckets | null;
@@ -56,8 +53,8 @@ export class CensusEngine extends LineEngine {
    */
   windowOpenAtEnd = 0;
   /**
-   * The services of the sessions read, whatever the filter keeps (at most MAX_SERVICES_SEEN): what a `--service`
-   * that matched nothing is told the log has.
+   * The services of the sessions read, whatever the filter keeps (at most MAX_SERVICES, the view's own bound: a
+   * log names a handful, a forged one one per line): what a `--service` that matched nothing is told the log has.
    */
   readonly servicesSeen = new Set<string>();
 
@@ -73,7 +70,7 @@ export class CensusEngine extends LineEngine {
       (s) => {
         fallback.mark(s);
         if (this.warmingUp) return;
-        if (this.servicesSeen.size < MAX_SERVICES_SEEN) this.servicesSeen.add(s.service);
+        this.noteServices([s.service]);
         history?.add(s);
         if (this.finishing && inWindow(s)) this.windowOpenAtEnd++;
         if (options.filter(s)) addSession(this.view, s);
@@ -107,7 +104,7 @@ export class CensusEngine extends LineEngine {
   /** The services of sessions read elsewhere (a range's). */
   noteServices(services: readonly string[] | undefined): void {
     for (const service of services ?? []) {
-      if (this.servicesSeen.size < MAX_SERVICES_SEEN) this.servicesSeen.add(service);
+      if (this.servicesSeen.size < MAX_SERVICES) this.servicesSeen.add(service);
     }
   }
 

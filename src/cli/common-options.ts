@@ -2,9 +2,8 @@
 // one line saying what is wrong and how to fix it.
 
 import { type Command, Option } from 'commander';
-import type { CensusView } from '../aggregate/census-view.js';
+import { type CensusView, MAX_SERVICES } from '../aggregate/census-view.js';
 import type { CensusOptions } from '../census/census.js';
-import { MAX_SERVICES_SEEN } from '../census/engine.js';
 import type { SessionFilter } from '../census/session-filter.js';
 import { DIALECTS } from '../dialects/registry.js';
 import { CensusError } from '../model/errors.js';
@@ -207,6 +206,6 @@ export function unmatchedServicesNote(
   const seen =
     servicesSeen.length === 0
       ? 'the log has no session at all'
-      : `the log's services: ${forTerminal(servicesSeen.join(', '))}${servicesSeen.length >= MAX_SERVICES_SEEN ? ', …' : ''}`;
+      : `the log's services: ${forTerminal(servicesSeen.join(', '))}${servicesSeen.length >= MAX_SERVICES ? ', …' : ''}`;
   return `note: --service ${forTerminal(missing.join(','))} matched no session${common.window.sinceMs !== null || common.window.untilMs !== null ? ' in the window' : ''}; ${SERVICE_NAMES}; ${seen}`;
 }

@@ -854,7 +854,7 @@ function scopeOf(policy: SectionPolicy, services: readonly string[]): string {
  * (judged under main.cf's settings), in a note: a changed configuration, another instance's log, or a daemon
  * with settings of its own (lmtp, tlsproxy).
  */
-function unmatchedServicesNote(sp: SectionPolicy, dir: DirectionView): string | null {
+function servicesNotInMasterCfNote(sp: SectionPolicy, dir: DirectionView): string | null {
   if (sp.services.length === 0) return null;
   const unmatched = new Set<string>();
   for (const p of dir.peers.values()) {
@@ -1139,7 +1139,7 @@ function judgeAll(
     };
     const sectionNotes = [
       check && ctx.certificates ? certificateNote(check, ctx.certificates) : null,
-      unmatchedServicesNote(sp, dir),
+      servicesNotInMasterCfNote(sp, dir),
     ].filter((n) => n !== null);
     if (sectionNotes.length > 0) notes[section] = sectionNotes;
     const t = emptySectionTotals();
